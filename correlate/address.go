@@ -1,0 +1,237 @@
+package correlate
+
+import (
+	"errors"
+	"net/mail"
+	"strings"
+)
+
+// errSalvaged reports an address list net/mail refused, of which only some
+// addresses could be recovered.
+var errSalvaged = errors.New("malformed address list; recognizable addresses kept")
+
+// addresses parses an address list field. Simple lists (the vast majority:
+// "a@b", "Name <a@b>", separated by commas) take a fast path; anything else
+// goes to net/mail, and when net/mail refuses the list each element is
+// salvaged on its own.
+func (p *parser) addresses(field, value string) []Address {
+	if value == "" {
+		return nil
+	}
+	if list, ok := fastAddressList(value); ok {
+		return list
+	}
+	ap := mail.AddressParser{WordDecoder: &p.decoder().WordDecoder}
+	parsed, err := ap.ParseList(value)
+	if err == nil {
+		out := make([]Address, len(parsed))
+		for i, a := range parsed {
+			out[i] = *a
+		}
+		return out
+	}
+	if strings.TrimSpace(strings.Trim(value, ",;")) == "" || isEmptyGroup(value) {
+		return nil
+	}
+	// Parse element by element: RFC 5322's obsolete syntax allows empty
+	// elements ("a@x, , b@y,") that net/mail refuses, and one broken element
+	// must not cost the others.
+	var out []Address
+	salvaged := false
+	for _, part := range splitAddressList(value) {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if a, err := ap.Parse(part); err == nil {
+			out = append(out, *a)
+			continue
+		}
+		salvaged = true
+		if a, ok := salvageAddress(part); ok {
+			out = append(out, a)
+		}
+	}
+	if salvaged {
+		p.add(field, value, errSalvaged)
+	}
+	return out
+}
+
+// isEmptyGroup reports "undisclosed-recipients:;" and friends.
+func isEmptyGroup(v string) bool {
+	v = strings.TrimSpace(v)
+	return strings.HasSuffix(v, ":;") && !strings.Contains(v, "@")
+}
+
+// splitAddressList splits at commas that are outside quotes, comments and
+// angle brackets.
+func splitAddressList(s string) []string {
+	var parts []string
+	depth, angle, quoted := 0, false, false
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				quoted = false
+			}
+		case c == '"':
+			quoted = true
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case (c == ',' || c == ';') && depth == 0 && !angle:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// salvageAddress recovers the address of an element net/mail refused: the
+// text between the last angle brackets if it holds an '@', else the first word
+// with an '@' in it. The display name is what comes before the '<', unquoted.
+func salvageAddress(s string) (Address, bool) {
+	if lt := strings.LastIndexByte(s, '<'); lt >= 0 {
+		if gt := strings.IndexByte(s[lt:], '>'); gt > 0 {
+			addr := strings.TrimSpace(s[lt+1 : lt+gt])
+			if strings.Contains(addr, "@") && !strings.ContainsAny(addr, " \t<>") {
+				name := strings.Trim(strings.TrimSpace(s[:lt]), `"' `)
+				return Address{Name: name, Address: addr}, true
+			}
+		}
+	}
+	for _, w := range strings.Fields(s) {
+		w = strings.Trim(w, `<>()"',;[]`)
+		if at := strings.IndexByte(w, '@'); at > 0 && at < len(w)-1 {
+			return Address{Address: w}, true
+		}
+	}
+	return Address{}, false
+}
+
+// fastAddressList parses lists made only of "local@domain" and
+// "Display Name <local@domain>" elements with atom-only names and dot-atom
+// addresses. It reports ok=false for anything else (quotes, comments,
+// encoded words, groups, non-ASCII), which then goes to net/mail; for the
+// lists it accepts it gives the same result as net/mail.
+func fastAddressList(s string) ([]Address, bool) {
+	n := 1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ',':
+			n++
+		case c == '"' || c == '(' || c == ')' || c == ':' || c == ';' || c == '\\' || c == '[' || c == ']' || c >= 0x7f,
+			c < ' ' && c != '\t':
+			return nil, false
+		case c == '=' && i+1 < len(s) && s[i+1] == '?':
+			return nil, false
+		}
+	}
+	out := make([]Address, 0, n)
+	for len(s) > 0 {
+		var part string
+		if i := strings.IndexByte(s, ','); i >= 0 {
+			part, s = s[:i], s[i+1:]
+		} else {
+			part, s = s, ""
+		}
+		part = strings.TrimSpace(part)
+		if part == "" {
+			if len(out) == 0 && s == "" {
+				return nil, false
+			}
+			continue // net/mail tolerates empty list elements
+		}
+		var a Address
+		if lt := strings.IndexByte(part, '<'); lt >= 0 {
+			if part[len(part)-1] != '>' {
+				return nil, false
+			}
+			addr := part[lt+1 : len(part)-1]
+			name := strings.TrimSpace(part[:lt])
+			if !isAddrSpec(addr) || !isPhrase(name) {
+				return nil, false
+			}
+			a = Address{Name: collapseSpaces(name), Address: addr}
+		} else {
+			if !isAddrSpec(part) {
+				return nil, false
+			}
+			a = Address{Address: part}
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, false
+	}
+	return out, true
+}
+
+// isAddrSpec reports a dot-atom "local@domain" with an atom-only local part
+// and a domain of dot-separated atoms.
+func isAddrSpec(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	return isDotAtom(s[:at]) && isDotAtom(s[at+1:])
+}
+
+func isDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' {
+			if s[i-1] == '.' {
+				return false
+			}
+			continue
+		}
+		if !isAtext(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// isPhrase reports a display name made of atoms separated by spaces (or an
+// empty one).
+func isPhrase(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != ' ' && c != '\t' && !isAtext(c) && c != '.' {
+			return false
+		}
+	}
+	// net/mail accepts "." in a phrase only in obsolete syntax; leave those
+	// lists to it.
+	return !strings.Contains(s, ".")
+}
+
+func collapseSpaces(s string) string {
+	if !strings.Contains(s, "  ") && !strings.Contains(s, "\t") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// isAtext reports RFC 5322 atext.
+func isAtext(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
+}

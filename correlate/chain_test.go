@@ -1,0 +1,147 @@
+package correlate_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+)
+
+func fixed(rec string, method correlate.Method, conf float64) correlate.Correlator {
+	return correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) {
+		if rec == "" {
+			return correlate.Match{}, nil
+		}
+		r, _ := correlate.ParseRecord(rec)
+		return correlate.Match{Record: r, Method: method, Confidence: conf, Reason: "fixed"}, nil
+	})
+}
+
+func failing(err error) correlate.Correlator {
+	return correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) { return correlate.Match{}, err })
+}
+
+func TestChain(t *testing.T) {
+	boom := errors.New("store down")
+	cases := []struct {
+		name      string
+		chain     correlate.Chain
+		want      string
+		steps     int
+		conflicts []string
+		err       error
+		reason    string
+	}{
+		{"empty", correlate.Chain{}, "", 0, nil, nil, "the zero Chain matches nothing"},
+		{"first wins", correlate.Chain{Correlators: []correlate.Correlator{
+			correlate.Named("a", fixed("incident:1", correlate.InReplyTo, 1)),
+			correlate.Named("b", fixed("incident:2", correlate.TrackingToken, 1)),
+		}}, "incident:1", 1, nil, nil, "precedence is slice order; later strategies are not consulted"},
+		{"abstain falls through", correlate.Chain{Correlators: []correlate.Correlator{
+			correlate.Named("a", fixed("", 0, 0)),
+			correlate.Named("b", fixed("incident:2", correlate.TrackingToken, 1)),
+		}}, "incident:2", 2, nil, nil, "no opinion passes to the next strategy"},
+		{"below threshold", correlate.Chain{MinConfidence: 0.5, Correlators: []correlate.Correlator{
+			correlate.Named("weak", fixed("incident:9", correlate.SmartMatching, 0.3)),
+			correlate.Named("b", fixed("incident:2", correlate.TrackingToken, 0.9)),
+		}}, "incident:2", 2, nil, nil, "a weak match is a suggestion in Steps, not a winner"},
+		{"error stops", correlate.Chain{Correlators: []correlate.Correlator{
+			correlate.Named("a", failing(boom)),
+			correlate.Named("b", fixed("incident:2", correlate.TrackingToken, 1)),
+		}}, "", 1, nil, boom, "falling through past a failure could file the email wrongly"},
+		{"audit conflicts", correlate.Chain{Audit: true, Correlators: []correlate.Correlator{
+			correlate.Named("hdr", fixed("incident:1", correlate.InReplyTo, 1)),
+			correlate.Named("tok", fixed("incident:7", correlate.TrackingToken, 1)),
+			correlate.Named("same", fixed("incident:1", correlate.ConversationIndex, 1)),
+			correlate.Named("err", failing(boom)),
+		}}, "incident:1", 4, []string{"tok"}, nil, "audit keeps going, reports a different record, ignores agreement and later failures"},
+		{"nested", correlate.Chain{Correlators: []correlate.Correlator{
+			&correlate.Chain{Correlators: []correlate.Correlator{fixed("", 0, 0)}},
+			&correlate.Chain{Correlators: []correlate.Correlator{fixed("account:x", correlate.CustomCorrelation, 1)}},
+		}}, "account:x", 2, nil, nil, "a Chain is a Correlator"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := tc.chain.Decide(context.Background(), &correlate.Message{})
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err, tc.reason)
+				var se *correlate.StrategyError
+				require.ErrorAs(t, err, &se)
+				assert.Equal(t, "a", se.Strategy)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tc.want, d.Match.Record.String(), tc.reason)
+			assert.Len(t, d.Steps, tc.steps, tc.reason)
+			var conflicts []string
+			for _, c := range d.Conflicts {
+				conflicts = append(conflicts, c.Strategy)
+			}
+			assert.Equal(t, tc.conflicts, conflicts, tc.reason)
+			if d.Found() {
+				assert.NotEmpty(t, d.Match.Strategy, "the chain names the winning strategy")
+			}
+		})
+	}
+}
+
+func TestChainCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c := correlate.Chain{Correlators: []correlate.Correlator{fixed("incident:1", correlate.InReplyTo, 1)}}
+	_, err := c.Decide(ctx, &correlate.Message{})
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestDecisionTrack(t *testing.T) {
+	trackOnly := correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) {
+		return correlate.Match{Track: true, Method: correlate.FolderTracking, Reason: "track-only folder"}, nil
+	})
+	c := correlate.Chain{Correlators: []correlate.Correlator{trackOnly, fixed("", 0, 0)}}
+	d, err := c.Decide(context.Background(), &correlate.Message{})
+	require.NoError(t, err)
+	assert.False(t, d.Found())
+	assert.True(t, d.Track(), "a track-only step asks for tracking even without a record")
+	assert.Contains(t, d.String(), "track without record")
+}
+
+func TestRecordAndMethod(t *testing.T) {
+	r, err := correlate.ParseRecord("incident:CAS-01042")
+	require.NoError(t, err)
+	assert.Equal(t, correlate.Record{Type: "incident", ID: "CAS-01042"}, r)
+	r, err = correlate.ParseRecord("ext:a:b")
+	require.NoError(t, err)
+	assert.Equal(t, "a:b", r.ID, "ids may contain colons")
+	for _, bad := range []string{"nocolon", ":id", "type:", "a b:c"} {
+		_, err := correlate.ParseRecord(bad)
+		assert.ErrorIs(t, err, correlate.ErrBadRecord, bad)
+	}
+	zero, err := correlate.ParseRecord("")
+	require.NoError(t, err)
+	assert.True(t, zero.IsZero())
+	b, _ := r.MarshalText()
+	var back correlate.Record
+	require.NoError(t, back.UnmarshalText(b))
+	assert.Equal(t, r, back)
+
+	for m, want := range map[correlate.Method]string{
+		correlate.None: "None", correlate.Skipped: "Skipped", correlate.XHeader: "XHeader",
+		correlate.InReplyTo: "InReplyTo", correlate.TrackingToken: "TrackingToken",
+		correlate.ConversationIndex: "ConversationIndex", correlate.SmartMatching: "SmartMatching",
+		correlate.CustomCorrelation: "CustomCorrelation", correlate.FolderTracking: "FolderTracking",
+		correlate.Method(42): "Method(42)",
+	} {
+		assert.Equal(t, want, m.String())
+		if m != 42 {
+			got, ok := correlate.ParseMethod(want)
+			assert.True(t, ok)
+			assert.Equal(t, m, got)
+		}
+	}
+	assert.Equal(t, 3, correlate.InReplyTo.DynamicsCode(), "Dynamics documents 3 = InReplyTo")
+	assert.Equal(t, 0, correlate.FolderTracking.DynamicsCode(), "Dynamics stores None for folder tracking")
+}

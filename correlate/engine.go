@@ -1,0 +1,174 @@
+package correlate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+)
+
+// EngineOptions configures an [Engine]. A nil *EngineOptions is equivalent
+// to the zero value.
+type EngineOptions struct {
+	// Indexers are consulted in addition to the correlators of the chain
+	// that implement [Indexer] (found automatically, nested chains included).
+	// The Message-ID key is always indexed.
+	Indexers []Indexer
+	// Now returns the time used for emails without a Date; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// An Engine correlates and tracks email against a Store: it runs the chain
+// (Correlate, which never writes) and files emails under records (Track),
+// collecting index keys from every Indexer. An Engine is safe for concurrent
+// use when its Store and correlators are.
+type Engine struct {
+	store    Store
+	chain    *Chain
+	indexers []Indexer
+	now      func() time.Time
+}
+
+// NewEngine returns an Engine running chain against s. A nil chain
+// correlates nothing (every Decision is empty) but still tracks.
+func NewEngine(s Store, chain *Chain, opts *EngineOptions) *Engine {
+	var o EngineOptions
+	if opts != nil {
+		o = *opts
+	}
+	if chain == nil {
+		chain = &Chain{}
+	}
+	e := &Engine{store: s, chain: chain, now: o.Now}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	var add func(c any)
+	add = func(c any) {
+		if ch, ok := c.(*Chain); ok {
+			for _, x := range ch.Correlators {
+				add(x)
+			}
+			return
+		}
+		if u, ok := c.(interface{ Unwrap() Correlator }); ok {
+			add(u.Unwrap())
+			return
+		}
+		ix, ok := c.(Indexer)
+		if !ok {
+			return
+		}
+		if reflect.TypeOf(ix).Comparable() {
+			for _, have := range e.indexers {
+				if reflect.TypeOf(have).Comparable() && have == ix {
+					return
+				}
+			}
+		}
+		e.indexers = append(e.indexers, ix)
+	}
+	for _, c := range chain.Correlators {
+		add(c)
+	}
+	for _, ix := range o.Indexers {
+		add(ix)
+	}
+	return e
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() Store { return e.store }
+
+// Chain returns the engine's chain. Do not modify it.
+func (e *Engine) Chain() *Chain { return e.chain }
+
+// Correlate runs the chain on m and returns its Decision. It never writes to
+// the store.
+func (e *Engine) Correlate(ctx context.Context, m *Message) (Decision, error) {
+	return e.chain.Decide(ctx, m)
+}
+
+// Track files m under how.Record and indexes it, recording how it was
+// correlated (how.Method, how.CorrelatedWith, how.Parent). Pass the Match of
+// a Decision to track a correlated email, or Match{Record: r} to file one by
+// hand. A zero Record tracks the email without a record.
+//
+// Track is idempotent for the same Message-ID: when the email is already
+// tracked it returns the stored Tracked unchanged and a nil error.
+func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, error) {
+	t := Tracked{
+		MessageID:         m.MessageID,
+		Record:            how.Record,
+		ConversationIndex: m.ThreadIndex,
+		Subject:           m.Subject,
+		Participants:      m.Participants(),
+		Mailbox:           m.Mailbox,
+		FolderID:          m.FolderID,
+		FolderPath:        m.FolderPath,
+		Direction:         m.Direction,
+		Time:              m.Date,
+		Method:            how.Method,
+	}
+	if t.Time.IsZero() {
+		t.Time = e.now()
+	}
+	if how.CorrelatedWith != nil {
+		t.CorrelatedWith = how.CorrelatedWith.ID
+	}
+	if how.Parent != nil {
+		t.Parent = how.Parent.ID
+	}
+	keys := make([]Key, 0, 8)
+	if t.MessageID != "" {
+		keys = append(keys, Key{Kind: KindMessageID, Value: t.MessageID})
+	}
+	for _, ix := range e.indexers {
+		keys = ix.Index(m, &t, keys)
+	}
+	got, err := e.store.Put(ctx, t, keys)
+	if errors.Is(err, ErrExists) {
+		return got, nil
+	}
+	if err != nil {
+		return Tracked{}, fmt.Errorf("correlate: track %q: %w", m.MessageID, err)
+	}
+	return got, nil
+}
+
+// Lookup reports whether the email with the given Message-ID is tracked, and
+// under what: the tracked email, or an error wrapping ErrNotFound.
+func (e *Engine) Lookup(ctx context.Context, messageID string) (Tracked, error) {
+	k := MessageIDKey(messageID)
+	if k.Value == "" {
+		return Tracked{}, fmt.Errorf("correlate: lookup: empty message id: %w", ErrNotFound)
+	}
+	ts, err := e.store.Lookup(ctx, k, Query{Limit: 1})
+	if err != nil {
+		return Tracked{}, fmt.Errorf("correlate: lookup %q: %w", k.Value, err)
+	}
+	if len(ts) == 0 {
+		return Tracked{}, fmt.Errorf("correlate: lookup %q: %w", k.Value, ErrNotFound)
+	}
+	return ts[0], nil
+}
+
+// Relink files the tracked email id under r (the user "changed regarding");
+// later replies follow the new record.
+func (e *Engine) Relink(ctx context.Context, id int64, r Record) error {
+	if err := e.store.Relink(ctx, id, r); err != nil {
+		return fmt.Errorf("correlate: relink %d: %w", id, err)
+	}
+	return nil
+}
+
+// Untrack removes the tracked email id and its keys; later email no longer
+// correlates with it.
+func (e *Engine) Untrack(ctx context.Context, id int64) error {
+	if err := e.store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("correlate: untrack %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,612 @@
+package correlate
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultMaxHeaderBytes bounds the header ParseMessage reads when
+// ParseOptions.MaxHeaderBytes is zero.
+const DefaultMaxHeaderBytes = 1 << 20
+
+// DefaultMaxBodyBytes bounds the body ParseMessage reads for
+// ParseOptions.Text and ParseOptions.KeepBody when MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+var (
+	// ErrNoHeader is returned by ParseMessage when the input has no header
+	// field at all (empty input, or text that is not a message).
+	ErrNoHeader = errors.New("correlate: no header fields")
+	// ErrHeaderTooLarge is returned by ParseMessage when the header is longer
+	// than ParseOptions.MaxHeaderBytes.
+	ErrHeaderTooLarge = errors.New("correlate: header too large")
+)
+
+// ParseOptions tunes [ParseMessage]. A nil *ParseOptions is equivalent to the
+// zero value, and zero fields mean the documented defaults.
+type ParseOptions struct {
+	// MaxHeaderBytes bounds the header block. 0 means DefaultMaxHeaderBytes
+	// (1 MiB); -1 means no limit.
+	MaxHeaderBytes int64
+	// MaxReferences is how many References ids are kept, newest first.
+	// 0 means DefaultMaxReferences (32); -1 keeps them all.
+	MaxReferences int
+	// Text asks ParseMessage to read the body and set Message.Text to the
+	// first text/plain part, decoded to UTF-8.
+	Text bool
+	// KeepBody asks ParseMessage to keep the raw body in Message.Body.
+	KeepBody bool
+	// MaxBodyBytes bounds the body read for Text and KeepBody. 0 means
+	// DefaultMaxBodyBytes (1 MiB).
+	MaxBodyBytes int64
+}
+
+// A Problem is one thing ParseMessage found wrong in a message it could
+// still read.
+type Problem struct {
+	Field string // canonical field name ("Cc"), or "" for the header block
+	Value string // the offending text, truncated to 120 bytes
+	Err   error
+}
+
+func (p Problem) Error() string {
+	if p.Field == "" {
+		return p.Err.Error()
+	}
+	return p.Field + ": " + p.Err.Error()
+}
+
+func (p Problem) Unwrap() error { return p.Err }
+
+// A ParseError lists the problems of a message that ParseMessage could read
+// anyway; ParseMessage returns it together with the Message. Use [errors.As]
+// to get at it and decide whether the message is good enough.
+type ParseError struct {
+	Problems []Problem
+}
+
+func (e *ParseError) Error() string {
+	var b strings.Builder
+	b.WriteString("correlate: ")
+	if len(e.Problems) == 1 {
+		b.WriteString("1 problem in message: ")
+	} else {
+		fmt.Fprintf(&b, "%d problems in message: ", len(e.Problems))
+	}
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems' errors, so errors.Is sees through a ParseError.
+func (e *ParseError) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = p.Err
+	}
+	return errs
+}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8192) }}
+	bufPool    = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+)
+
+// ParseMessage reads an RFC 5322 message and returns the fields correlators
+// use. It is lenient, as mail demands:
+//
+//   - a leading mbox "From " line is skipped;
+//   - header lines that are not fields are skipped and reported;
+//   - RFC 2047 encoded words are decoded in every charset of
+//     golang.org/x/text (ISO-8859-*, windows-125x, KOI8-R, GB2312/GBK/GB18030,
+//     Big5, Shift_JIS, ISO-2022-JP, EUC-KR …); undeclared 8-bit text that is
+//     not UTF-8 is read as windows-1252;
+//   - address lists are parsed with net/mail, and when a list is malformed
+//     every address that can still be recognized is kept (a broken Cc never
+//     loses the From);
+//   - Message-ID lists are read by [ParseMessageIDs];
+//   - Thread-Index is base64-decoded, tolerating missing padding.
+//
+// When the message has problems, ParseMessage returns the Message it could
+// read and a *[ParseError] listing them. It fails outright, with a nil
+// Message, only when there is no header field at all ([ErrNoHeader]), when the
+// header exceeds the size bound ([ErrHeaderTooLarge]) or when r fails. It
+// never panics. The body is not read unless opts asks for it.
+func ParseMessage(r io.Reader, opts *ParseOptions) (*Message, error) {
+	var o ParseOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxHeaderBytes == 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if o.MaxReferences == 0 {
+		o.MaxReferences = DefaultMaxReferences
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+
+	raw, err := readHeaderBlock(br, o.MaxHeaderBytes)
+	if err != nil {
+		return nil, err
+	}
+	p := parser{}
+	m := &Message{}
+	if err := p.parseHeader(m, raw, &o); err != nil {
+		return nil, err
+	}
+	if o.Text || o.KeepBody {
+		body, err := io.ReadAll(io.LimitReader(br, o.MaxBodyBytes))
+		if err != nil {
+			p.add("", "", fmt.Errorf("reading body: %w", err))
+		}
+		if o.KeepBody {
+			m.Body = body
+		}
+		if o.Text {
+			m.Text = p.extractText(m.Header, body)
+		}
+	}
+	if len(p.problems) > 0 {
+		return m, &ParseError{Problems: p.problems}
+	}
+	return m, nil
+}
+
+// readHeaderBlock returns the header lines up to (not including) the blank
+// line that ends them, with a leading mbox "From " line removed.
+func readHeaderBlock(br *bufio.Reader, max int64) (string, error) {
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 256<<10 {
+			*bp = buf[:0]
+			bufPool.Put(bp)
+		}
+	}()
+	for lineNo := 0; ; lineNo++ {
+		start := len(buf)
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			buf = append(buf, chunk...)
+			if max >= 0 && int64(len(buf)) > max {
+				return "", ErrHeaderTooLarge
+			}
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+		line := buf[start:]
+		switch {
+		case lineNo == 0 && bytes.HasPrefix(line, []byte("From ")):
+			buf = buf[:start] // mbox separator line
+		case isBlank(line) && len(line) > 0:
+			buf = buf[:start]
+			if start == 0 {
+				return "", ErrNoHeader // blank line before any field
+			}
+			return string(buf), nil
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("correlate: reading header: %w", err)
+		}
+	}
+	if len(buf) == 0 {
+		return "", ErrNoHeader
+	}
+	return string(buf), nil
+}
+
+// isMboxFromValue reports the value of an mbox separator line whose "From "
+// some tool turned into "From:" ("list-admin@example.org  Fri Sep  6
+// 11:34:24 2002"): an address, two spaces and an asctime date. Left in, it
+// would read as a second From field.
+//
+// QUIRK: 1,110 files of the SpamAssassin ham corpus as stored by
+// gatherstars-com/jwz carry such a line, first or after "Replied:" lines.
+func isMboxFromValue(v string) bool {
+	addr, date, ok := strings.Cut(v, "  ")
+	if !ok || strings.ContainsAny(addr, " <>\"") || !strings.Contains(addr, "@") {
+		return false
+	}
+	_, err := time.Parse("Mon Jan _2 15:04:05 2006", strings.TrimSpace(date))
+	return err == nil
+}
+
+func isBlank(line []byte) bool {
+	return len(line) == 0 || (len(line) == 1 && line[0] == '\n') || (len(line) == 2 && line[0] == '\r' && line[1] == '\n')
+}
+
+type parser struct {
+	problems []Problem
+	dec      *headerDecoder
+}
+
+func (p *parser) add(field, value string, err error) {
+	if len(value) > 120 {
+		value = value[:120]
+	}
+	p.problems = append(p.problems, Problem{Field: field, Value: value, Err: err})
+}
+
+func (p *parser) decoder() *headerDecoder {
+	if p.dec == nil {
+		p.dec = newHeaderDecoder()
+	}
+	return p.dec
+}
+
+var errNotAField = errors.New("line is not a header field")
+
+// parseHeader splits raw into fields, fills m.Header and decodes the fields
+// correlators use.
+func (p *parser) parseHeader(m *Message, raw string, o *ParseOptions) error {
+	n := strings.Count(raw, "\n") + 1
+	h := make(mail.Header, n/2+8)
+	backing := make([]string, 0, n)
+	var fields int
+	for len(raw) > 0 {
+		// One field: its first line plus continuation lines.
+		end := 0
+		for {
+			nl := strings.IndexByte(raw[end:], '\n')
+			if nl < 0 {
+				end = len(raw)
+				break
+			}
+			end += nl + 1
+			if end >= len(raw) || (raw[end] != ' ' && raw[end] != '\t') {
+				break
+			}
+		}
+		line := raw[:end]
+		raw = raw[end:]
+		colon := strings.IndexByte(line, ':')
+		name := ""
+		if colon > 0 {
+			name = strings.TrimRight(line[:colon], " \t")
+		}
+		if !validFieldName(name) {
+			if strings.TrimSpace(line) != "" {
+				p.add("", strings.TrimSpace(line), errNotAField)
+			}
+			continue
+		}
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		value := unfold(line[colon+1:])
+		if key == "From" && isMboxFromValue(value) {
+			continue
+		}
+		fields++
+		if vs, ok := h[key]; ok {
+			h[key] = append(vs, value)
+		} else {
+			backing = append(backing, value)
+			h[key] = backing[len(backing)-1 : len(backing) : len(backing)]
+		}
+		p.field(m, key, value, o)
+	}
+	if fields == 0 {
+		return ErrNoHeader
+	}
+	m.Header = h
+	return nil
+}
+
+func validFieldName(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// unfold removes the line breaks of a folded value (RFC 5322 §2.2.3) and
+// trims it. A value on one line comes back as a substring, without copying.
+func unfold(v string) string {
+	v = strings.TrimSpace(v)
+	i := strings.IndexAny(v, "\r\n")
+	if i < 0 {
+		return v
+	}
+	var b strings.Builder
+	b.Grow(len(v))
+	for i >= 0 {
+		b.WriteString(v[:i])
+		v = v[i+1:]
+		i = strings.IndexAny(v, "\r\n")
+	}
+	b.WriteString(v)
+	return b.String()
+}
+
+// field decodes one field into m. Repeated single-valued fields keep their
+// first occurrence, as net/mail's Header.Get does.
+func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
+	switch key {
+	case "Message-Id":
+		if m.MessageID != "" {
+			return
+		}
+		ids, err := ParseMessageIDs(value, 0)
+		if err != nil {
+			p.add(key, value, err)
+		}
+		if len(ids) > 0 {
+			m.MessageID = ids[0]
+			if len(ids) > 1 {
+				p.add(key, value, errors.New("more than one id; the first is used"))
+			}
+		}
+	case "In-Reply-To":
+		if m.InReplyTo != nil {
+			return
+		}
+		ids, err := ParseMessageIDs(value, o.MaxReferences)
+		if err != nil {
+			p.add(key, value, err)
+		}
+		m.InReplyTo = ids
+	case "References":
+		ids, err := ParseMessageIDs(value, -1)
+		if err != nil {
+			p.add(key, value, err)
+		}
+		// A second References field continues the first (seen with broken
+		// list software); keep the order and the bound.
+		ids = dedupe(append(m.References, ids...))
+		if o.MaxReferences > 0 && len(ids) > o.MaxReferences {
+			ids = ids[len(ids)-o.MaxReferences:]
+		}
+		m.References = ids
+	case "Subject":
+		if m.Subject != "" {
+			return
+		}
+		s, problem := p.decoder().text(value)
+		if problem != "" {
+			p.add(key, value, errors.New(problem))
+		}
+		m.Subject = s
+	case "Thread-Topic":
+		if m.ThreadTopic != "" {
+			return
+		}
+		s, problem := p.decoder().text(value)
+		if problem != "" {
+			p.add(key, value, errors.New(problem))
+		}
+		m.ThreadTopic = s
+	case "Thread-Index":
+		if m.ThreadIndex != nil {
+			return
+		}
+		b, err := decodeBase64Lenient(value)
+		if err != nil {
+			p.add(key, value, fmt.Errorf("not base64: %w", err))
+		}
+		if len(b) > 0 {
+			m.ThreadIndex = b
+		}
+	case "Date":
+		if !m.Date.IsZero() {
+			return
+		}
+		t, err := parseDate(value)
+		if err != nil {
+			p.add(key, value, err)
+			return
+		}
+		m.Date = t
+	case "From":
+		m.From = append(m.From, p.addresses(key, value)...)
+	case "Sender":
+		if m.Sender.Address != "" {
+			return
+		}
+		if list := p.addresses(key, value); len(list) > 0 {
+			m.Sender = list[0]
+		}
+	case "Reply-To":
+		m.ReplyTo = append(m.ReplyTo, p.addresses(key, value)...)
+	case "To":
+		m.To = append(m.To, p.addresses(key, value)...)
+	case "Cc":
+		m.Cc = append(m.Cc, p.addresses(key, value)...)
+	case "Bcc":
+		m.Bcc = append(m.Bcc, p.addresses(key, value)...)
+	}
+}
+
+// decodeBase64Lenient decodes base64 with or without padding, ignoring white
+// space. On bad input it returns the bytes decoded before the error.
+func decodeBase64Lenient(s string) ([]byte, error) {
+	s = strings.Join(strings.Fields(s), "")
+	s = strings.TrimRight(s, "=")
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))
+	n, err := base64.RawStdEncoding.Decode(out, []byte(s))
+	if err != nil {
+		// Some writers use the URL alphabet.
+		if n2, err2 := base64.RawURLEncoding.Decode(out, []byte(s)); err2 == nil {
+			return out[:n2], nil
+		}
+	}
+	return out[:n], err
+}
+
+// dateLayouts are formats seen in real mail that net/mail.ParseDate refuses.
+var dateLayouts = [...]string{
+	"Mon, 2 Jan 2006 15:04:05 -0700 (MST)",
+	"Mon, 2 Jan 2006 15:04:05 MST",
+	"Mon, 2 Jan 2006 15:04 -0700",
+	"Mon, 2 Jan 06 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 MST",
+	"Mon Jan 2 15:04:05 2006",
+	"Mon Jan 2 15:04:05 MST 2006",
+	"Mon, 2 Jan 2006 15:04:05",
+	"2006-01-02 15:04:05 -0700",
+	time.RFC3339,
+}
+
+func parseDate(v string) (time.Time, error) {
+	if t, ok := fastDate(v); ok {
+		return t, nil
+	}
+	t, err := mail.ParseDate(v)
+	if err == nil {
+		return t, nil
+	}
+	s := strings.Join(strings.Fields(v), " ")
+	s = strings.TrimSuffix(strings.TrimSpace(s), ".")
+	// "Thu, 22 Aug 2002 09:44:04 -0400 (EDT)" with odd comment spacing, or a
+	// weekday with a trailing dot/comma, are the common failures.
+	if i := strings.IndexByte(s, '('); i > 0 {
+		if t, err2 := mail.ParseDate(strings.TrimSpace(s[:i])); err2 == nil {
+			return t, nil
+		}
+	}
+	for _, layout := range dateLayouts {
+		if t, err2 := time.Parse(layout, s); err2 == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, err
+}
+
+var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// fastDate reads the date form nearly all mail uses, "[Mon, ]2 Jan 2006
+// 15:04[:05] -0700 [(comment)]", without net/mail's layout-by-layout
+// attempts (which cost more than the rest of the header). Anything else
+// reports ok=false and goes to net/mail.
+func fastDate(s string) (time.Time, bool) {
+	p := dateScanner{s: s}
+	p.space()
+	if len(p.s) >= 4 && p.s[3] == ',' { // day of week, not checked against the date
+		p.s = p.s[4:]
+		p.space()
+	}
+	day, ok := p.num(1, 2)
+	if !ok || !p.space() {
+		return time.Time{}, false
+	}
+	if len(p.s) < 3 {
+		return time.Time{}, false
+	}
+	month := 0
+	for i, name := range months {
+		if strings.EqualFold(p.s[:3], name) {
+			month = i + 1
+			break
+		}
+	}
+	p.s = p.s[3:]
+	if month == 0 || !p.space() {
+		return time.Time{}, false
+	}
+	year, ok := p.num(4, 4)
+	if !ok || !p.space() {
+		return time.Time{}, false
+	}
+	hour, ok1 := p.num(2, 2)
+	ok2 := p.byte(':')
+	minute, ok3 := p.num(2, 2)
+	if !ok1 || !ok2 || !ok3 {
+		return time.Time{}, false
+	}
+	sec := 0
+	if p.byte(':') {
+		if sec, ok = p.num(2, 2); !ok {
+			return time.Time{}, false
+		}
+	}
+	if !p.space() || len(p.s) < 5 || (p.s[0] != '+' && p.s[0] != '-') {
+		return time.Time{}, false
+	}
+	sign := 1
+	if p.s[0] == '-' {
+		sign = -1
+	}
+	p.s = p.s[1:]
+	zone, ok := p.num(4, 4)
+	if !ok {
+		return time.Time{}, false
+	}
+	p.space()
+	if p.s != "" && p.s[0] != '(' { // only a trailing comment may follow
+		return time.Time{}, false
+	}
+	if day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 || zone%100 > 59 {
+		return time.Time{}, false
+	}
+	offset := sign * ((zone/100)*3600 + (zone%100)*60)
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.FixedZone("", offset))
+	if t.Day() != day { // 31 Feb and friends
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+type dateScanner struct{ s string }
+
+// space skips white space and reports whether there was any.
+func (p *dateScanner) space() bool {
+	n := 0
+	for n < len(p.s) && (p.s[n] == ' ' || p.s[n] == '\t') {
+		n++
+	}
+	p.s = p.s[n:]
+	return n > 0
+}
+
+func (p *dateScanner) byte(c byte) bool {
+	if len(p.s) > 0 && p.s[0] == c {
+		p.s = p.s[1:]
+		return true
+	}
+	return false
+}
+
+// num reads min to max decimal digits.
+func (p *dateScanner) num(min, max int) (int, bool) {
+	n, v := 0, 0
+	for n < len(p.s) && n < max && '0' <= p.s[n] && p.s[n] <= '9' {
+		v = v*10 + int(p.s[n]-'0')
+		n++
+	}
+	if n < min {
+		return 0, false
+	}
+	p.s = p.s[n:]
+	return v, true
+}

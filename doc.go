@@ -1,0 +1,54 @@
+// Package mailcorrelate decides which CRM record an email is regarding.
+//
+// Every CRM, helpdesk and sales tool that syncs mail must answer, for each
+// message, "which case, opportunity or account does this belong to?".
+// Microsoft Dynamics 365 answers with four strategies — tracking tokens in
+// the subject (CRM:0001001), email headers (In-Reply-To and the Exchange
+// Thread-Index), folder-level tracking and "smart matching" on subject and
+// recipients. mailcorrelate implements all four behind one interface, chains
+// them by precedence, and explains every decision.
+//
+// # Correlation
+//
+// An email is correlated when it continues a tracked email — an email the
+// CRM already filed under a record — and inherits that email's record:
+//
+//	raw RFC 5322 ──correlate.ParseMessage──▶ *Message ──Engine.Correlate──▶ Decision
+//	Engine.Track(msg, decision.Match) ──▶ Store (tracked email + index keys)
+//
+// Correlate never writes; Track files the email so replies to it correlate
+// too. The Decision names the winning strategy, its confidence, the tracked
+// email it matched, every step the chain took and, in audit mode, the
+// strategies that disagreed.
+//
+// # Precedence
+//
+// Strategies are consulted in order and the first confident match wins:
+//
+//	stage  strategy                        method (Dynamics correlationmethod)
+//	0      folder rule with a record       FolderTracking (library value 100)
+//	1      In-Reply-To, then References    InReplyTo (3)
+//	2      tracking token in the subject   TrackingToken (4)
+//	3      Exchange Thread-Index           ConversationIndex (5)
+//	4      smart matching                  SmartMatching (6)
+//
+// # Packages
+//
+//	correlate         Message, ParseMessage, Record, Match, Decision,
+//	                  Correlator, Chain, Engine, Store — the vocabulary
+//	store/memstore    the in-memory Store
+//	store/storetest   the contract every Store passes
+//
+// # Wiring
+//
+// The strategy packages plug into a correlate.Chain; until the default chain
+// is wired here, an Engine is built directly:
+//
+//	store := memstore.New()
+//	engine := correlate.NewEngine(store, &correlate.Chain{Correlators: strategies}, nil)
+//	msg, err := correlate.ParseMessage(r, nil) // err may list problems; msg is still usable
+//	d, err := engine.Correlate(ctx, msg)
+//	if d.Found() {
+//		engine.Track(ctx, msg, d.Match)
+//	}
+package mailcorrelate
