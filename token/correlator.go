@@ -1,0 +1,357 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+)
+
+// Defaults of [Options].
+const (
+	DefaultMaxCandidates = 16 // tracked emails examined per token
+	DefaultMaxTokens     = 4  // tokens of one subject looked up
+)
+
+// An Index finds tracked emails by key, newest first. Every
+// [correlate.Store] is one.
+type Index interface {
+	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
+}
+
+// A SenderPolicy decides whether the sender of m may claim the conversation
+// of t, the tracked email a token in m's subject names. A token is only a
+// claim: anybody can paste one into a subject (Zammad's open hijack bug
+// #5064). Returning false refuses the match; the Correlator then reports the
+// refusal in its Match's Evidence. A SenderPolicy must be safe for
+// concurrent use.
+type SenderPolicy func(ctx context.Context, m *correlate.Message, t correlate.Tracked) bool
+
+// ParticipantPolicy is a SenderPolicy that accepts m when one of its From
+// addresses, or its Sender, took part in t (is among t.Participants), as
+// osTicket requires for its subject fallback. It refuses a message without
+// a sender. It trusts the From field as written: a spoofed From passes
+// unless the caller checks Authentication-Results first.
+func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) bool {
+	for _, a := range m.From {
+		if slices.Contains(t.Participants, correlate.NormalizeAddress(a.Address)) {
+			return true
+		}
+	}
+	if s := correlate.NormalizeAddress(m.Sender.Address); s != "" {
+		return slices.Contains(t.Participants, s)
+	}
+	return false
+}
+
+// Options configures a [Correlator]. A nil *Options is equivalent to the
+// zero value, and zero fields mean the documented defaults.
+type Options struct {
+	// Format describes the tokens; the zero Format is Dynamics' default.
+	// With Format.Keys set, only tokens whose signature verifies are
+	// accepted and indexed.
+	Format Format
+	// AcceptUnsigned accepts unsigned tokens although Format.Keys is set,
+	// with the confidence of a plain token: for the time after signing is
+	// turned on, while replies to unsigned tokens still arrive. It reopens
+	// the door to guessed tokens; pair it with a Policy.
+	AcceptUnsigned bool
+	// Policy, when set, must accept the sender for the tracked email a token
+	// names; see ParticipantPolicy.
+	Policy SenderPolicy
+	// MaxCandidates bounds the tracked emails examined per token (the
+	// newest); 0 means DefaultMaxCandidates.
+	MaxCandidates int
+	// MaxTokens bounds the tokens of one subject that are looked up, the
+	// last ones (the newest stamps) first; 0 means DefaultMaxTokens. It also
+	// bounds the keys indexed per email.
+	MaxTokens int
+	// SubjectChanged, when set, reports whether the subject of a message
+	// differs from the subject of the tracked email it correlated with; both
+	// are passed with their tokens removed (Format.Strip). It sets
+	// Match.SubjectChanged (Dynamics' correlatedsubjectchanged); nil leaves
+	// it false. The subject package's comparison is the intended one.
+	SubjectChanged func(old, new string) bool
+}
+
+// A Correlator correlates an email by the tracking token in its subject
+// (method TrackingToken) and, as a [correlate.Indexer], indexes tracked
+// emails by their tokens. It is safe for concurrent use.
+//
+// For each token of the subject, the last first, it checks the signature
+// when signing is on, looks the token up, and picks one tracked email:
+//
+//   - the newest, when every tracked email carrying the token is filed under
+//     the same record;
+//   - otherwise (the counter rolled over and the token was issued twice) the
+//     newest whose participants include the sender, then the newest sharing
+//     any participant with the message, then the newest; the Match's
+//     Evidence reports the ambiguity and its Confidence drops to High,
+//     Likely and Weak respectively.
+//
+// The Policy, when set, must then accept the sender. The first token that
+// passes gives the Match: confidence High for a plain token, Certain for a
+// verified signed one. A tracked email filed without a record gives a
+// track-only Match (Match.Track). A token that names no tracked email, fails
+// its signature or is refused by the Policy is no opinion: the zero Match,
+// carrying Evidence that says why. Errors come only from the Index or ctx.
+type Correlator struct {
+	idx            Index
+	f              Format
+	err            error
+	acceptUnsigned bool
+	policy         SenderPolicy
+	maxCandidates  int
+	maxTokens      int
+	subjectChanged func(old, new string) bool
+}
+
+var (
+	_ correlate.Correlator = (*Correlator)(nil)
+	_ correlate.Indexer    = (*Correlator)(nil)
+)
+
+// New returns a Correlator looking tokens up in idx. An invalid
+// opts.Format is not reported here: every call of Correlate returns the
+// error of [Format.Validate] instead (so a misconfigured deployment stops the
+// chain rather than misfiling mail), and Index indexes nothing. Check
+// Format.Validate first when the configuration comes from outside.
+func New(idx Index, opts *Options) *Correlator {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	c := &Correlator{
+		idx:            idx,
+		f:              o.Format,
+		acceptUnsigned: o.AcceptUnsigned,
+		policy:         o.Policy,
+		maxCandidates:  o.MaxCandidates,
+		maxTokens:      o.MaxTokens,
+		subjectChanged: o.SubjectChanged,
+	}
+	if c.maxCandidates <= 0 {
+		c.maxCandidates = DefaultMaxCandidates
+	}
+	if c.maxTokens <= 0 {
+		c.maxTokens = DefaultMaxTokens
+	}
+	c.err = o.Format.Validate()
+	if c.err == nil && idx == nil {
+		c.err = errors.New("token: nil Index")
+	}
+	return c
+}
+
+// String returns the strategy name, "token".
+func (c *Correlator) String() string { return "token" }
+
+// Format returns the Format of the tokens c recognizes.
+func (c *Correlator) Format() Format { return c.f }
+
+// Correlate returns the record of the tracked email named by a token in
+// m.Subject, as the type documentation describes.
+func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (correlate.Match, error) {
+	if c.err != nil {
+		return correlate.Match{}, c.err
+	}
+	if err := ctx.Err(); err != nil {
+		return correlate.Match{}, fmt.Errorf("token: %w", err)
+	}
+	if m == nil {
+		return correlate.Match{}, nil
+	}
+	found := c.f.Find(m.Subject)
+	if len(found) == 0 {
+		return correlate.Match{}, nil
+	}
+	var (
+		ev        []correlate.Evidence
+		trackOnly correlate.Match
+		looked    int
+		reason    string
+		done      []string // digits looked up
+	)
+	note := func(raw, n string) {
+		ev = append(ev, correlate.Evidence{Field: "Subject", Value: raw, Note: n})
+	}
+	// why keeps the reason of the newest token's failure.
+	why := func(r string) {
+		if reason == "" {
+			reason = r
+		}
+	}
+	for i := len(found) - 1; i >= 0 && looked < c.maxTokens; i-- {
+		fd := found[i]
+		if slices.Contains(done, fd.Digits) {
+			continue // looked up already; a copy with a bad signature does not count
+		}
+		looked++
+		raw := m.Subject[fd.Start:fd.End]
+		conf := correlate.High
+		if len(c.f.Keys) > 0 {
+			switch err := c.f.Verify(fd.Token); {
+			case err == nil:
+				conf = correlate.Certain
+				note(raw, "signature verified")
+			case errors.Is(err, ErrUnsigned) && c.acceptUnsigned:
+				note(raw, "unsigned token accepted (AcceptUnsigned)")
+			case errors.Is(err, ErrUnsigned):
+				note(raw, "unsigned token: signing is required")
+				why("token " + raw + " is unsigned")
+				continue
+			default:
+				note(raw, "bad signature")
+				why("token " + raw + " has a bad signature")
+				continue
+			}
+		}
+		ts, err := c.idx.Lookup(ctx, fd.Key(), correlate.Query{Limit: c.maxCandidates})
+		if err != nil {
+			return correlate.Match{}, fmt.Errorf("token: lookup %q: %w", fd.Digits, err)
+		}
+		done = append(done, fd.Digits)
+		pick, conf, ambiguity := choose(m, ts, conf)
+		if pick == nil {
+			note(raw, "no tracked email carries this token")
+			why("token " + raw + " names no tracked email")
+			continue
+		}
+		if ambiguity != "" {
+			note(raw, ambiguity)
+		}
+		if c.policy != nil && !c.policy(ctx, m, *pick) {
+			ev = append(ev, correlate.Evidence{Field: "From", Value: m.SenderAddress(),
+				Note: "sender policy refused token " + raw + " of tracked email " + strconv.FormatInt(pick.ID, 10)})
+			why("sender policy refused token " + raw)
+			continue
+		}
+		note(raw, "names tracked email "+strconv.FormatInt(pick.ID, 10))
+		mt := correlate.Match{
+			Record:         pick.Record,
+			Method:         correlate.TrackingToken,
+			Confidence:     conf,
+			Strategy:       c.String(),
+			CorrelatedWith: pick,
+			Reason:         "token " + raw + " names tracked email " + strconv.FormatInt(pick.ID, 10),
+		}
+		if c.subjectChanged != nil {
+			mt.SubjectChanged = c.subjectChanged(c.f.Strip(pick.Subject), c.f.Strip(m.Subject))
+		}
+		if pick.Record.IsZero() {
+			if trackOnly.CorrelatedWith == nil {
+				mt.Track = true
+				mt.Reason += ", tracked without a record"
+				trackOnly = mt
+			}
+			continue
+		}
+		mt.Evidence = ev
+		return mt, nil
+	}
+	if trackOnly.CorrelatedWith != nil {
+		trackOnly.Evidence = ev
+		return trackOnly, nil
+	}
+	return correlate.Match{Reason: reason, Evidence: ev}, nil
+}
+
+// choose picks the tracked email a token names among ts (newest first),
+// leaving out m itself, and returns it with the confidence left after any
+// ambiguity and a note describing the ambiguity ("" when there is none).
+func choose(m *correlate.Message, ts []correlate.Tracked, conf float64) (*correlate.Tracked, float64, string) {
+	cands := make([]int, 0, len(ts))
+	for i := range ts {
+		if m.MessageID != "" && ts[i].MessageID == m.MessageID {
+			continue // the message itself, already tracked
+		}
+		cands = append(cands, i)
+	}
+	if len(cands) == 0 {
+		return nil, 0, ""
+	}
+	records := make([]correlate.Record, 0, 2)
+	for _, i := range cands {
+		if !slices.Contains(records, ts[i].Record) {
+			records = append(records, ts[i].Record)
+		}
+	}
+	if len(records) == 1 {
+		return &ts[cands[0]], conf, ""
+	}
+	shared := strconv.Itoa(len(cands)) + " tracked emails under " + strconv.Itoa(len(records)) +
+		" records share this token (counter roll-over?); chose tracked email "
+	if s := m.SenderAddress(); s != "" {
+		for _, i := range cands {
+			if slices.Contains(ts[i].Participants, s) {
+				return &ts[i], min(conf, correlate.High), shared + strconv.FormatInt(ts[i].ID, 10) +
+					", the newest with the sender among its participants"
+			}
+		}
+	}
+	parts := m.Participants()
+	for _, i := range cands {
+		for _, p := range ts[i].Participants {
+			if slices.Contains(parts, p) {
+				return &ts[i], min(conf, correlate.Likely), shared + strconv.FormatInt(ts[i].ID, 10) +
+					", the newest sharing a participant with the message"
+			}
+		}
+	}
+	i := cands[0]
+	return &ts[i], min(conf, correlate.Weak), shared + strconv.FormatInt(ts[i].ID, 10) +
+		", the newest; none shares a participant with the message"
+}
+
+// Index implements [correlate.Indexer]: it appends a KindToken key for
+// t.Token and for each distinct token of m.Subject (the last MaxTokens), and sets t.Token,
+// when empty, to the last token of the subject in canonical form. With
+// signing on, only tokens whose signature verifies are indexed (and unsigned
+// ones with AcceptUnsigned): a forged token must not become a key that
+// genuine replies would find.
+func (c *Correlator) Index(m *correlate.Message, t *correlate.Tracked, dst []correlate.Key) []correlate.Key {
+	if c.err != nil || t == nil {
+		return dst
+	}
+	if t.Token != "" {
+		if tok, err := c.f.Parse(t.Token); err == nil && c.indexable(tok) {
+			dst = appendKey(dst, tok.Key())
+		}
+	}
+	if m == nil {
+		return dst
+	}
+	found := c.f.Find(m.Subject)
+	var last Token
+	for i, n := len(found)-1, 0; i >= 0 && n < c.maxTokens; i-- {
+		if !c.indexable(found[i].Token) {
+			continue
+		}
+		if last.IsZero() {
+			last = found[i].Token
+		}
+		if k := found[i].Key(); !slices.Contains(dst, k) {
+			dst = append(dst, k)
+			n++
+		}
+	}
+	if t.Token == "" && !last.IsZero() {
+		t.Token = last.String()
+	}
+	return dst
+}
+
+func (c *Correlator) indexable(t Token) bool {
+	err := c.f.Verify(t)
+	return err == nil || c.acceptUnsigned && errors.Is(err, ErrUnsigned)
+}
+
+func appendKey(dst []correlate.Key, k correlate.Key) []correlate.Key {
+	if slices.Contains(dst, k) {
+		return dst
+	}
+	return append(dst, k)
+}
