@@ -1,0 +1,311 @@
+package header
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+)
+
+// InReplyTo correlates an email with the tracked email whose Message-ID it
+// names: Dynamics' InReplyTo method (correlationmethod 3), extended to
+// References, provider-preserved ids and ancestor memory. See the package
+// documentation for the order of lookups and the confidence of each.
+//
+// It is also a [correlate.Indexer]: it keys tracked emails under their
+// provider-preserved original ids (correlate.KindMessageID) and their
+// ancestors (KindAncestor).
+//
+// An InReplyTo is safe for concurrent use if its Lookuper is.
+type InReplyTo struct {
+	idx Lookuper
+	cfg config
+}
+
+var (
+	_ correlate.Correlator = (*InReplyTo)(nil)
+	_ correlate.Indexer    = (*InReplyTo)(nil)
+)
+
+// NewInReplyTo returns an InReplyTo strategy that looks tracked emails up in
+// idx (usually the Engine's correlate.Store). A nil opts means the defaults.
+func NewInReplyTo(idx Lookuper, opts *Options) *InReplyTo {
+	return &InReplyTo{idx: idx, cfg: newConfig(opts)}
+}
+
+// String returns "header.InReplyTo".
+func (c *InReplyTo) String() string { return "header.InReplyTo" }
+
+// Reasons of InReplyTo matches; the wording may change.
+const (
+	reasonDuplicate  = "the same email is already tracked (duplicate)"
+	reasonAlias      = "the same email is already tracked under its original Message-ID"
+	reasonInReplyTo  = "In-Reply-To names a tracked email"
+	reasonParentRef  = "References names the tracked email it replies to"
+	reasonAncestor   = "References names a tracked ancestor"
+	reasonDescendant = "a tracked email replies to this one"
+	reasonSibling    = "shares an ancestor id with a tracked email (ancestor memory)"
+	reasonConflict   = "referenced ids name tracked emails of different records"
+)
+
+// Notes of InReplyTo evidence; the wording may change.
+const (
+	noteNamesTracked = "names a tracked email"
+	noteNoRecord     = "names a tracked email filed without a record"
+	noteDescendant   = "referenced by a tracked email: its reply was tracked first"
+	noteAncestor     = "also referenced by a tracked email: a shared ancestor (ranks below direct ids)"
+)
+
+// lookup limits: two results under a Message-ID reveal an alias collision;
+// a few under an ancestor reveal siblings filed under different records.
+const (
+	idLookupLimit       = 2
+	ancestorLookupLimit = 4
+)
+
+// Correlate implements correlate.Correlator. In order, the first that names
+// a tracked email with a record wins:
+//
+//  1. the message's own Message-ID (the same email, synchronized from
+//     another mailbox: Dynamics' duplicate check), Certain;
+//  2. its In-Reply-To ids, Certain, then its References ids newest to
+//     oldest, High (Certain for the newest when In-Reply-To is absent or
+//     junk: it names the parent); the rest are still looked up to report
+//     ids that name another record (unless Options.FirstHit);
+//  3. its provider-preserved original ids (Options.AliasFields): the same
+//     email tracked under its original id, High;
+//  4. ancestor memory (unless Options.NoAncestors): a tracked email whose
+//     references name this message, High; then a tracked email that
+//     references one of the same ids, newest first, Likely.
+//
+// Junk ids (see [Junk]) are dropped and reported in Evidence. Parent is the
+// tracked email a step-2 id names (the nearest tracked ancestor, as notmuch
+// shows it when intermediate messages are missing); duplicates, aliases and
+// ancestor-memory matches have no Parent.
+func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correlate.Match, error) {
+	if m == nil {
+		return correlate.Match{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return correlate.Match{}, fmt.Errorf("header: %w", err)
+	}
+	if skip, ok := c.cfg.skip(m); ok {
+		return skip, nil
+	}
+	var ev []correlate.Evidence
+
+	// 1. Duplicate check.
+	self := normalize(m.MessageID)
+	selfOK := false
+	if self != "" {
+		if r := junkForm(self); r != "" {
+			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: r + ": not looked up"})
+		} else {
+			selfOK = true
+			ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: self}, idLookupLimit)
+			if err != nil {
+				return correlate.Match{}, err
+			}
+			if t := withRecord(ts); t != nil {
+				ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: "already tracked"})
+				return c.match(m, t, nil, correlate.Certain, reasonDuplicate, ev), nil
+			}
+		}
+	}
+
+	// 2, 3. Referenced ids, then aliases.
+	var buf [DefaultMaxIDs + 3]ref
+	refs, ev := collectRefs(buf[:0], m, c.cfg.maxIDs, ev)
+	nrefs := len(refs)
+	refs, ev = c.aliases(refs, m, self, ev)
+	var (
+		win      *correlate.Tracked
+		winRef   ref
+		conflict bool
+	)
+	for _, r := range refs {
+		ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: r.id}, idLookupLimit)
+		if err != nil {
+			return correlate.Match{}, err
+		}
+		for j := range ts {
+			t := &ts[j]
+			switch {
+			case t.Record.IsZero():
+				ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNoRecord})
+			case win == nil:
+				win, winRef = t, r
+				ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNamesTracked})
+			case t.Record != win.Record:
+				conflict = true
+				ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id,
+					Note: "names a tracked email of record " + t.Record.String() + ": conflict with " + win.Record.String()})
+			}
+		}
+		if win != nil && c.cfg.FirstHit {
+			break
+		}
+	}
+	if win != nil {
+		if conflict && c.cfg.AbstainOnConflict {
+			return correlate.Match{Reason: reasonConflict, Evidence: ev}, nil
+		}
+		isAlias := false
+		for _, r := range refs[nrefs:] {
+			if r.id == winRef.id {
+				isAlias = true
+			}
+		}
+		switch {
+		case isAlias:
+			return c.match(m, win, nil, correlate.High, reasonAlias, ev), nil
+		case winRef.field == fieldInReplyTo:
+			return c.match(m, win, win, correlate.Certain, reasonInReplyTo, ev), nil
+		case winRef.parent:
+			return c.match(m, win, win, correlate.Certain, reasonParentRef, ev), nil
+		default:
+			return c.match(m, win, win, correlate.High, reasonAncestor, ev), nil
+		}
+	}
+
+	// 4. Ancestor memory.
+	if !c.cfg.NoAncestors {
+		if selfOK {
+			mt, done, err := c.ancestors(ctx, m, self, fieldMessageID, noteDescendant, correlate.High, reasonDescendant, ev)
+			if err != nil || done {
+				return mt, err
+			}
+		}
+		for _, r := range refs[:nrefs] {
+			if r.phrase {
+				continue
+			}
+			mt, done, err := c.ancestors(ctx, m, r.id, r.field, noteAncestor, correlate.Likely, reasonSibling, ev)
+			if err != nil || done {
+				return mt, err
+			}
+		}
+	}
+	if len(ev) == 0 {
+		return correlate.Match{}, nil
+	}
+	return correlate.Match{Evidence: ev}, nil
+}
+
+// ancestors looks id up under KindAncestor and, when it names tracked emails
+// with a record, returns the match with the newest of them (done = true).
+func (c *InReplyTo) ancestors(ctx context.Context, m *correlate.Message, id, field, note string,
+	conf float64, reason string, ev []correlate.Evidence) (correlate.Match, bool, error) {
+	ts, err := c.lookup(ctx, correlate.Key{Kind: KindAncestor, Value: id}, ancestorLookupLimit)
+	if err != nil {
+		return correlate.Match{}, false, err
+	}
+	win := withRecord(ts)
+	if win == nil {
+		return correlate.Match{}, false, nil
+	}
+	ev = append(ev, correlate.Evidence{Field: field, Value: id, Note: note})
+	conflict := false
+	for j := range ts {
+		if t := &ts[j]; !t.Record.IsZero() && t.Record != win.Record {
+			conflict = true
+			ev = append(ev, correlate.Evidence{Field: field, Value: id,
+				Note: "also referenced by a tracked email of record " + t.Record.String() + ": conflict with " + win.Record.String()})
+		}
+	}
+	if conflict && c.cfg.AbstainOnConflict {
+		return correlate.Match{Reason: reasonConflict, Evidence: ev}, true, nil
+	}
+	return c.match(m, win, nil, conf, reason, ev), true, nil
+}
+
+// aliases appends the message's provider-preserved original ids to refs.
+func (c *InReplyTo) aliases(refs []ref, m *correlate.Message, self string, ev []correlate.Evidence) ([]ref, []correlate.Evidence) {
+	if m.Header == nil {
+		return refs, ev
+	}
+	for _, f := range c.cfg.aliases {
+		vs := m.Header[f.key]
+		if len(vs) == 0 || vs[0] == "" {
+			continue
+		}
+		v := vs[0]
+		ids, _ := correlate.ParseMessageIDs(v, 1)
+		for _, id := range ids {
+			if id == self {
+				continue // providers that keep the id repeat it; nothing to add
+			}
+			if r := junkForm(id); r != "" {
+				ev = append(ev, correlate.Evidence{Field: f.name, Value: clip(id), Note: r})
+				continue
+			}
+			dup := false
+			for _, x := range refs {
+				dup = dup || x.id == id
+			}
+			if !dup {
+				refs = append(refs, ref{id: id, field: f.name})
+			}
+		}
+	}
+	return refs, ev
+}
+
+// Index implements correlate.Indexer: the email's provider-preserved
+// original ids under correlate.KindMessageID and, unless NoAncestors, the
+// ids it references under KindAncestor.
+func (c *InReplyTo) Index(m *correlate.Message, t *correlate.Tracked, dst []correlate.Key) []correlate.Key {
+	if m == nil {
+		return dst
+	}
+	self := normalize(m.MessageID)
+	var buf [DefaultMaxIDs + 3]ref
+	refs, _ := collectRefs(buf[:0], m, c.cfg.maxIDs, nil)
+	nrefs := len(refs)
+	refs, _ = c.aliases(refs, m, self, nil)
+	for _, r := range refs[nrefs:] {
+		dst = append(dst, correlate.Key{Kind: correlate.KindMessageID, Value: r.id})
+	}
+	if !c.cfg.NoAncestors {
+		for _, r := range refs[:nrefs] {
+			if !r.phrase {
+				dst = append(dst, correlate.Key{Kind: KindAncestor, Value: r.id})
+			}
+		}
+	}
+	return dst
+}
+
+// match builds a found Match with t as the correlated email.
+func (c *InReplyTo) match(m *correlate.Message, t, parent *correlate.Tracked, conf float64, reason string, ev []correlate.Evidence) correlate.Match {
+	return correlate.Match{
+		Record:         t.Record,
+		Method:         correlate.InReplyTo,
+		Confidence:     conf,
+		Strategy:       c.String(),
+		CorrelatedWith: t,
+		Parent:         parent,
+		SubjectChanged: !c.cfg.sameSubject(m.Subject, t.Subject),
+		Reason:         reason,
+		Evidence:       ev,
+	}
+}
+
+func (c *InReplyTo) lookup(ctx context.Context, k correlate.Key, limit int) ([]correlate.Tracked, error) {
+	ts, err := c.idx.Lookup(ctx, k, correlate.Query{Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("header: lookup %s %q: %w", k.Kind, k.Value, err)
+	}
+	return ts, nil
+}
+
+// withRecord returns the first (newest) tracked email of ts that has a
+// record, or nil.
+func withRecord(ts []correlate.Tracked) *correlate.Tracked {
+	for i := range ts {
+		if !ts[i].Record.IsZero() {
+			return &ts[i]
+		}
+	}
+	return nil
+}

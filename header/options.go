@@ -1,0 +1,174 @@
+package header
+
+import (
+	"context"
+	"net/textproto"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+)
+
+// A Lookuper finds tracked emails by index key: the one method of
+// [correlate.Store] the header strategies read. Every correlate.Store is a
+// Lookuper.
+type Lookuper interface {
+	// Lookup returns the tracked emails under k within q's window, newest
+	// first, at most q's limit; an empty result when there is none.
+	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
+}
+
+// Key kinds the header strategies index, besides [correlate.KindMessageID]
+// (the Engine indexes every tracked email's own Message-ID under it; the
+// InReplyTo Indexer adds the provider-preserved original ids of the email
+// under the same kind).
+const (
+	// KindAncestor keys a tracked email under each id it references
+	// (In-Reply-To and References, junk dropped), normalized by
+	// correlate.NormalizeMessageID: ancestor memory.
+	KindAncestor = "hdr.anc"
+	// KindConversation keys a tracked email under its whole conversation
+	// index, as lower-case hexadecimal (hex, not raw bytes, so SQL stores
+	// can keep it in a text column: raw indexes contain NUL bytes).
+	KindConversation = "hdr.ci"
+	// KindConversationRoot keys a tracked email under the 22-byte header of
+	// its conversation index, as lower-case hexadecimal.
+	KindConversationRoot = "hdr.cir"
+)
+
+// DefaultAliasFields are the fields read for a message's provider-preserved
+// original Message-ID when Options.AliasFields is nil:
+//
+//   - X-Google-Original-Message-ID: Gmail replaces a Message-ID it finds
+//     broken with its own (…SMTPIN_ADDED_BROKEN@mx.google.com) and keeps the
+//     original here (Odoo issue 40461);
+//   - X-Microsoft-Original-Message-ID: Exchange Online does the same for
+//     mail its users submit (usrp-users corpus).
+//
+// The function returns a new slice on each call.
+func DefaultAliasFields() []string {
+	return []string{"X-Google-Original-Message-ID", "X-Microsoft-Original-Message-ID"}
+}
+
+// Options configures the header strategies. A nil *Options is equivalent to
+// the zero value, and zero fields mean the documented defaults. Fields that
+// concern only one strategy say so.
+type Options struct {
+	// MaxIDs bounds how many referenced ids InReplyTo looks up: In-Reply-To
+	// first, then References newest to oldest. 0 means DefaultMaxIDs (32);
+	// negative means no bound.
+	MaxIDs int
+
+	// NoAncestors turns ancestor memory off (InReplyTo). By default the
+	// InReplyTo Indexer keys every tracked email under the ids it references
+	// (KindAncestor), and InReplyTo, when no referenced id names a tracked
+	// email, correlates an email that shares such an ancestor with a
+	// tracked email (a sibling reply to a message the CRM never saw) or
+	// that a tracked email references (a message whose reply was tracked
+	// first), at lower confidence.
+	NoAncestors bool
+
+	// FirstHit makes InReplyTo stop at the first referenced id that names a
+	// tracked email. By default it looks up the remaining ids too and
+	// reports, in Evidence, those that name a tracked email of another
+	// record: more store lookups per reply in exchange for conflicts made
+	// visible.
+	FirstHit bool
+
+	// AbstainOnConflict makes InReplyTo abstain, with the conflicting ids in
+	// Evidence, when referenced ids name tracked emails of different records
+	// (RT's CheckMessageId refuses such mail). By default the id first in
+	// precedence order wins (In-Reply-To, then the newest References): after
+	// a user moves part of a thread to another record, replies should follow
+	// the part they answer.
+	AbstainOnConflict bool
+
+	// AliasFields are the header fields that carry a message's original
+	// Message-ID when a provider replaced it. The InReplyTo Indexer keys a
+	// tracked email under these ids too (so replies to the original reach
+	// it), and InReplyTo looks them up last, as another copy of the same
+	// email. nil means DefaultAliasFields(); an empty non-nil slice turns
+	// aliases off.
+	AliasFields []string
+
+	// SkipForwards makes both strategies ignore forwarded email, as Dynamics
+	// does when DoNotCorrelateForwardedEmailsAsReplies is set: a forward
+	// keeps the headers of the email it forwards but may start another
+	// matter. The default (false) correlates forwards like replies, which is
+	// Dynamics' default.
+	SkipForwards bool
+
+	// IsForward decides, from the subject, whether an email is a forward
+	// (used when SkipForwards is set). nil means a small built-in check of
+	// the outermost prefix (Fwd:, Fw:, WG:, TR:, RV:, I:, ENC:, VB:, VL:,
+	// Doorst:, PD:, İLT:, ΠΡΘ:, 转发:, 轉寄:, 轉發:, 転送:, 전달:, a "(fwd)"
+	// trailer or a "[fwd: …]" wrapper), a stand-in for the subject package.
+	IsForward func(subject string) bool
+
+	// SubjectKey returns the comparison form of a subject, for
+	// Match.SubjectChanged (Dynamics' correlatedsubjectchanged) and the
+	// Thread-Topic evidence. nil means a small built-in form: list tags
+	// ("[list]") and reply and forward prefixes removed, compared without
+	// regard to case; a stand-in for the subject package.
+	SubjectKey func(subject string) string
+
+	// NoRoot makes ConversationIndex match only on the exact parent index,
+	// never on the conversation root alone.
+	NoRoot bool
+}
+
+// config is Options with defaults applied.
+type config struct {
+	Options
+	maxIDs  int
+	aliases []aliasField
+}
+
+// aliasField is an alias field: its name as configured (for Evidence) and
+// its canonical key in a mail.Header.
+type aliasField struct{ name, key string }
+
+func newConfig(opts *Options) config {
+	var c config
+	if opts != nil {
+		c.Options = *opts
+	}
+	c.maxIDs = c.MaxIDs
+	if c.maxIDs == 0 {
+		c.maxIDs = DefaultMaxIDs
+	}
+	fields := c.AliasFields
+	if fields == nil {
+		fields = DefaultAliasFields()
+	}
+	c.AliasFields = nil // not used after this point; the caller's slice is not kept
+	for _, f := range fields {
+		c.aliases = append(c.aliases, aliasField{name: f, key: textproto.CanonicalMIMEHeaderKey(f)})
+	}
+	return c
+}
+
+// isForward applies the configured forward check.
+func (c *config) isForward(subject string) bool {
+	if c.IsForward != nil {
+		return c.IsForward(subject)
+	}
+	return builtinIsForward(subject)
+}
+
+// sameSubject reports whether two subjects name the same matter.
+func (c *config) sameSubject(a, b string) bool {
+	if c.SubjectKey != nil {
+		return c.SubjectKey(a) == c.SubjectKey(b)
+	}
+	return equalBase(a, b)
+}
+
+// skip returns the abstention for a forward when SkipForwards is set.
+func (c *config) skip(m *correlate.Message) (correlate.Match, bool) {
+	if !c.SkipForwards || !c.isForward(m.Subject) {
+		return correlate.Match{}, false
+	}
+	return correlate.Match{
+		Reason:   "a forward: not correlated by headers (SkipForwards)",
+		Evidence: []correlate.Evidence{{Field: "Subject", Value: clip(m.Subject), Note: "forward"}},
+	}, true
+}
