@@ -31,8 +31,10 @@ type named struct {
 	c    Correlator
 }
 
-func (n named) Correlate(ctx context.Context, m *Message) (Match, error) { return n.c.Correlate(ctx, m) }
-func (n named) String() string                                             { return n.name }
+func (n named) Correlate(ctx context.Context, m *Message) (Match, error) {
+	return n.c.Correlate(ctx, m)
+}
+func (n named) String() string { return n.name }
 
 // Unwrap returns the wrapped Correlator.
 func (n named) Unwrap() Correlator { return n.c }
