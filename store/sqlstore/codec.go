@@ -1,0 +1,95 @@
+package sqlstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+)
+
+// A list of strings (the participants of a tracked email, the kinds and
+// values of its keys) is stored in one column, each string as its length
+// (an unsigned varint) followed by its bytes. An empty list is NULL.
+
+// encodeStrings returns the column value of ps (nil for none).
+func encodeStrings(ps []string) []byte {
+	if len(ps) == 0 {
+		return nil
+	}
+	n := 0
+	for _, p := range ps {
+		n += binary.MaxVarintLen64 + len(p)
+	}
+	b := make([]byte, 0, n)
+	for _, p := range ps {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	return b
+}
+
+var errCorrupt = errors.New("corrupt string list column")
+
+// decodeStrings reverses encodeStrings. A column it cannot read is an
+// error, never a panic; what it allocates is bounded by len(b).
+func decodeStrings(b []byte) ([]string, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var out []string
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return out, errCorrupt
+		}
+		out = append(out, string(b[k:k+int(n)]))
+		b = b[k+int(n):]
+	}
+	return out, nil
+}
+
+// encodeKeys returns the index_keys column of an email with keys: kind and
+// value of each key, in turn. Delete reads it to find the email's postings,
+// which spares the key table an index on email.
+func encodeKeys(keys []correlate.Key) []byte {
+	if len(keys) == 0 {
+		return nil
+	}
+	ss := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		ss = append(ss, k.Kind, k.Value)
+	}
+	return encodeStrings(ss)
+}
+
+// decodeKeys reverses encodeKeys.
+func decodeKeys(b []byte) ([]correlate.Key, error) {
+	ss, err := decodeStrings(b)
+	if err != nil || len(ss)%2 != 0 {
+		return nil, errCorrupt
+	}
+	keys := make([]correlate.Key, len(ss)/2)
+	for i := range keys {
+		keys[i] = correlate.Key{Kind: ss[2*i], Value: ss[2*i+1]}
+	}
+	return keys, nil
+}
+
+// Times are stored as Unix microseconds, PostgreSQL's precision; finer
+// digits are dropped (rounded toward the past).
+
+func toMicro(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// boundMicro returns the first stored instant not before t: t itself when it
+// falls on a microsecond, else the next microsecond. A window [Since, Until)
+// over stored times is [boundMicro(Since), boundMicro(Until)).
+func boundMicro(t time.Time) int64 {
+	us := t.UnixMicro()
+	if t.Nanosecond()%1000 != 0 {
+		us++
+	}
+	return us
+}

@@ -1,0 +1,30 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
+	"github.com/mailcorrelate/mailcorrelate/store/storetest"
+)
+
+func TestContractSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) correlate.Store { return openSQLite(t, nil) })
+}
+
+func TestContractSQLiteMemory(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) correlate.Store {
+		s, err := sqlstore.Open(context.Background(), "sqlite::memory:", nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestContractPostgres(t *testing.T) {
+	pgURL(t)
+	storetest.Run(t, func(t *testing.T) correlate.Store { return openPG(t, nil) })
+}
