@@ -1,0 +1,172 @@
+package mailcorrelate
+
+import (
+	"fmt"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/header"
+	"github.com/mailcorrelate/mailcorrelate/smartmatch"
+	"github.com/mailcorrelate/mailcorrelate/subject"
+	"github.com/mailcorrelate/mailcorrelate/token"
+)
+
+// A Preset selects the strategies a real deployment can use.
+type Preset int
+
+const (
+	// ServerSideSync is Dynamics' server-side synchronization with Exchange:
+	// every strategy has its data (folders, headers, tokens).
+	ServerSideSync Preset = iota
+	// EmailRouter is the legacy Email Router (POP3/SMTP): no folders and no
+	// reliable headers reach it, so only tokens and smart matching run.
+	EmailRouter
+)
+
+// A Strategy names one stage of the chain.
+type Strategy string
+
+// The strategies, in the precedence of the default chain.
+const (
+	Folder       Strategy = "folder"       // folder-level tracking (FolderTracking)
+	InReplyTo    Strategy = "inreplyto"    // In-Reply-To and References (InReplyTo, 3)
+	Token        Strategy = "token"        // tracking token in the subject (TrackingToken, 4)
+	Conversation Strategy = "conversation" // Exchange Thread-Index (ConversationIndex, 5)
+	Smart        Strategy = "smart"        // smart matching (SmartMatching, 6)
+)
+
+// DefaultStrategies returns the chain of a preset, in precedence order.
+func DefaultStrategies(p Preset) []Strategy {
+	if p == EmailRouter {
+		return []Strategy{Token, Smart}
+	}
+	return []Strategy{Folder, InReplyTo, Token, Conversation, Smart}
+}
+
+// A SmartMode selects smart matching.
+type SmartMode int
+
+const (
+	// SmartOff leaves smart matching out of the chain: Dynamics' default
+	// (enablesmartmatching = false), because its similarity rule files
+	// unrelated mail together.
+	SmartOff SmartMode = iota
+	// SmartImproved is this library's smart matching: base subjects compared
+	// across languages, participants that are not the organization's own,
+	// abstention on generic subjects.
+	SmartImproved
+	// SmartDynamics reproduces Dynamics' hash matching exactly, for
+	// deployments migrating from it.
+	SmartDynamics
+)
+
+// Options configures the engine New builds. A nil *Options is the zero
+// value: the ServerSideSync chain with Dynamics' default settings — folder
+// rules (none until added), In-Reply-To, tracking tokens in Dynamics' format
+// (CRM:0001001), conversation index, smart matching off.
+type Options struct {
+	// Preset chooses the default chain; ServerSideSync by default.
+	Preset Preset
+	// Strategies overrides the chain: the stages, in precedence order.
+	// Empty means DefaultStrategies(Preset). Smart is skipped when Smart is
+	// SmartOff.
+	Strategies []Strategy
+	// Smart enables smart matching (Dynamics: enablesmartmatching, off).
+	Smart SmartMode
+	// SmartOptions tunes smart matching; its Mode is set from Smart.
+	SmartOptions smartmatch.Options
+	// Folders are the folder-level tracking rules (Dynamics:
+	// mailboxtrackingfolder rows). nil means none; the folder stage then
+	// matches nothing but costs nothing either.
+	Folders *folder.Rules
+	// Token describes tracking tokens (Dynamics: trackingprefix,
+	// trackingtokenidbase, trackingtokeniddigits, maximumtrackingnumber);
+	// the zero Format is Dynamics' default. Set Token.Keys for signed tokens.
+	Token token.Format
+	// TokenPolicy, when set, must accept the sender of a token match (see
+	// token.ParticipantPolicy).
+	TokenPolicy token.SenderPolicy
+	// Header tunes the In-Reply-To and conversation-index strategies
+	// (Dynamics: DoNotCorrelateForwardedEmailsAsReplies is
+	// Header.SkipForwards). Its subject hooks default to the subject package.
+	Header header.Options
+	// IgnoreHeaders drops the In-Reply-To and conversation-index stages, as
+	// Dynamics' IgnoreConversationIndexAndInReplyToForCorrelation does.
+	IgnoreHeaders bool
+	// Audit keeps consulting every stage after the winner and reports the
+	// stages that name a different record as conflicts.
+	Audit bool
+	// MinConfidence is the lowest confidence that wins; 0 accepts any match.
+	MinConfidence float64
+}
+
+// New returns an Engine over store with the default chain, configured by
+// opts. It fails only on invalid options (an unknown strategy, a repeated
+// one, an invalid token format).
+func New(store correlate.Store, opts *Options) (*correlate.Engine, error) {
+	chain, err := NewChain(store, opts)
+	if err != nil {
+		return nil, err
+	}
+	return correlate.NewEngine(store, chain, nil), nil
+}
+
+// NewChain returns the chain New wires, for callers that build their own
+// Engine or nest it in a larger chain.
+func NewChain(store correlate.Store, opts *Options) (*correlate.Chain, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if err := o.Token.Validate(); err != nil {
+		return nil, fmt.Errorf("mailcorrelate: %w", err)
+	}
+	strategies := o.Strategies
+	if len(strategies) == 0 {
+		strategies = DefaultStrategies(o.Preset)
+	}
+	hopts := o.Header
+	if hopts.SubjectKey == nil {
+		hopts.SubjectKey = subject.Key
+	}
+	subjectChanged := func(a, b string) bool { return subject.Key(a) != subject.Key(b) }
+	chain := &correlate.Chain{Audit: o.Audit, MinConfidence: o.MinConfidence}
+	seen := map[Strategy]bool{}
+	for _, s := range strategies {
+		if seen[s] {
+			return nil, fmt.Errorf("mailcorrelate: strategy %q listed twice", s)
+		}
+		seen[s] = true
+		var c correlate.Correlator
+		switch s {
+		case Folder:
+			c = folder.New(store, &folder.Options{Rules: o.Folders})
+		case InReplyTo:
+			if o.IgnoreHeaders {
+				continue
+			}
+			c = header.NewInReplyTo(store, &hopts)
+		case Token:
+			c = token.New(store, &token.Options{Format: o.Token, Policy: o.TokenPolicy, SubjectChanged: subjectChanged})
+		case Conversation:
+			if o.IgnoreHeaders {
+				continue
+			}
+			c = header.NewConversationIndex(store, &hopts)
+		case Smart:
+			if o.Smart == SmartOff {
+				continue
+			}
+			sopts := o.SmartOptions
+			sopts.Mode = smartmatch.Improved
+			if o.Smart == SmartDynamics {
+				sopts.Mode = smartmatch.Dynamics
+			}
+			c = smartmatch.New(store, &sopts)
+		default:
+			return nil, fmt.Errorf("mailcorrelate: unknown strategy %q", s)
+		}
+		chain.Correlators = append(chain.Correlators, c)
+	}
+	return chain, nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// replayWith runs the command's logic with args and returns the replay, its
+// stdout and stderr.
+func replayWith(t *testing.T, args ...string) (*replay, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cfg, err := parseFlags(args, &stderr)
+	require.NoError(t, err)
+	r, err := newReplay(context.Background(), cfg, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	defer r.close()
+	require.NoError(t, r.run(context.Background()), stderr.String())
+	return r, stdout.String(), stderr.String()
+}
+
+// TestSampleAccuracy replays the embedded sample and holds the accuracy the
+// default chain reached when this test was written: every record it assigns
+// is right, and it finds all but two (the ambiguous "New Hire" follow-up,
+// where abstaining is correct, and the bounce, which needs the returned
+// headers read). A change that costs precision or recall fails here.
+func TestSampleAccuracy(t *testing.T) {
+	r, _, stderr := replayWith(t, "-q")
+	require.NotNil(t, r.scores, "the sample has labels")
+	s := *r.scores
+	t.Log(stderr)
+	assert.Equal(t, 70, s.scored, "70 labeled messages are not seeded")
+	assert.Equal(t, s.all.assigned, s.all.correct, "precision 100%%: no wrong record")
+	assert.GreaterOrEqual(t, s.recall(s.all.correct), 64.0/66, "recall may not drop below 64/66")
+	for _, m := range []string{"InReplyTo", "TrackingToken", "ConversationIndex", "FolderTracking", "SmartMatching"} {
+		assert.Positive(t, s.byMethod[m].correct, "the sample exercises %s", m)
+	}
+}
+
+// TestSampleSmartModes shows why smart matching ships improved: in
+// Dynamics mode the generic subjects merge different records.
+func TestSampleSmartModes(t *testing.T) {
+	off, _, _ := replayWith(t, "-q", "-smart", "off")
+	dyn, _, _ := replayWith(t, "-q", "-smart", "dynamics")
+	imp, _, _ := replayWith(t, "-q", "-smart", "improved")
+	assert.Equal(t, off.scores.all.assigned, off.scores.all.correct, "without smart matching nothing is wrong")
+	assert.Less(t, dyn.scores.all.precision(), 1.0, "Dynamics' smart matching files a generic subject under the wrong record")
+	assert.Equal(t, 1.0, imp.scores.all.precision())
+	assert.Greater(t, imp.scores.all.correct, off.scores.all.correct, "improved smart matching finds what headers and tokens cannot")
+}
+
+func TestEmailRouterPreset(t *testing.T) {
+	r, _, _ := replayWith(t, "-q", "-preset", "emailrouter")
+	for m := range r.scores.byMethod {
+		assert.Contains(t, []string{"TrackingToken", "SmartMatching"}, m, "the Email Router sees no folders and no headers")
+	}
+}
+
+// TestJSONLGolden pins the jsonl schema: field names and their meaning on a
+// small mailbox of hand-written messages.
+func TestJSONLGolden(t *testing.T) {
+	_, stdout, _ := replayWith(t, "-format", "jsonl", "-seed", "testdata/golden-seed.jsonl",
+		"-mailbox", "support@fabrikam.example", "testdata/golden.mbox")
+	golden := "testdata/golden.jsonl"
+	if *update {
+		require.NoError(t, os.WriteFile(golden, []byte(stdout), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), stdout, "run with -update after an intended change, and document it in the README")
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &obj))
+		for _, k := range []string{"message_id", "source", "date", "subject", "regarding", "method", "method_code",
+			"confidence", "correlated_with", "parent", "conflicts", "reason", "parse_errors"} {
+			assert.Contains(t, obj, k, "the README's schema field %q", k)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 1, run(context.Background(), []string{"-format", "xml"}, &stdout, &stderr), "unusable flag")
+	assert.Contains(t, stderr.String(), "-format")
+	stderr.Reset()
+	assert.Equal(t, 1, run(context.Background(), []string{"/nonexistent/mail"}, &stdout, &stderr), "no readable input")
+	stderr.Reset()
+	assert.Equal(t, 1, run(context.Background(), []string{"-strategies", "folder,psychic"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "psychic")
+
+	// A malformed message and an unreadable path are reported; the run goes on.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.eml"), []byte("From: a@x\nSubject: fine\nMessage-ID: <a@x>\n\nbody\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.eml"), []byte("this is not mail\n"), 0o644))
+	stdout.Reset()
+	stderr.Reset()
+	code := run(context.Background(), []string{"-format", "jsonl", dir, "/nonexistent/other"}, &stdout, &stderr)
+	assert.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stderr.String(), "/nonexistent/other")
+	assert.Contains(t, stdout.String(), `"source":"`+filepath.Join(dir, "b.eml"))
+	assert.Contains(t, stdout.String(), "no header fields")
+}
+
+func TestSQLiteStoreResumes(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "replay.db")
+	first, _, _ := replayWith(t, "-q", "-store", db)
+	second, _, _ := replayWith(t, "-q", "-store", db)
+	assert.Equal(t, first.scores.all, second.scores.all, "a replay over a persisted store gives the same answers")
+}
+
+// TestNotmuchDefault replays notmuch's default corpus as a Maildir, with the
+// first message of each thread (per the notmuch oracle) seeded, and checks
+// that every other message lands in its thread's record.
+func TestNotmuchDefault(t *testing.T) {
+	const corpus = "../../../shared/corpora/notmuch"
+	oracle, err := os.ReadFile(corpus + "/oracle-notmuch-0.37/default.threads.json")
+	if err != nil {
+		t.Skipf("corpora absent: %v", err)
+	}
+	var doc struct {
+		Threads []struct {
+			Messages []struct {
+				MessageID string `json:"message_id"`
+			} `json:"messages"` // oldest first
+		} `json:"threads"`
+	}
+	require.NoError(t, json.Unmarshal(oracle, &doc))
+	threads := doc.Threads
+	dir := t.TempDir()
+	var seed, labels bytes.Buffer
+	for i, th := range threads {
+		rec := fmt.Sprintf("thread:%02d", i+1)
+		for j, m := range th.Messages {
+			line := fmt.Sprintf("{\"message_id\": %q, \"regarding\": %q}\n", m.MessageID, rec)
+			labels.WriteString(line)
+			if j == 0 {
+				seed.WriteString(line)
+			}
+		}
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "seed.jsonl"), seed.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "labels.jsonl"), labels.Bytes(), 0o644))
+	r, _, stderr := replayWith(t, "-q", "-smart", "off", "-seed", filepath.Join(dir, "seed.jsonl"),
+		"-labels", filepath.Join(dir, "labels.jsonl"), corpus+"/test/corpora/default")
+	t.Log(stderr)
+	assert.Len(t, threads, 24)
+	assert.Equal(t, r.scores.all.assigned, r.scores.all.correct, "no message lands in another thread")
+	assert.Equal(t, r.scores.expected, r.scores.all.correct, "every reply finds its thread")
+}
