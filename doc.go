@@ -36,19 +36,26 @@
 //
 //	correlate         Message, ParseMessage, Record, Match, Decision,
 //	                  Correlator, Chain, Engine, Store — the vocabulary
+//	subject           base subjects in many languages, Fold, Words
+//	token             tracking tokens: Dynamics format, signed tokens, Stamp
+//	header            In-Reply-To/References, Exchange Thread-Index
+//	folder            folder-level tracking rules
+//	smartmatch        Dynamics' smart matching and an improved mode
+//	party             participants resolved to records; the incoming filter
 //	store/memstore    the in-memory Store
+//	store/sqlstore    SQLite and PostgreSQL Store
 //	store/storetest   the contract every Store passes
 //
 // # Wiring
 //
-// The strategy packages plug into a correlate.Chain; until the default chain
-// is wired here, an Engine is built directly:
+// New builds the default chain over a Store; Options mirror Dynamics'
+// settings, and their zero values are Dynamics' defaults:
 //
 //	store := memstore.New()
-//	engine := correlate.NewEngine(store, &correlate.Chain{Correlators: strategies}, nil)
+//	engine, err := mailcorrelate.New(store, &mailcorrelate.Options{Smart: mailcorrelate.SmartImproved})
 //	msg, err := correlate.ParseMessage(r, nil) // err may list problems; msg is still usable
 //	d, err := engine.Correlate(ctx, msg)
-//	if d.Found() {
+//	if d.Track() {
 //		engine.Track(ctx, msg, d.Match)
 //	}
 package mailcorrelate

@@ -11,6 +11,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
+	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 	"github.com/mailcorrelate/mailcorrelate/token"
@@ -35,8 +36,13 @@ func openStore(ctx context.Context, url string) (correlate.Store, func() error, 
 }
 
 // buildEngine wires the chain the flags ask for through mailcorrelate.New.
-func buildEngine(store correlate.Store, cfg *config) (*correlate.Engine, error) {
+func buildEngine(store correlate.Store, cfg *config, resolver *party.Resolver) (*correlate.Engine, error) {
 	opts := &mailcorrelate.Options{Audit: cfg.audit, TokenPolicy: token.ParticipantPolicy}
+	if resolver != nil {
+		// With an address book, "took part" also counts the sender's
+		// colleagues at the same customer account.
+		opts.TokenPolicy = resolver.SenderPolicy()
+	}
 	if cfg.preset == "emailrouter" {
 		opts.Preset = mailcorrelate.EmailRouter
 	}

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
 // jsonRow is one line of -format jsonl. The field names are a contract (see
@@ -37,6 +38,12 @@ type jsonRow struct {
 	Reason         string         `json:"reason"`
 	Evidence       []string       `json:"evidence"`
 	ParseErrors    []string       `json:"parse_errors"`
+	// Participants is the resolution of From/To/Cc/Bcc against -directory;
+	// absent without it.
+	Participants *party.Resolution `json:"participants,omitempty"`
+	// Filter is the incoming-email filter's verdict; absent for seeded
+	// email, which bypasses the filter.
+	Filter *party.Verdict `json:"filter,omitempty"`
 }
 
 type jsonConflict struct {
@@ -95,6 +102,11 @@ func toJSON(rw row) jsonRow {
 		j.Method, j.MethodCode = method.String(), int(method)
 	} else {
 		j.Method, j.MethodCode = correlate.None.String(), 0
+	}
+	j.Participants = rw.parties
+	if !rw.seeded && rw.in.msg != nil && rw.err == nil {
+		v := rw.verdict
+		j.Filter = &v
 	}
 	for _, c := range rw.decision.Conflicts {
 		j.Conflicts = append(j.Conflicts, jsonConflict{Strategy: c.Strategy, Regarding: c.Record.String(),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
+	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
 // input is one message met in the input, parsed.
@@ -37,7 +38,9 @@ type replay struct {
 	out            *output
 	stats          stats
 	rows           []row
-	scores         *scores // set when labels were given
+	scores         *scores         // set when labels were given
+	resolver       *party.Resolver // set by -directory
+	filter         party.Filter
 }
 
 func newReplay(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*replay, error) {
@@ -68,12 +71,32 @@ func newReplay(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*rep
 			return nil, usageError{fmt.Sprintf("-labels: %v", err)}
 		}
 	}
+	if cfg.filter != "" {
+		if r.filter, err = party.ParseFilter(cfg.filter); err != nil {
+			return nil, usageError{fmt.Sprintf("-filter: %v", err)}
+		}
+	}
+	if cfg.directory != "" {
+		f, err := openFile(cfg.directory)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("-directory: %v", err)}
+		}
+		dir, err := party.LoadDirectory(f)
+		f.Close()
+		var le *party.LoadError
+		if errors.As(err, &le) {
+			fmt.Fprintf(stderr, "replay: -directory: %v (the other lines are used)\n", err)
+		} else if err != nil {
+			return nil, usageError{fmt.Sprintf("-directory: %v", err)}
+		}
+		r.resolver = party.NewResolver(dir, nil)
+	}
 	store, closeStore, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("-store: %v", err)}
 	}
 	r.closeStore = closeStore
-	if r.eng, err = buildEngine(store, cfg); err != nil {
+	if r.eng, err = buildEngine(store, cfg, r.resolver); err != nil {
 		closeStore()
 		return nil, usageError{err.Error()}
 	}
@@ -274,6 +297,8 @@ type row struct {
 	regarding correlate.Record
 	reason    string
 	err       error
+	parties   *party.Resolution // with -directory
+	verdict   party.Verdict
 }
 
 // process correlates one message, then files it: under its seed record when
@@ -291,6 +316,20 @@ func (r *replay) process(ctx context.Context, in *input) row {
 	m.FolderPath = in.item.Folder
 	m.FolderID = in.item.Folder
 	m.Direction = direction(m, in.item.Folder, r.cfg.mailbox)
+	var res party.Resolution
+	if r.resolver != nil {
+		res, err := r.resolver.Resolve(ctx, m)
+		if err != nil {
+			rw.err = err
+			rw.reason = "resolving participants: " + err.Error()
+			r.stats.errors++
+			return rw
+		}
+		rw.parties = &res
+	}
+	if rw.parties != nil {
+		res = *rw.parties
+	}
 	d, err := r.eng.Correlate(ctx, m)
 	rw.decision = d
 	if err != nil {
@@ -308,14 +347,25 @@ func (r *replay) process(ctx context.Context, in *input) row {
 		rw.reason = "seeded: filed by hand or sent from the CRM"
 		how = correlate.Match{Record: rec}
 	}
-	if !rw.seeded && !d.Track() {
-		if rw.reason == "" {
-			rw.reason = "no strategy matched; left untracked"
-			if why := abstention(d); why != "" {
-				rw.reason = why + "; left untracked"
+	// The mailbox's incoming-email filter decides what is tracked (Dynamics'
+	// default, ResponsesToTrackedEmail, tracks what correlated); seeded
+	// email was filed by a person or the CRM and bypasses it.
+	if !rw.seeded {
+		rw.verdict = r.filter.Accept(m, d, res)
+		if !rw.verdict.Track {
+			if rw.reason == "" {
+				rw.reason = "no strategy matched; left untracked"
+				if why := abstention(d); why != "" {
+					rw.reason = why + "; left untracked"
+				}
+			} else {
+				rw.reason += "; not tracked: " + rw.verdict.Reason
 			}
+			return rw
 		}
-		return rw
+		if !d.Found() && rw.reason == "" {
+			rw.reason = "tracked without a record: " + rw.verdict.Reason
+		}
 	}
 	if _, err := r.eng.Track(ctx, m, how); err != nil {
 		rw.err = err

@@ -159,3 +159,32 @@ func TestNotmuchDefault(t *testing.T) {
 	assert.Equal(t, r.scores.all.assigned, r.scores.all.correct, "no message lands in another thread")
 	assert.Equal(t, r.scores.expected, r.scores.all.correct, "every reply finds its thread")
 }
+
+// TestDirectoryAndFilter: with an address book the rows carry resolved
+// participants, and the incoming-email filter decides what is tracked.
+func TestDirectoryAndFilter(t *testing.T) {
+	_, stdout, _ := replayWith(t, "-format", "jsonl", "-seed", "testdata/golden-seed.jsonl", "-directory", "testdata/directory.jsonl",
+		"-filter", "all", "-mailbox", "support@fabrikam.example", "testdata/golden.mbox")
+	rows := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &obj))
+		rows[obj["message_id"].(string)] = obj
+	}
+	reply := rows["reply-1@contoso.example"]
+	require.NotNil(t, reply["participants"], "participants are resolved with -directory")
+	from := reply["participants"].(map[string]any)["from"].(map[string]any)
+	assert.Equal(t, []any{"contact:jane-doe"}, from["records"])
+	other := rows["other@northwind.example"]
+	assert.Equal(t, true, other["tracked"], "the All filter tracks every incoming email, without a record when none matched")
+	assert.Equal(t, "", other["regarding"])
+
+	_, stdout, _ = replayWith(t, "-format", "jsonl", "-filter", "none", "-seed", "testdata/golden-seed.jsonl", "testdata/golden.mbox")
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &obj))
+		if obj["seeded"] == false {
+			assert.Equal(t, false, obj["tracked"], "the None filter tracks no incoming email: %s", obj["message_id"])
+		}
+	}
+}
