@@ -5,6 +5,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/smartmatch"
 	"github.com/mailcorrelate/mailcorrelate/subject"
@@ -98,21 +99,108 @@ type Options struct {
 	Audit bool
 	// MinConfidence is the lowest confidence that wins; 0 accepts any match.
 	MinConfidence float64
+
+	// Guardrails (package guard). The zero Options turns them on: messages
+	// are classified (auto-replies, bulk mail, bounces, loops), auto-replies,
+	// bounces and loops are correlated but not tracked, token matches must
+	// come from a participant of the tracked conversation, and a rate
+	// window flags ping-pong. Signed Message-IDs are on when Header.IDKeys
+	// holds keys (see header.NewMessageID). Messages need their body for a
+	// bounce to find the message it returns: parse with
+	// correlate.ParseOptions{KeepBody: true}.
+
+	// Unguarded turns the default guardrails off — classification, the
+	// sender policy and the rate window — for Dynamics' behaviour exactly.
+	// Guardrails set explicitly in the fields below still apply.
+	Unguarded bool
+	// Classifier classifies every message before it is correlated; nil
+	// means guard.New(&Guard).
+	Classifier correlate.Classifier
+	// Guard configures the default Classifier: this system's loop marker
+	// (Guard.Marker, validated by New), subject detection.
+	Guard guard.Options
+	// Untracked are the classes correlated but not tracked
+	// (Decision.Track reports false, Decision.NoTrack says why); nil means
+	// correlate.DefaultUntracked(): AutoReply, Bounce and Loop. Bulk is
+	// tracked: a reply posted through a mailing list is still a person's
+	// reply. An empty non-nil slice tracks every class.
+	Untracked []correlate.Class
+	// SenderPolicy must accept the sender of the matches whose method is in
+	// PolicyMethods (the chain then tries the next strategy); nil means
+	// guard.ParticipantPolicy: the sender took part in the tracked email,
+	// or the email is outgoing. Add a hook of your own with guard.AnyOf
+	// (party's Resolver.SenderPolicy also counts colleagues at the same
+	// customer). TokenPolicy, an older option, checks inside the token
+	// strategy only; both may be set.
+	SenderPolicy correlate.SenderPolicy
+	// PolicyMethods are the methods SenderPolicy applies to; nil means
+	// TrackingToken only. Header matches are not checked by default: a
+	// Message-ID or Thread-Index is not shown by mail programs, so a reply
+	// naming one comes from someone who received the email (a forwarded
+	// colleague, a new Cc), and refusing it would lose the reply; against
+	// forged ids, sign them (Header.IDKeys). Add correlate.InReplyTo and
+	// correlate.ConversationIndex when your Message-IDs are guessable.
+	PolicyMethods []correlate.Method
+	// Loops watches correlated traffic for ping-pong; nil means
+	// guard.NewRateWindow(&RateWindow), one window per Engine.
+	Loops correlate.LoopDetector
+	// RateWindow configures the default Loops: by default more than 20
+	// messages from one sender about one record within two hours.
+	RateWindow guard.RateOptions
+	// OnConflict is what happens when strategies name different records:
+	// the winner stands (correlate.ConflictPrecedence, the default), or a
+	// person reviews (correlate.ConflictReview, which implies Audit).
+	OnConflict correlate.ConflictPolicy
+	// Records reports merged, closed and deleted records (guard.States
+	// keeps them in memory); nil means every record is open.
+	Records correlate.RecordResolver
+	// OnClosed is what happens when the record found is closed:
+	// correlate.ClosedCorrelate (the default), ClosedNew or ClosedReject.
+	OnClosed correlate.ClosedPolicy
+	// MaxMergeHops bounds the merges followed from one record; 0 means
+	// correlate.DefaultMaxMergeHops (10).
+	MaxMergeHops int
 }
 
 // New returns an Engine over store with the default chain, configured by
 // opts. It fails only on invalid options (an unknown strategy, a repeated
-// one, an invalid token format).
+// one, an invalid token format, an invalid loop marker).
 func New(store correlate.Store, opts *Options) (*correlate.Engine, error) {
 	chain, err := NewChain(store, opts)
 	if err != nil {
 		return nil, err
 	}
-	return correlate.NewEngine(store, chain, nil), nil
+	return correlate.NewEngine(store, chain, EngineOptions(opts)), nil
+}
+
+// EngineOptions returns the Engine options New uses: the Classifier, the
+// untracked classes and the loop detector of opts, with their defaults.
+// Each call builds a new rate window. Use it with NewChain to build an
+// Engine by hand.
+func EngineOptions(opts *Options) *correlate.EngineOptions {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	eo := &correlate.EngineOptions{Classifier: o.Classifier, Untracked: o.Untracked, Loops: o.Loops}
+	if !o.Unguarded {
+		if eo.Classifier == nil {
+			g := o.Guard
+			eo.Classifier = guard.New(&g)
+		}
+		if eo.Loops == nil {
+			r := o.RateWindow
+			eo.Loops = guard.NewRateWindow(&r)
+		}
+	}
+	return eo
 }
 
 // NewChain returns the chain New wires, for callers that build their own
-// Engine or nest it in a larger chain.
+// Engine or nest it in a larger chain. The chain carries the guardrails
+// that act on matches (the sender policy, the conflict policy, record
+// states); classification and loop detection are Engine options (see
+// EngineOptions).
 func NewChain(store correlate.Store, opts *Options) (*correlate.Chain, error) {
 	var o Options
 	if opts != nil {
@@ -120,6 +208,11 @@ func NewChain(store correlate.Store, opts *Options) (*correlate.Chain, error) {
 	}
 	if err := o.Token.Validate(); err != nil {
 		return nil, fmt.Errorf("mailcorrelate: %w", err)
+	}
+	if o.Guard.Marker != nil {
+		if err := o.Guard.Marker.Validate(); err != nil {
+			return nil, fmt.Errorf("mailcorrelate: %w", err)
+		}
 	}
 	strategies := o.Strategies
 	if len(strategies) == 0 {
@@ -130,7 +223,19 @@ func NewChain(store correlate.Store, opts *Options) (*correlate.Chain, error) {
 		hopts.SubjectKey = subject.Key
 	}
 	subjectChanged := func(a, b string) bool { return subject.Key(a) != subject.Key(b) }
-	chain := &correlate.Chain{Audit: o.Audit, MinConfidence: o.MinConfidence}
+	chain := &correlate.Chain{
+		Audit:         o.Audit,
+		MinConfidence: o.MinConfidence,
+		SenderPolicy:  o.SenderPolicy,
+		PolicyMethods: o.PolicyMethods,
+		OnConflict:    o.OnConflict,
+		Resolver:      o.Records,
+		OnClosed:      o.OnClosed,
+		MaxMergeHops:  o.MaxMergeHops,
+	}
+	if chain.SenderPolicy == nil && !o.Unguarded {
+		chain.SenderPolicy = guard.ParticipantPolicy
+	}
 	seen := map[Strategy]bool{}
 	for _, s := range strategies {
 		if seen[s] {

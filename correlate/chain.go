@@ -3,6 +3,9 @@ package correlate
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 )
 
 // A Correlator decides which record an email is regarding.
@@ -73,13 +76,62 @@ func (e *StrategyError) Unwrap() error { return e.Err }
 // forged token, an edited subject, a forward); a failure after the winner is
 // recorded in its Step but does not fail the Decision.
 //
-// A Chain is itself a Correlator, so chains nest. The zero Chain matches
-// nothing. A Chain is safe for concurrent use if its Correlators are; do not
+// # Guardrails
+//
+// The optional fields below check every Match that names a record (or asks
+// for tracking), in this order, before it can win or conflict:
+//
+//  1. SenderPolicy, for the methods in PolicyMethods (by default
+//     TrackingToken only), when the Match correlated with a tracked email:
+//     a refused Match is recorded in its Step (Step.Refused) and the chain
+//     goes on to the next strategy. A Match that names no tracked email (a
+//     folder rule, a signed Message-ID whose email is not stored) is not a
+//     claim about a conversation and is not checked.
+//  2. Resolver: merged records are followed to their survivor, at most
+//     MaxMergeHops merges; a deleted record, a merge loop or a longer chain
+//     refuses the Match like the policy does.
+//
+// Then, once the winner is known:
+//
+//  3. OnConflict: under ConflictReview (which implies Audit) a later Match
+//     naming another record with Confidence >= MinConfidence turns the
+//     Decision into a review: no record, Action Review, Conflicts listing
+//     every candidate, the would-be winner first.
+//  4. OnClosed, when the Resolver reports the winner closed: ClosedCorrelate
+//     keeps it (Decision.Closed names it), ClosedNew and ClosedReject decide
+//     no record with Action OpenNew or Reject.
+//
+// When every Match was refused, the Decision's Match is empty but its Reason
+// says what was refused and why. A Resolver failure is handled like a
+// strategy failure.
+//
+// A Chain is itself a Correlator, so chains nest; set the guardrails on the
+// outermost chain. The zero Chain matches nothing. A Chain is safe for
+// concurrent use if its Correlators, SenderPolicy and Resolver are; do not
 // modify it after first use.
 type Chain struct {
 	Correlators   []Correlator
 	MinConfidence float64
 	Audit         bool
+
+	// SenderPolicy, when set, must accept the sender of every Match whose
+	// Method is in PolicyMethods and that correlated with a tracked email.
+	SenderPolicy SenderPolicy
+	// PolicyMethods are the methods SenderPolicy applies to; nil means
+	// DefaultPolicyMethods (TrackingToken).
+	PolicyMethods []Method
+	// OnConflict is what happens when strategies name different records;
+	// the zero value is ConflictPrecedence.
+	OnConflict ConflictPolicy
+	// Resolver, when set, reports record states: merges are followed and
+	// OnClosed applies.
+	Resolver RecordResolver
+	// OnClosed is what happens when the winning record is closed; the zero
+	// value is ClosedCorrelate.
+	OnClosed ClosedPolicy
+	// MaxMergeHops bounds the merges followed from one record; 0 means
+	// DefaultMaxMergeHops (10).
+	MaxMergeHops int
 }
 
 // Correlate returns the winning Match of [Chain.Decide].
@@ -95,11 +147,15 @@ func (c *Chain) String() string { return "chain" }
 func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 	var d Decision
 	d.Steps = make([]Step, 0, len(c.Correlators))
+	guarded := c.SenderPolicy != nil || c.Resolver != nil
+	audit := c.Audit || c.OnConflict == ConflictReview
 	won := false
+	var win checked
+	refused := -1 // the first refused step
 	for _, cr := range c.Correlators {
 		if err := ctx.Err(); err != nil {
 			if won {
-				return d, nil
+				break
 			}
 			return d, err
 		}
@@ -108,12 +164,29 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 		if got.Strategy == "" && (got.Found() || got.Track || len(got.Evidence) > 0) {
 			got.Strategy = name
 		}
-		d.Steps = append(d.Steps, Step{Strategy: name, Match: got, Err: err})
+		step := Step{Strategy: name, Match: got, Err: err}
+		var ck checked
+		if guarded && err == nil && (got.Found() || got.Track) {
+			ck, err = c.check(ctx, m, got)
+			step.Err = err
+			if ck.refused != "" {
+				step.Refused = ck.refused
+				step.Match.Track = false
+				if refused < 0 {
+					refused = len(d.Steps)
+				}
+			}
+			got = ck.match
+		}
+		d.Steps = append(d.Steps, step)
 		if err != nil {
 			if won {
 				continue
 			}
 			return d, &StrategyError{Strategy: name, Err: err}
+		}
+		if step.Refused != "" {
+			continue
 		}
 		if won {
 			if got.Found() && got.Record != d.Match.Record {
@@ -123,11 +196,162 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 		}
 		if got.Found() && got.Confidence+epsilon >= c.MinConfidence {
 			d.Match = got
+			win = ck
 			won = true
-			if !c.Audit {
+			if !audit {
 				break
 			}
 		}
 	}
+	if !won {
+		if refused >= 0 && d.Match.Reason == "" {
+			s := d.Steps[refused]
+			d.Match.Reason = s.Strategy + " match refused: " + s.Refused
+		}
+		return d, nil
+	}
+	d.Merged = win.merged
+	if c.OnConflict == ConflictReview && c.review(&d) {
+		return d, nil
+	}
+	if win.state.Closed {
+		c.closed(&d)
+	}
 	return d, nil
+}
+
+// checked is the outcome of the guardrails for one Match.
+type checked struct {
+	match   Match  // the Match, with its record resolved
+	refused string // why it was refused, "" when accepted
+	state   RecordState
+	merged  []Record
+}
+
+// check applies the sender policy and the record resolver to mt.
+func (c *Chain) check(ctx context.Context, m *Message, mt Match) (checked, error) {
+	ck := checked{match: mt}
+	if c.SenderPolicy != nil && mt.CorrelatedWith != nil && c.policyApplies(mt.Method) {
+		if !c.SenderPolicy(ctx, m, *mt.CorrelatedWith) {
+			ck.refused = refusal(m, mt)
+			return ck, nil
+		}
+	}
+	if c.Resolver == nil || !mt.Found() {
+		return ck, nil
+	}
+	max := c.MaxMergeHops
+	if max <= 0 {
+		max = DefaultMaxMergeHops
+	}
+	rec := mt.Record
+	for {
+		st, err := c.Resolver.Resolve(ctx, rec)
+		if err != nil {
+			return ck, fmt.Errorf("correlate: resolve %s: %w", rec, err)
+		}
+		if st.Deleted {
+			ck.refused = "record " + rec.String() + " no longer exists"
+			return ck, nil
+		}
+		next := st.MergedInto
+		if next.IsZero() || next == rec {
+			ck.state = st
+			break
+		}
+		if next == mt.Record || slices.Contains(ck.merged, next) {
+			ck.refused = "merge loop: " + mergePath(append(ck.merged, rec, next))
+			return ck, nil
+		}
+		if len(ck.merged) >= max {
+			ck.refused = "record " + mt.Record.String() + " was merged more than " + strconv.Itoa(max) + " times"
+			return ck, nil
+		}
+		ck.merged = append(ck.merged, rec)
+		rec = next
+	}
+	if len(ck.merged) > 0 {
+		mt.Evidence = slices.Clip(mt.Evidence)
+		for i, r := range ck.merged {
+			into := rec
+			if i+1 < len(ck.merged) {
+				into = ck.merged[i+1]
+			}
+			mt.Evidence = append(mt.Evidence, Evidence{Field: "record", Value: r.String(), Note: "merged into " + into.String()})
+		}
+		mt.Reason += " (" + mt.Record.String() + " merged into " + rec.String() + ")"
+		mt.Record = rec
+		ck.match = mt
+	}
+	return ck, nil
+}
+
+func (c *Chain) policyApplies(m Method) bool {
+	if c.PolicyMethods == nil {
+		return m == TrackingToken
+	}
+	return slices.Contains(c.PolicyMethods, m)
+}
+
+// refusal explains a sender policy refusal.
+func refusal(m *Message, mt Match) string {
+	who := "the message names no sender"
+	if s := m.SenderAddress(); s != "" {
+		who = s + " did not take part"
+	}
+	return "sender policy: " + who + " in tracked email " + strconv.FormatInt(mt.CorrelatedWith.ID, 10) +
+		" (" + mt.Record.String() + ", " + mt.Method.String() + ")"
+}
+
+func mergePath(rs []Record) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(" → ")
+		}
+		b.WriteString(r.String())
+	}
+	return b.String()
+}
+
+// review turns d into a review when a conflict is confident enough, and
+// reports whether it did.
+func (c *Chain) review(d *Decision) bool {
+	var strong *Match
+	for i := range d.Conflicts {
+		if d.Conflicts[i].Confidence+epsilon >= c.MinConfidence {
+			strong = &d.Conflicts[i]
+			break
+		}
+	}
+	if strong == nil {
+		return false
+	}
+	win := d.Match
+	reason := "strategies disagree: " + win.Strategy + " names " + win.Record.String() + ", " +
+		strong.Strategy + " names " + strong.Record.String() + "; a person must review (ConflictReview)"
+	d.Conflicts = append([]Match{win}, d.Conflicts...)
+	d.Match = Match{Reason: reason}
+	d.Action = Review
+	d.NoTrack = "awaiting review: strategies name different records"
+	return true
+}
+
+// closed applies OnClosed to a winner whose record is closed.
+func (c *Chain) closed(d *Decision) {
+	rec := d.Match.Record
+	d.Closed = rec
+	var reason string
+	switch c.OnClosed {
+	case ClosedNew:
+		d.Action = OpenNew
+		reason = "record " + rec.String() + " is closed: open a new record (ClosedNew)"
+	case ClosedReject:
+		d.Action = Reject
+		reason = "record " + rec.String() + " is closed and takes no follow-ups (ClosedReject)"
+	default:
+		return
+	}
+	d.Match = Match{Reason: reason, Evidence: []Evidence{{Field: "record", Value: rec.String(), Note: "closed; named by " + d.Match.Strategy}}}
+	d.NoTrack = reason
 }

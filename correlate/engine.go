@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -18,6 +19,17 @@ type EngineOptions struct {
 	// Now returns the time used for emails without a Date; nil means
 	// time.Now.
 	Now func() time.Time
+
+	// Classifier classifies every message before it is correlated; nil
+	// means none (every message is Normal). See [Engine.Correlate].
+	Classifier Classifier
+	// Untracked are the classes that are correlated but not tracked:
+	// Decision.Track reports false for them, with Decision.NoTrack saying
+	// why. nil means DefaultUntracked (AutoReply, Bounce, Loop); an empty
+	// non-nil slice tracks every class.
+	Untracked []Class
+	// Loops watches correlated traffic for ping-pong; nil means none.
+	Loops LoopDetector
 }
 
 // An Engine correlates and tracks email against a Store: it runs the chain
@@ -25,10 +37,13 @@ type EngineOptions struct {
 // collecting index keys from every Indexer. An Engine is safe for concurrent
 // use when its Store and correlators are.
 type Engine struct {
-	store    Store
-	chain    *Chain
-	indexers []Indexer
-	now      func() time.Time
+	store      Store
+	chain      *Chain
+	indexers   []Indexer
+	now        func() time.Time
+	classifier Classifier
+	loops      LoopDetector
+	untracked  uint64 // bit c set: class c is not tracked
 }
 
 // NewEngine returns an Engine running chain against s. A nil chain
@@ -41,7 +56,16 @@ func NewEngine(s Store, chain *Chain, opts *EngineOptions) *Engine {
 	if chain == nil {
 		chain = &Chain{}
 	}
-	e := &Engine{store: s, chain: chain, now: o.Now}
+	e := &Engine{store: s, chain: chain, now: o.Now, classifier: o.Classifier, loops: o.Loops}
+	untracked := o.Untracked
+	if untracked == nil {
+		untracked = DefaultUntracked()
+	}
+	for _, c := range untracked {
+		if c < 64 {
+			e.untracked |= 1 << c
+		}
+	}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -87,8 +111,56 @@ func (e *Engine) Chain() *Chain { return e.chain }
 
 // Correlate runs the chain on m and returns its Decision. It never writes to
 // the store.
+//
+// With a Classifier, m is classified first and the Decision carries the
+// Classification. A Bounce whose returned message could be read
+// (Classification.Original) is correlated through that message — its own
+// Message-ID is normally tracked, so the InReplyTo strategy's duplicate check
+// finds it — and Decision.OfOriginal says so; when the original names no
+// record the bounce itself is correlated. With a LoopDetector, every message
+// that is not a Bounce or a Loop is then observed with the record found, and
+// flagged ping-pong turns its class to Loop. Finally a message of an
+// untracked class gets Decision.NoTrack, so Decision.Track reports false:
+// it is correlated (the caller learns which record it is about) but never
+// filed, and never becomes a correlation target itself.
 func (e *Engine) Correlate(ctx context.Context, m *Message) (Decision, error) {
-	return e.chain.Decide(ctx, m)
+	if (e.classifier == nil && e.loops == nil) || m == nil {
+		return e.chain.Decide(ctx, m)
+	}
+	var cls Classification
+	if e.classifier != nil {
+		cls = e.classifier.Classify(m)
+	}
+	var d Decision
+	var err error
+	if cls.Class == Bounce && cls.Original != nil {
+		d, err = e.chain.Decide(ctx, cls.Original)
+		if err == nil && (d.Found() || d.Action != Proceed) {
+			d.OfOriginal = true
+		} else if err == nil {
+			d, err = e.chain.Decide(ctx, m)
+		}
+	} else {
+		d, err = e.chain.Decide(ctx, m)
+	}
+	d.Classification = cls
+	if err != nil {
+		return d, err
+	}
+	if e.loops != nil && cls.Class != Bounce && cls.Class != Loop {
+		if lc := e.loops.Observe(m, d.Match.Record); lc.Class == Loop {
+			lc.Evidence = append(slices.Clip(lc.Evidence), cls.Evidence...)
+			lc.NoAutoResponse = true
+			if cls.Class != Normal {
+				lc.Reason += " (also " + cls.String() + ")"
+			}
+			d.Classification = lc
+		}
+	}
+	if c := d.Classification.Class; c < 64 && e.untracked&(1<<c) != 0 && d.NoTrack == "" {
+		d.NoTrack = c.String() + ": correlated but not tracked (EngineOptions.Untracked)"
+	}
+	return d, nil
 }
 
 // Track files m under how.Record and indexes it, recording how it was

@@ -104,12 +104,21 @@ type Step struct {
 	Strategy string
 	Match    Match
 	Err      error
+	// Refused says why the Chain refused Match although it named a record
+	// (the sender policy, a deleted record, a merge loop); the chain went on
+	// to the next strategy. A refused Match keeps its Record and Evidence,
+	// for the audit, but never its Track flag.
+	Refused string
 }
 
-// String returns "strategy: match" or "strategy: error: …".
+// String returns "strategy: match", "strategy: match [refused: why]" or
+// "strategy: error: …".
 func (s Step) String() string {
 	if s.Err != nil {
 		return s.Strategy + ": error: " + s.Err.Error()
+	}
+	if s.Refused != "" {
+		return s.Strategy + ": " + s.Match.String() + " [refused: " + s.Refused + "]"
 	}
 	return s.Strategy + ": " + s.Match.String()
 }
@@ -117,34 +126,105 @@ func (s Step) String() string {
 // A Decision is the outcome of running a chain on one message: the winning
 // Match (zero when none), every step taken, and — in audit mode — the
 // conflicts: strategies after the winner that named a different record.
+//
+// The guardrails add what the message is (Classification, set by an
+// [Engine] with a Classifier), what the caller should do (Action), whether
+// the message may be tracked (NoTrack) and how the record was reached
+// (Merged, Closed). Their zero values describe an ordinary decision.
 type Decision struct {
 	Match     Match
 	Steps     []Step
 	Conflicts []Match
+
+	// Classification is what the message is (Normal, Bulk, AutoReply,
+	// Bounce, Loop) and why; the zero value when the Engine has no
+	// Classifier.
+	Classification Classification
+	// OfOriginal reports that Match was found for the message a bounce
+	// returned (Classification.Original), not for the bounce itself: the
+	// bounce is about the record of the message that could not be delivered.
+	OfOriginal bool
+	// Action is what the caller should do besides filing: Proceed, OpenNew
+	// or Reject for a closed record, Review for conflicting strategies.
+	Action Action
+	// Merged lists the records the winning strategy named before the Chain's
+	// RecordResolver followed merges, in order; the survivor is Match.Record
+	// (or Closed, when the ClosedPolicy refused it).
+	Merged []Record
+	// Closed is the winning record when it is closed, under every
+	// ClosedPolicy (Match still names it under ClosedCorrelate); zero when
+	// it is open or the chain has no RecordResolver.
+	Closed Record
+	// NoTrack, when not empty, says why the message must not be tracked even
+	// though Match may name a record: its class is untracked (an auto-reply,
+	// a bounce, a loop), its record is closed under ClosedNew or
+	// ClosedReject, or it awaits review.
+	NoTrack string
 }
 
 // Found reports whether the decision names a record.
 func (d Decision) Found() bool { return d.Match.Found() }
 
-// Track reports whether the message should be filed: a record was found, or a
-// strategy asked for tracking without one.
+// Class returns d.Classification.Class.
+func (d Decision) Class() Class { return d.Classification.Class }
+
+// Track reports whether the message should be filed: NoTrack is empty and a
+// record was found, or a strategy asked for tracking without one (and was
+// not refused).
 func (d Decision) Track() bool {
+	if d.NoTrack != "" {
+		return false
+	}
 	if d.Match.Found() || d.Match.Track {
 		return true
 	}
 	for _, s := range d.Steps {
-		if s.Match.Track {
+		if s.Match.Track && s.Refused == "" {
 			return true
 		}
 	}
 	return false
 }
 
-// String returns the winner on the first line, then one indented line per
-// step and per conflict.
+// String returns the winner on the first line, then one indented line each
+// for the class (unless Normal), the action (unless Proceed), merges, a
+// closed record, a reason not to track, every step and every conflict.
 func (d Decision) String() string {
 	var b strings.Builder
 	b.WriteString(d.Match.String())
+	if c := d.Classification; c.Class != Normal || c.Reason != "" {
+		b.WriteString("\n  class ")
+		b.WriteString(c.String())
+		if d.OfOriginal && c.Original != nil {
+			b.WriteString("; correlated through the returned message <")
+			b.WriteString(c.Original.MessageID)
+			b.WriteByte('>')
+		}
+	}
+	if d.Action != Proceed {
+		b.WriteString("\n  action ")
+		b.WriteString(d.Action.String())
+	}
+	if len(d.Merged) > 0 {
+		b.WriteString("\n  merged ")
+		for _, r := range d.Merged {
+			b.WriteString(r.String())
+			b.WriteString(" → ")
+		}
+		if d.Match.Found() {
+			b.WriteString(d.Match.Record.String())
+		} else {
+			b.WriteString(d.Closed.String())
+		}
+	}
+	if !d.Closed.IsZero() {
+		b.WriteString("\n  closed ")
+		b.WriteString(d.Closed.String())
+	}
+	if d.NoTrack != "" {
+		b.WriteString("\n  not tracked: ")
+		b.WriteString(d.NoTrack)
+	}
 	for _, s := range d.Steps {
 		b.WriteString("\n  step ")
 		b.WriteString(s.String())

@@ -35,6 +35,9 @@
 //	newest References id names it (no usable In-Reply-To)     Certain
 //	an older References id names it                           High
 //	a provider-preserved original id is tracked               High
+//	own Message-ID signed by this system (IDKeys), untracked  Certain
+//	signed In-Reply-To or newest References id, untracked     Certain
+//	an older signed References id, untracked                  High
 //	a tracked email references this message (ancestor memory) High
 //	a tracked email references the same id (ancestor memory)  Likely
 //	Thread-Index parent is tracked                            High
@@ -53,6 +56,20 @@
 // written into In-Reply-To by nmh ("Message from Name <address> of …").
 // Ids from a field that also holds free text (the RFC 822 phrase form of
 // In-Reply-To) are looked up but never remembered as ancestors.
+//
+// # Signed Message-IDs
+//
+// [NewMessageID] writes the record an outgoing email is regarding into its
+// Message-ID, with an 80-bit HMAC-SHA-256 over it, as osTicket and FreeScout
+// do: "<mc1.NONCE.RECORD.MAC@crm.example>", lower-case base32, at most
+// MaxMessageIDLen (320) characters. Given the same keys (Options.IDKeys),
+// InReplyTo recovers the record from a reply's In-Reply-To or References
+// even when the email it answers was never tracked or has been deleted, and
+// rejects a forged or altered id with the Evidence note "bad signature".
+// The first key signs and every key verifies, so keys rotate. The ids do not
+// say who may reply (a forwarded email's reader can); the InReplyTo
+// correlation was never a sender check, and a Chain's SenderPolicy can add
+// one (correlate.Chain.PolicyMethods).
 //
 // # Ancestor memory
 //

@@ -2,7 +2,9 @@ package header
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
@@ -46,6 +48,11 @@ const (
 	reasonDescendant = "a tracked email replies to this one"
 	reasonSibling    = "shares an ancestor id with a tracked email (ancestor memory)"
 	reasonConflict   = "referenced ids name tracked emails of different records"
+
+	reasonSignedSelf      = "its own Message-ID is signed by this system for"
+	reasonSignedInReplyTo = "In-Reply-To names a signed Message-ID of"
+	reasonSignedRef       = "References names a signed Message-ID of"
+	reasonForged          = "a referenced signed Message-ID has a bad signature (forged or altered); it names nothing"
 )
 
 // Notes of InReplyTo evidence; the wording may change.
@@ -54,6 +61,8 @@ const (
 	noteNoRecord     = "names a tracked email filed without a record"
 	noteDescendant   = "referenced by a tracked email: its reply was tracked first"
 	noteAncestor     = "also referenced by a tracked email: a shared ancestor (ranks below direct ids)"
+	noteSigned       = "signature verified: names "
+	noteBadSignature = "bad signature: forged or altered signed Message-ID, ignored"
 )
 
 // lookup limits: two results under a Message-ID reveal an alias collision;
@@ -66,15 +75,23 @@ const (
 // Correlate implements correlate.Correlator. In order, the first that names
 // a tracked email with a record wins:
 //
-//  1. the message's own Message-ID (the same email, synchronized from
-//     another mailbox: Dynamics' duplicate check), Certain;
+//  1. the message's own Message-ID (the same email, synchronized from another
+//     mailbox: Dynamics' duplicate check), Certain; with Options.IDKeys,
+//     when no tracked email has it, its own id signed by this system (see
+//     [NewMessageID]: an email sent here, synchronized before it was
+//     tracked), Certain;
 //  2. its In-Reply-To ids, Certain, then its References ids newest to
 //     oldest, High (Certain for the newest when In-Reply-To is absent or
 //     junk: it names the parent); the rest are still looked up to report
 //     ids that name another record (unless Options.FirstHit);
 //  3. its provider-preserved original ids (Options.AliasFields): the same
 //     email tracked under its original id, High;
-//  4. ancestor memory (unless Options.NoAncestors): a tracked email whose
+//  4. with Options.IDKeys, the referenced ids of step 2 that are signed
+//     Message-IDs, in the same order and with the same confidences: the
+//     signed record, although no tracked email has the id; such a Match has
+//     no CorrelatedWith. Ids with a bad signature are reported in Evidence
+//     (and in the Reason when nothing matches) and name nothing;
+//  5. ancestor memory (unless Options.NoAncestors): a tracked email whose
 //     references name this message, High; then a tracked email that
 //     references one of the same ids, newest first, Likely.
 //
@@ -110,6 +127,14 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 				ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: "already tracked"})
 				return c.match(m, t, nil, correlate.Certain, reasonDuplicate, ev), nil
 			}
+		}
+	}
+	forged := false
+	if selfOK && len(c.cfg.IDKeys) > 0 {
+		var mt correlate.Match
+		var ok bool
+		if mt, ok, ev = c.signed(self, fieldMessageID, correlate.Certain, reasonSignedSelf, ev, &forged); ok {
+			return mt, nil
 		}
 	}
 
@@ -168,6 +193,24 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		}
 	}
 
+	// Signed ids of emails that are not (or no longer) tracked.
+	if len(c.cfg.IDKeys) > 0 {
+		for _, r := range refs[:nrefs] {
+			conf, reason := correlate.High, reasonSignedRef
+			switch {
+			case r.field == fieldInReplyTo:
+				conf, reason = correlate.Certain, reasonSignedInReplyTo
+			case r.parent:
+				conf = correlate.Certain
+			}
+			var mt correlate.Match
+			var ok bool
+			if mt, ok, ev = c.signed(r.id, r.field, conf, reason, ev, &forged); ok {
+				return mt, nil
+			}
+		}
+	}
+
 	// 4. Ancestor memory.
 	if !c.cfg.NoAncestors {
 		if selfOK {
@@ -189,7 +232,33 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	if len(ev) == 0 {
 		return correlate.Match{}, nil
 	}
+	if forged {
+		return correlate.Match{Reason: reasonForged, Evidence: ev}, nil
+	}
 	return correlate.Match{Evidence: ev}, nil
+}
+
+// signed checks id as a signed Message-ID: when it verifies, it returns the
+// Match for its record (ok = true); when it has the signed form but does not
+// verify, it reports the bad signature in ev and sets *forged.
+func (c *InReplyTo) signed(id, field string, conf float64, reason string, ev []correlate.Evidence, forged *bool) (correlate.Match, bool, []correlate.Evidence) {
+	rec, err := VerifyMessageID(id, c.cfg.IDKeys)
+	switch {
+	case err == nil:
+		ev = append(ev, correlate.Evidence{Field: field, Value: id, Note: noteSigned + rec.String() + "; no tracked email has it"})
+		return correlate.Match{
+			Record:     rec,
+			Method:     correlate.InReplyTo,
+			Confidence: conf,
+			Strategy:   c.String(),
+			Reason:     reason + " " + rec.String() + " (no tracked email has it)",
+			Evidence:   ev,
+		}, true, ev
+	case errors.Is(err, ErrBadSignature):
+		*forged = true
+		ev = append(ev, correlate.Evidence{Field: field, Value: clip(id), Note: noteBadSignature + ": " + strings.TrimPrefix(err.Error(), ErrBadSignature.Error()+": ")})
+	}
+	return correlate.Match{}, false, ev
 }
 
 // ancestors looks id up under KindAncestor and, when it names tracked emails

@@ -3,6 +3,7 @@ package header
 import (
 	"context"
 	"net/textproto"
+	"slices"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
@@ -113,6 +114,17 @@ type Options struct {
 	// NoRoot makes ConversationIndex match only on the exact parent index,
 	// never on the conversation root alone.
 	NoRoot bool
+
+	// IDKeys verify signed Message-IDs (see NewMessageID) for InReplyTo:
+	// when no referenced id names a tracked email, an In-Reply-To or
+	// References id (or the message's own Message-ID) whose signature
+	// verifies under one of the keys names its record, even though the
+	// email it identifies was never tracked or has been deleted. An id that
+	// has the signed form but does not verify (forged, altered, or signed
+	// with a retired key) is reported in Evidence as a bad signature and
+	// names nothing. nil turns signed ids off. A tracked email that has the
+	// id still wins: its record may have been changed since (relinked).
+	IDKeys [][]byte
 }
 
 // config is Options with defaults applied.
@@ -140,6 +152,7 @@ func newConfig(opts *Options) config {
 		fields = DefaultAliasFields()
 	}
 	c.AliasFields = nil // not used after this point; the caller's slice is not kept
+	c.IDKeys = slices.Clone(c.IDKeys)
 	for _, f := range fields {
 		c.aliases = append(c.aliases, aliasField{name: f, key: textproto.CanonicalMIMEHeaderKey(f)})
 	}

@@ -35,8 +35,8 @@ var (
 	secondIndex = append(append([]byte{}, replyIndex...), 0x00, 0x01, 0x10, 0x02, 0x5e)
 )
 
-func msg(from, subject, id, extra string, index []byte) string {
-	return "From: " + from + "\r\nTo: support@fabrikam.example\r\nSubject: " + subject + "\r\n" +
+func msg(from, to, subject, id, extra string, index []byte) string {
+	return "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n" +
 		"Date: Tue, 3 Mar 2026 09:00:00 +0100\r\nMessage-ID: <" + id + ">\r\n" + extra +
 		"Thread-Topic: Printer offline\r\nThread-Index: " + base64.StdEncoding.EncodeToString(index) + "\r\n\r\nbody\r\n"
 }
@@ -63,7 +63,7 @@ func run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w, "sent:", subject)
-	sent, err := correlate.ParseMessage(strings.NewReader(msg("support@fabrikam.example", subject, "c1@crm.fabrikam.example", "", rootIndex)), nil)
+	sent, err := correlate.ParseMessage(strings.NewReader(msg("support@fabrikam.example", "jane@contoso.example", subject, "c1@crm.fabrikam.example", "", rootIndex)), nil)
 	if err != nil {
 		return err
 	}
@@ -74,9 +74,9 @@ func run(ctx context.Context, w io.Writer) error {
 
 	replies := []string{
 		// The customer edited the subject; this Outlook dropped In-Reply-To.
-		msg("jane@contoso.example", "AW: Printer offline – still broken "+tok.String(), "r1@contoso.example", "", replyIndex),
+		msg("jane@contoso.example", "support@fabrikam.example", "AW: Printer offline – still broken "+tok.String(), "r1@contoso.example", "", replyIndex),
 		// A later answer: the token deleted too, only Thread-Index is left.
-		msg("jane@contoso.example", "AW: Printer offline", "r2@contoso.example", "", secondIndex),
+		msg("jane@contoso.example", "support@fabrikam.example", "AW: Printer offline", "r2@contoso.example", "", secondIndex),
 	}
 	for _, raw := range replies {
 		m, err := correlate.ParseMessage(strings.NewReader(raw), nil)

@@ -168,7 +168,9 @@ func (r *replay) read() ([]*input, error) {
 			in.problem = it.Err
 			return nil
 		}
-		m, err := correlate.ParseMessage(bytes.NewReader(it.Raw), nil)
+		// The body is kept so a bounce can be correlated through the
+		// message it returns.
+		m, err := correlate.ParseMessage(bytes.NewReader(it.Raw), &correlate.ParseOptions{KeepBody: true})
 		var pe *correlate.ParseError
 		switch {
 		case err == nil:
@@ -350,6 +352,16 @@ func (r *replay) process(ctx context.Context, in *input) row {
 	// The mailbox's incoming-email filter decides what is tracked (Dynamics'
 	// default, ResponsesToTrackedEmail, tracks what correlated); seeded
 	// email was filed by a person or the CRM and bypasses it.
+	if !rw.seeded && d.NoTrack != "" {
+		// Auto-replies, bounces and loops are correlated but never filed, so
+		// they never become correlation targets themselves.
+		if rw.reason == "" {
+			rw.reason = d.NoTrack
+		} else {
+			rw.reason += "; not tracked: " + d.NoTrack
+		}
+		return rw
+	}
 	if !rw.seeded {
 		rw.verdict = r.filter.Accept(m, d, res)
 		if !rw.verdict.Track {

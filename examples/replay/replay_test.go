@@ -33,9 +33,9 @@ func replayWith(t *testing.T, args ...string) (*replay, string, string) {
 
 // TestSampleAccuracy replays the embedded sample and holds the accuracy the
 // default chain reached when this test was written: every record it assigns
-// is right, and it finds all but two (the ambiguous "New Hire" follow-up,
-// where abstaining is correct, and the bounce, which needs the returned
-// headers read). A change that costs precision or recall fails here.
+// is right, and it finds all but one (the ambiguous "New Hire" follow-up,
+// where abstaining is correct). A change that costs precision or recall
+// fails here.
 func TestSampleAccuracy(t *testing.T) {
 	r, _, stderr := replayWith(t, "-q")
 	require.NotNil(t, r.scores, "the sample has labels")
@@ -43,7 +43,7 @@ func TestSampleAccuracy(t *testing.T) {
 	t.Log(stderr)
 	assert.Equal(t, 70, s.scored, "70 labeled messages are not seeded")
 	assert.Equal(t, s.all.assigned, s.all.correct, "precision 100%%: no wrong record")
-	assert.GreaterOrEqual(t, s.recall(s.all.correct), 64.0/66, "recall may not drop below 64/66")
+	assert.GreaterOrEqual(t, s.recall(s.all.correct), 65.0/66, "recall may not drop below 65/66")
 	for _, m := range []string{"InReplyTo", "TrackingToken", "ConversationIndex", "FolderTracking", "SmartMatching"} {
 		assert.Positive(t, s.byMethod[m].correct, "the sample exercises %s", m)
 	}
