@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/subject"
 )
 
 // A Lookuper finds tracked emails by index key: the one method of
@@ -98,17 +99,16 @@ type Options struct {
 	SkipForwards bool
 
 	// IsForward decides, from the subject, whether an email is a forward
-	// (used when SkipForwards is set). nil means a small built-in check of
-	// the outermost prefix (Fwd:, Fw:, WG:, TR:, RV:, I:, ENC:, VB:, VL:,
-	// Doorst:, PD:, İLT:, ΠΡΘ:, 转发:, 轉寄:, 轉發:, 転送:, 전달:, a "(fwd)"
-	// trailer or a "[fwd: …]" wrapper), a stand-in for the subject package.
+	// (used when SkipForwards is set). nil means subject.IsForward: the
+	// outermost decoration is a forward prefix in any language the subject
+	// package knows (Fwd:, WG:, TR:, RV:, I:, ENC:, 转发: …), a "(fwd)"
+	// trailer or a "[fwd: …]" wrapper; "Re: Fwd: x" is a reply.
 	IsForward func(subject string) bool
 
 	// SubjectKey returns the comparison form of a subject, for
 	// Match.SubjectChanged (Dynamics' correlatedsubjectchanged) and the
-	// Thread-Topic evidence. nil means a small built-in form: list tags
-	// ("[list]") and reply and forward prefixes removed, compared without
-	// regard to case; a stand-in for the subject package.
+	// Thread-Topic evidence. nil means subject.Key: the multilingual base
+	// subject, folded.
 	SubjectKey func(subject string) string
 
 	// NoRoot makes ConversationIndex match only on the exact parent index,
@@ -160,11 +160,11 @@ func newConfig(opts *Options) config {
 }
 
 // isForward applies the configured forward check.
-func (c *config) isForward(subject string) bool {
+func (c *config) isForward(s string) bool {
 	if c.IsForward != nil {
-		return c.IsForward(subject)
+		return c.IsForward(s)
 	}
-	return builtinIsForward(subject)
+	return subject.IsForward(s)
 }
 
 // sameSubject reports whether two subjects name the same matter.
@@ -172,7 +172,7 @@ func (c *config) sameSubject(a, b string) bool {
 	if c.SubjectKey != nil {
 		return c.SubjectKey(a) == c.SubjectKey(b)
 	}
-	return equalBase(a, b)
+	return subject.Key(a) == subject.Key(b)
 }
 
 // skip returns the abstention for a forward when SkipForwards is set.

@@ -157,6 +157,44 @@ type Info struct {
 	// Truncated reports that the subject was longer than the Normalizer's
 	// MaxLen and only its first MaxLen bytes were used.
 	Truncated bool
+
+	// Outer is the kind of the outermost decoration: the first reply or
+	// forward prefix at the front of the subject, or, without one, Forward
+	// when a "(fwd)" trailer or "[fwd: …]" wrapper was removed. It tells
+	// a forward ("Fwd: Re: x") from a reply to one ("Re: Fwd: x").
+	Outer Kind
+}
+
+// Kind says what a subject decoration marks.
+type Kind uint8
+
+const (
+	// Plain is no decoration.
+	Plain Kind = iota
+	// Reply marks a reply (Re:, AW:, 回复: …).
+	Reply
+	// Forward marks a forward (Fwd:, WG:, 转发:, a "(fwd)" trailer, a "[fwd: …]" wrapper).
+	Forward
+)
+
+// String returns "plain", "reply" or "forward".
+func (k Kind) String() string {
+	switch k {
+	case Reply:
+		return "reply"
+	case Forward:
+		return "forward"
+	}
+	return "plain"
+}
+
+// IsForward reports whether the outermost decoration of s, as the default
+// Normalizer reads it, is a forward: true for "Fwd: Re: x" and "x (fwd)",
+// false for "Re: Fwd: x" (a reply to a forward) and "x".
+func IsForward(s string) bool {
+	var info Info
+	defaultNormalizer.base(s, &info)
+	return info.Outer == Forward
 }
 
 // Base returns the base subject of s using the default Normalizer (Extended
@@ -364,12 +402,22 @@ func (n *Normalizer) base(s string, info *Info) string {
 	}
 	if info != nil {
 		info.Tokens = appendTokens(info.Tokens, out)
+		if info.Outer == Plain && info.Forward {
+			info.Outer = Forward // a trailer or wrapper, no prefix in front
+		}
 	}
 	return out
 }
 
 // record notes a removed prefix in i.
 func (i *Info) record(m refwdMatch, w string) {
+	if i.Outer == Plain {
+		if m.kind&kindForward != 0 {
+			i.Outer = Forward
+		} else if m.kind&kindReply != 0 {
+			i.Outer = Reply
+		}
+	}
 	if m.kind&kindReply != 0 {
 		i.Reply = true
 		c := m.counter
