@@ -53,6 +53,101 @@ func asciiFolded(s string) (folded, ascii bool) {
 	return folded, true
 }
 
+// foldEqual reports whether Fold(x) == Fold(y) without folding either,
+// when both are ASCII or every rune of both is one foldSimple handles (ok
+// is false otherwise, and the caller folds): their words must then be
+// equal rune by rune after simple case folding.
+func foldEqual(x, y string) (eq, ok bool) {
+	if !simpleText(x) || !simpleText(y) {
+		return false, false
+	}
+	i, j := 0, 0
+	for {
+		i, j = skipSep(x, i), skipSep(y, j)
+		if i == len(x) || j == len(y) {
+			return i == len(x) && j == len(y), true
+		}
+		for {
+			rx, nx := decodeFolded(x, i)
+			ry, ny := decodeFolded(y, j)
+			endX, endY := nx == 0, ny == 0 // end of string or a separator
+			if endX || endY {
+				if endX != endY {
+					return false, true // one word is longer
+				}
+				break
+			}
+			if rx != ry {
+				return false, true
+			}
+			i += nx
+			j += ny
+		}
+	}
+}
+
+// simpleText reports whether Fold(s) is foldASCII(s) or foldSimple(s): s is
+// ASCII, or valid UTF-8 whose every rune is a separator or simple to fold.
+func simpleText(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			return false // invalid UTF-8: Fold replaces runs of it
+		}
+		if !isSep(r) {
+			if _, ok := simpleFoldRune(r); !ok {
+				return false
+			}
+		}
+		i += n
+	}
+	return true
+}
+
+// skipSep returns the index of the first rune at or after s[i] that is not
+// a separator (see isSep).
+func skipSep(s string, i int) int {
+	for i < len(s) {
+		r, n := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(s[i:])
+		}
+		if !isSep(r) {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// decodeFolded returns the folded rune at s[i] of a simpleText string and
+// its length, or a length of 0 at the end of s or at a separator.
+func decodeFolded(s string, i int) (rune, int) {
+	if i >= len(s) {
+		return 0, 0
+	}
+	if c := s[i]; c < utf8.RuneSelf {
+		if c <= ' ' || c == 0x7f {
+			return 0, 0
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		return rune(c), 1
+	}
+	r, n := utf8.DecodeRuneInString(s[i:])
+	if isSep(r) {
+		return 0, 0
+	}
+	f, _ := simpleFoldRune(r)
+	return f, n
+}
+
 // foldASCII folds an ASCII string.
 func foldASCII(s string) string {
 	var b strings.Builder

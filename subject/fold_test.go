@@ -95,3 +95,34 @@ func TestAppendWordsAllocations(t *testing.T) {
 	got := subject.AppendWords([]string{"keep"}, "A b")
 	assert.Equal(t, []string{"keep", "a", "b"}, got, "AppendWords appends")
 }
+
+func TestSameKey(t *testing.T) {
+	tests := []struct {
+		a, b   string
+		want   bool
+		reason string
+	}{
+		{"Printer broken", "Printer broken", true, "equal subjects"},
+		{"AW: RE: Rechnung 4711", "RE: Rechnung 4711", true, "equal base subjects"},
+		{"Re: printer  BROKEN ", "Printer broken", true, "case and spacing are folded"},
+		{"Re: Printer\tbroken", "printer broken", true, "a tab is a space"},
+		{"Re: Printer broken", "Printer broke", false, "a shorter last word"},
+		{"Re: Printer broke", "Printer broken", false, "a longer last word"},
+		{"Re: Printer broken now", "Printer broken", false, "an extra word"},
+		{"Re: Drucker", "Drücker", false, "an accent is not folded away"},
+		{"RE: ＲＥＳＵＭＥ", "resume", true, "full width is folded (NFKC), not simple"},
+		{"RE: Facture : montant ERRONÉ", "facture : montant erroné", true, "simple folding of é"},
+		{"RE: Facture : montant erroné", "facture : montant errone", false, "é is not e"},
+		{"Re: Straße", "STRASSE", true, "ß folds fully to ss: not simple, folded"},
+		{"Re: cafe\u0301", "Café", true, "a combining accent composes (NFKC): not simple"},
+		{"Re: 关于发票的问题", "回复：关于发票的问题", true, "CJK is simple"},
+		{"Re: a\xffb", "a\xffb", true, "invalid UTF-8 is folded, not compared in place"},
+		{"Re: foo\u200b", "foo", true, "a zero-width space is removed, not ASCII"},
+		{"", "Re:", true, "both empty bases"},
+		{"x\x7fy", "x y", true, "DEL is a separator like a space"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, subject.SameKey(tt.a, tt.b), "SameKey(%q, %q): %s", tt.a, tt.b, tt.reason)
+		assert.Equal(t, subject.Key(tt.a) == subject.Key(tt.b), subject.SameKey(tt.a, tt.b), "SameKey(%q, %q) must agree with Key", tt.a, tt.b)
+	}
+}

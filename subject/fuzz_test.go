@@ -140,3 +140,21 @@ func FuzzWords(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSameKey checks that SameKey agrees with comparing Keys, on pairs of
+// subjects and on a subject against a reply to it.
+func FuzzSameKey(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s, "Re: "+s)
+	}
+	f.Add("Printer broken", "AW: printer  BROKEN")
+	f.Add("x\x7fy", "X Y")
+	f.Add("Re: ＲＥＳＵＭＥ", "resume")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, p := range [][2]string{{a, b}, {a, "Re: " + a}, {b, "AW: " + a}, {a, strings.ToUpper(a)}, {"Re: " + a, strings.ToLower(a) + " "}} {
+			if got, want := subject.SameKey(p[0], p[1]), subject.Key(p[0]) == subject.Key(p[1]); got != want {
+				t.Fatalf("SameKey(%q, %q) = %v, Key says %v (%q, %q)", p[0], p[1], got, want, subject.Key(p[0]), subject.Key(p[1]))
+			}
+		}
+	})
+}

@@ -217,6 +217,30 @@ func (n *Normalizer) Key(s string) string {
 	return Fold(b)
 }
 
+// SameKey reports whether a and b have the same [Key], using the default
+// Normalizer. See [Normalizer.SameKey].
+func SameKey(a, b string) bool { return defaultNormalizer.SameKey(a, b) }
+
+// SameKey reports whether n.Key(a) == n.Key(b): whether two subjects name
+// the same conversation. It allocates nothing unless a base subject holds a
+// rune whose folding needs Unicode normalization (a combining mark, a
+// compatibility character, a full case folding such as ß): the subjects of
+// nearly all mail, in Latin, Greek, Cyrillic or CJK script, are compared in
+// place.
+func (n *Normalizer) SameKey(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ba, bb := n.base(a, nil), n.base(b, nil)
+	if ba == bb {
+		return true
+	}
+	if eq, ok := foldEqual(ba, bb); ok {
+		return eq
+	}
+	return Fold(ba) == Fold(bb)
+}
+
 // Base returns the base subject of s, the subject without the decorations mail
 // programs add, and an Info that says what was removed.
 //
