@@ -3,6 +3,7 @@ package memstore
 import (
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestArena(t *testing.T) {
@@ -24,5 +25,11 @@ func TestArena(t *testing.T) {
 		if r == 0 {
 			t.Errorf("text %d got the zero sref", i+1)
 		}
+	}
+}
+
+func TestRowSize(t *testing.T) {
+	if n := unsafe.Sizeof(rec{}); n != 96 {
+		t.Errorf("a row is %d bytes, want 96: the package documentation and BENCHMARKS.md count on it", n)
 	}
 }

@@ -6,12 +6,14 @@
 // A Store is built to hold millions of tracked emails in little memory and
 // without burdening the garbage collector:
 //
-//   - every text of a tracked email lives in an append-only byte arena, and
-//     texts that repeat (records, participants, mailboxes, folders) are
-//     stored once; the Tracked values a Store returns point into the arena
-//     without copying it;
-//   - each tracked email is a fixed-size record without Go pointers, so the
-//     collector never scans the million rows;
+//   - every text of a tracked email lives in an append-only byte arena;
+//     texts that repeat are stored once and named by a 4-byte number:
+//     participants, records (type and id together) and places (mailbox,
+//     folder id and path together). The Tracked values a Store returns
+//     point into the arena without copying it;
+//   - each tracked email is a fixed-size row of 96 bytes without Go
+//     pointers, in chunks of 8,192 rows, so the collector never scans the
+//     million rows and the store grows without copying them;
 //   - the index does not store key text at all: a key is identified by a
 //     95-bit fingerprint (a 64-bit hash and 31 bits of a second, independently
 //     seeded one, see [hash/maphash]); two distinct keys are confused only if
@@ -21,7 +23,14 @@
 //     one map slot that names the email directly, so a lookup touches the map
 //     and the email's row and nothing else; keys shared by several emails keep
 //     an ordered posting list, oldest first, so a newest-first lookup reads
-//     only what it returns.
+//     only what it returns;
+//   - the email's own Message-ID, which Put checks for duplicates, is found
+//     through its correlate.KindMessageID key when the caller indexes it (the
+//     Engine always does), so it costs no second map.
+//
+// At the defaults of the mailcorrelate package (about four keys per email)
+// a store of a million tracked emails holds about 360 bytes per email; see
+// BENCHMARKS.md.
 //
 // Deleting an email removes it from the index; its texts stay in the arena
 // until the Store is dropped.
@@ -34,6 +43,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -46,38 +56,64 @@ import (
 // A Store is an in-memory correlate.Store. The zero Store is empty and ready
 // to use; New is a convenience. A Store must not be copied after first use.
 type Store struct {
-	mu     sync.RWMutex
-	seed1  maphash.Seed
-	seed2  maphash.Seed
-	arena  arena
-	intern map[uint64]sref // texts stored once, by hash (verified on insert)
-	recs   []rec           // recs[id-1]
-	parts  []sref          // participants beyond the inline ones
-	ekeys  []uint64        // primary key hashes of each email, for Delete
-	index  map[uint64]slot
-	ents   []kentry // index entries; ents[0] is unused so 0 means none
-	lists  [][]uint32
-	msgID  map[uint64]uint32 // hash of Tracked.MessageID → id
+	mu    sync.RWMutex
+	seed1 maphash.Seed
+	seed2 maphash.Seed
+	arena arena
+
+	strs    []sref            // interned texts: participants, record and place parts; strs[0] is ""
+	strIdx  map[uint64]uint32 // hash of a text → its index in strs (verified on insert)
+	records []recordEntry     // interned records; records[0] is the zero Record
+	recIdx  map[uint64]uint32
+	places  []placeEntry // interned (mailbox, folder id, folder path); places[0] is empty
+	placeIx map[uint64]uint32
+
+	rows  [][]rec  // rows[(id-1)/rowChunk][(id-1)%rowChunk]
+	nrows int      // IDs 1..nrows are assigned
+	parts []uint32 // participants beyond the inline ones
+	ekeys []uint64 // primary key hashes of each email, for Delete
+	index map[uint64]slot
+	ents  []kentry // index entries; ents[0] is unused so 0 means none
+	lists [][]uint32
+	// hidden counts the live emails whose Message-ID is indexed under the
+	// private kind hiddenKind because the caller did not index it.
+	hidden int
 	seq    map[string]int64
 	live   int64
 	nkeys  int64
 }
 
-const inlineParts = 4
+const (
+	inlineParts = 4
+	rowBits     = 13
+	rowChunk    = 1 << rowBits
+)
 
-// rec is one tracked email, without Go pointers.
+// hiddenKind indexes the Message-ID of an email whose keys do not include
+// its correlate.KindMessageID key, for Put's duplicate check; it is not
+// counted in Stats. The NUL byte keeps it apart from any kind in use.
+const hiddenKind = "\x00memstore.msgid"
+
+// rec is one tracked email, without Go pointers: 96 bytes.
 type rec struct {
-	at                                     int64 // Time, Unix nanoseconds
-	msgID, recType, recID, token, convIdx  sref
-	subject, mailbox, folderID, folderPath sref
-	part                                   [inlineParts]sref
-	partsOff, keysOff                      uint32
-	nparts, nkeys                          uint16
-	corr, parent                           uint32
-	method                                 int32
-	dir                                    correlate.Direction
-	dead                                   bool
+	at                             int64  // Time, Unix nanoseconds
+	record                         uint32 // index into records
+	place                          uint32 // index into places
+	msgID, token, convIdx, subject sref
+	part                           [inlineParts]uint32 // indexes into strs
+	partsOff, keysOff              uint32
+	corr, parent                   uint32
+	method                         int32
+	nparts, nkeys                  uint16
+	dir                            correlate.Direction
+	dead                           bool
+	hidden                         bool // the Message-ID is indexed under hiddenKind (after the nkeys keys)
+	_                              [5]byte
 }
+
+type recordEntry struct{ typ, id sref }
+
+type placeEntry struct{ mailbox, folderID, folderPath sref }
 
 // A slot is the index's value for one primary hash: either one key held by
 // one email (direct: the key's check bits and the email), or the head of a
@@ -105,7 +141,10 @@ type kentry struct {
 	n    uint32
 }
 
-var _ correlate.Store = (*Store)(nil)
+var (
+	_ correlate.Store  = (*Store)(nil)
+	_ correlate.Prober = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {
@@ -119,9 +158,13 @@ func (s *Store) init() {
 		return
 	}
 	s.seed1, s.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
-	s.intern = make(map[uint64]sref)
+	s.strs = make([]sref, 1)
+	s.strIdx = make(map[uint64]uint32)
+	s.records = make([]recordEntry, 1)
+	s.recIdx = make(map[uint64]uint32)
+	s.places = make([]placeEntry, 1)
+	s.placeIx = make(map[uint64]uint32)
 	s.index = make(map[uint64]slot)
-	s.msgID = make(map[uint64]uint32)
 	s.seq = make(map[string]int64)
 	s.ents = make([]kentry, 1)
 	s.lists = make([][]uint32, 1)
@@ -131,20 +174,32 @@ func (s *Store) init() {
 // store without taking the write lock.
 func (s *Store) ready() bool { return s.index != nil }
 
+// row returns the row of email id (1 ≤ id ≤ nrows).
+func (s *Store) row(id uint32) *rec {
+	i := id - 1
+	return &s.rows[i>>rowBits][i&(rowChunk-1)]
+}
+
 // keyHash returns the fingerprint of k: a primary hash and check bits from a
-// second, independent hash.
+// second, independent hash. Each hashes the kind and the value apart (two
+// maphash.String calls cost less than one maphash.Hash over both) and mixes
+// the two: distinct (kind, value) pairs get independent fingerprints.
 func (s *Store) keyHash(k correlate.Key) (uint64, uint32) {
-	var h maphash.Hash
-	h.SetSeed(s.seed1)
-	h.WriteString(k.Kind)
-	h.WriteByte(0)
-	h.WriteString(k.Value)
-	h1 := h.Sum64()
-	h.SetSeed(s.seed2)
-	h.WriteString(k.Kind)
-	h.WriteByte(0)
-	h.WriteString(k.Value)
-	return h1, uint32(h.Sum64()) & chkMask
+	h1 := mix(maphash.String(s.seed1, k.Kind), maphash.String(s.seed1, k.Value))
+	h2 := mix(maphash.String(s.seed2, k.Kind), maphash.String(s.seed2, k.Value))
+	return h1, uint32(h2) & chkMask
+}
+
+// mix combines two 64-bit hashes (the finalizer of MurmurHash3 over a
+// multiply-rotate of both): a change in either changes about half the bits.
+func mix(a, b uint64) uint64 {
+	h := a*0x9e3779b97f4a7c15 ^ (b<<31 | b>>33)
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 // postings returns the emails under a key, oldest first. The result may
@@ -181,7 +236,7 @@ func (s *Store) postings(h1 uint64, chk uint32, one *[1]uint32) []uint32 {
 // before reports whether email a sorts before email b: older first, then by
 // ID.
 func (s *Store) before(a, b uint32) bool {
-	ta, tb := s.recs[a-1].at, s.recs[b-1].at
+	ta, tb := s.row(a).at, s.row(b).at
 	if ta != tb {
 		return ta < tb
 	}
@@ -277,6 +332,43 @@ func (s *Store) removePosting(h1 uint64, id uint32) {
 	}
 }
 
+// Times outside what UnixNano represents (before 1678, after 2262) are kept
+// as its bounds.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// duplicate returns the live email whose Message-ID is id, or 0; (h1, chk)
+// is the fingerprint of id's correlate.KindMessageID key.
+func (s *Store) duplicate(id string, h1 uint64, chk uint32) uint32 {
+	var one [1]uint32
+	for _, e := range s.postings(h1, chk, &one) {
+		if s.arena.str(s.row(e).msgID) == id {
+			return e // under its own Message-ID, not an alias of another email
+		}
+	}
+	if s.hidden > 0 {
+		h1, chk = s.keyHash(correlate.Key{Kind: hiddenKind, Value: id})
+		for _, e := range s.postings(h1, chk, &one) {
+			if s.arena.str(s.row(e).msgID) == id {
+				return e
+			}
+		}
+	}
+	return 0
+}
+
 // Put implements correlate.Store.
 func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.Key) (correlate.Tracked, error) {
 	if err := ctx.Err(); err != nil {
@@ -288,32 +380,35 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
-	if len(s.recs) >= 1<<32-2 {
-		return correlate.Tracked{}, fmt.Errorf("memstore: put: store full (%d emails)", len(s.recs))
+	if s.nrows >= 1<<32-2 {
+		return correlate.Tracked{}, fmt.Errorf("memstore: put: store full (%d emails)", s.nrows)
 	}
-	var mh uint64
+	var mh1 uint64
+	var mchk uint32
 	if t.MessageID != "" {
-		mh = maphash.String(s.seed1, t.MessageID)
-		if id, ok := s.msgID[mh]; ok && s.arena.str(s.recs[id-1].msgID) == t.MessageID {
-			return s.tracked(id), fmt.Errorf("memstore: put %q: %w", t.MessageID, correlate.ErrExists)
+		mh1, mchk = s.keyHash(correlate.Key{Kind: correlate.KindMessageID, Value: t.MessageID})
+		if id := s.duplicate(t.MessageID, mh1, mchk); id != 0 {
+			return s.tracked(id, nil), fmt.Errorf("memstore: put %q: %w", t.MessageID, correlate.ErrExists)
 		}
 	}
-	id := uint32(len(s.recs) + 1)
-	r := rec{
-		at:         t.Time.UnixNano(),
-		msgID:      s.arena.add(t.MessageID),
-		recType:    s.internStr(t.Record.Type),
-		recID:      s.internStr(t.Record.ID),
-		token:      s.arena.add(t.Token),
-		convIdx:    s.arena.add(string(t.ConversationIndex)),
-		subject:    s.arena.add(t.Subject),
-		mailbox:    s.internStr(t.Mailbox),
-		folderID:   s.internStr(t.FolderID),
-		folderPath: s.internStr(t.FolderPath),
-		corr:       uint32(t.CorrelatedWith),
-		parent:     uint32(t.Parent),
-		method:     int32(t.Method),
-		dir:        t.Direction,
+	if s.nrows%rowChunk == 0 {
+		s.rows = append(s.rows, make([]rec, rowChunk))
+	}
+	s.nrows++
+	id := uint32(s.nrows)
+	r := s.row(id)
+	*r = rec{
+		at:      unixNano(t.Time),
+		record:  s.internRecord(t.Record),
+		place:   s.internPlace(t.Mailbox, t.FolderID, t.FolderPath),
+		msgID:   s.arena.add(t.MessageID),
+		token:   s.arena.add(t.Token),
+		convIdx: s.arena.add(string(t.ConversationIndex)),
+		subject: s.arena.add(t.Subject),
+		corr:    uint32(t.CorrelatedWith),
+		parent:  uint32(t.Parent),
+		method:  int32(t.Method),
+		dir:     t.Direction,
 	}
 	r.nparts = uint16(min(len(t.Participants), 1<<16-1))
 	for i, p := range t.Participants[:r.nparts] {
@@ -327,56 +422,120 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 		}
 		s.parts = append(s.parts, ref)
 	}
-	s.recs = append(s.recs, r)
 	// Index the keys, each once.
 	r.keysOff = uint32(len(s.ekeys))
-	start := len(s.ekeys)
 	var seen [16][2]uint64
 	dup := seen[:0]
+	ownKey := false
 	for _, k := range keys {
 		h1, chk := s.keyHash(k)
 		if slices.Contains(dup, [2]uint64{h1, uint64(chk)}) {
 			continue // repeated key in this Put
 		}
 		dup = append(dup, [2]uint64{h1, uint64(chk)})
+		ownKey = ownKey || t.MessageID != "" && h1 == mh1 && chk == mchk
 		s.addPosting(h1, chk, id)
 		s.ekeys = append(s.ekeys, h1)
 	}
-	r.nkeys = uint16(len(s.ekeys) - start)
-	s.recs[id-1].keysOff, s.recs[id-1].nkeys = r.keysOff, r.nkeys
-	if t.MessageID != "" {
-		s.msgID[mh] = id
+	r.nkeys = uint16(len(s.ekeys) - int(r.keysOff))
+	if t.MessageID != "" && !ownKey {
+		h1, chk := s.keyHash(correlate.Key{Kind: hiddenKind, Value: t.MessageID})
+		s.addPosting(h1, chk, id)
+		s.ekeys = append(s.ekeys, h1)
+		r.hidden = true
+		s.hidden++
 	}
 	s.live++
 	s.nkeys += int64(r.nkeys)
-	return s.tracked(id), nil
+	return s.tracked(id, nil), nil
 }
 
-func (s *Store) internStr(v string) sref {
+// internStr returns the index in strs of v, adding it when new.
+func (s *Store) internStr(v string) uint32 {
 	if v == "" {
 		return 0
 	}
 	h := maphash.String(s.seed2, v)
-	if ref, ok := s.intern[h]; ok && s.arena.str(ref) == v {
-		return ref
+	if i, ok := s.strIdx[h]; ok && s.arena.str(s.strs[i]) == v {
+		return i
 	}
-	ref := s.arena.add(v)
-	s.intern[h] = ref // on the rare hash collision the newer text wins the slot
-	return ref
+	s.strs = append(s.strs, s.arena.add(v))
+	i := uint32(len(s.strs) - 1)
+	s.strIdx[h] = i // on the rare hash collision the newer text wins the slot
+	return i
 }
 
-// tracked materializes email id; its strings point into the arena.
-func (s *Store) tracked(id uint32) correlate.Tracked {
-	r := &s.recs[id-1]
+func (s *Store) str(i uint32) string { return s.arena.str(s.strs[i]) }
+
+// internRecord returns the index in records of r, adding it when new.
+func (s *Store) internRecord(r correlate.Record) uint32 {
+	if r.IsZero() {
+		return 0
+	}
+	var h maphash.Hash
+	h.SetSeed(s.seed2)
+	h.WriteString(r.Type)
+	h.WriteByte(0)
+	h.WriteString(r.ID)
+	k := h.Sum64()
+	if i, ok := s.recIdx[k]; ok && s.record(i) == r {
+		return i
+	}
+	s.records = append(s.records, recordEntry{typ: s.strs[s.internStr(r.Type)], id: s.strs[s.internStr(r.ID)]})
+	i := uint32(len(s.records) - 1)
+	s.recIdx[k] = i
+	return i
+}
+
+func (s *Store) record(i uint32) correlate.Record {
+	e := &s.records[i]
+	return correlate.Record{Type: s.arena.str(e.typ), ID: s.arena.str(e.id)}
+}
+
+// internPlace returns the index in places of a mailbox and folder.
+func (s *Store) internPlace(mailbox, folderID, folderPath string) uint32 {
+	if mailbox == "" && folderID == "" && folderPath == "" {
+		return 0
+	}
+	var h maphash.Hash
+	h.SetSeed(s.seed2)
+	h.WriteString(mailbox)
+	h.WriteByte(0)
+	h.WriteString(folderID)
+	h.WriteByte(0)
+	h.WriteString(folderPath)
+	k := h.Sum64()
+	if i, ok := s.placeIx[k]; ok {
+		p := &s.places[i]
+		if s.arena.str(p.mailbox) == mailbox && s.arena.str(p.folderID) == folderID && s.arena.str(p.folderPath) == folderPath {
+			return i
+		}
+	}
+	s.places = append(s.places, placeEntry{
+		mailbox:    s.strs[s.internStr(mailbox)],
+		folderID:   s.strs[s.internStr(folderID)],
+		folderPath: s.strs[s.internStr(folderPath)],
+	})
+	i := uint32(len(s.places) - 1)
+	s.placeIx[k] = i
+	return i
+}
+
+// tracked materializes email id; its strings point into the arena. When
+// parts has room for the email's participants they are placed there (so
+// that one slice serves many results), else in a new slice.
+func (s *Store) tracked(id uint32, parts []string) correlate.Tracked {
+	r := s.row(id)
+	p := &s.places[r.place]
 	t := correlate.Tracked{
 		ID:             int64(id),
 		MessageID:      s.arena.str(r.msgID),
-		Record:         correlate.Record{Type: s.arena.str(r.recType), ID: s.arena.str(r.recID)},
+		Record:         s.record(r.record),
 		Token:          s.arena.str(r.token),
 		Subject:        s.arena.str(r.subject),
-		Mailbox:        s.arena.str(r.mailbox),
-		FolderID:       s.arena.str(r.folderID),
-		FolderPath:     s.arena.str(r.folderPath),
+		Mailbox:        s.arena.str(p.mailbox),
+		FolderID:       s.arena.str(p.folderID),
+		FolderPath:     s.arena.str(p.folderPath),
 		Direction:      r.dir,
 		Time:           time.Unix(0, r.at).UTC(),
 		Method:         correlate.Method(r.method),
@@ -386,13 +545,16 @@ func (s *Store) tracked(id uint32) correlate.Tracked {
 	if ci := s.arena.str(r.convIdx); ci != "" {
 		t.ConversationIndex = unsafe.Slice(unsafe.StringData(ci), len(ci))
 	}
-	if r.nparts > 0 {
-		ps := make([]string, r.nparts)
+	if n := int(r.nparts); n > 0 {
+		if cap(parts) < n {
+			parts = make([]string, n)
+		}
+		ps := parts[:n:n]
 		for i := range ps {
 			if i < inlineParts {
-				ps[i] = s.arena.str(r.part[i])
+				ps[i] = s.str(r.part[i])
 			} else {
-				ps[i] = s.arena.str(s.parts[int(r.partsOff)+i-inlineParts])
+				ps[i] = s.str(s.parts[int(r.partsOff)+i-inlineParts])
 			}
 		}
 		t.Participants = ps
@@ -408,13 +570,13 @@ func (s *Store) Get(ctx context.Context, id int64) (correlate.Tracked, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.alive(id) {
-		return s.tracked(uint32(id)), nil
+		return s.tracked(uint32(id), nil), nil
 	}
 	return correlate.Tracked{}, fmt.Errorf("memstore: get %d: %w", id, correlate.ErrNotFound)
 }
 
 func (s *Store) alive(id int64) bool {
-	return id > 0 && id <= int64(len(s.recs)) && !s.recs[id-1].dead
+	return id > 0 && id <= int64(s.nrows) && !s.row(uint32(id)).dead
 }
 
 // Delete implements correlate.Store.
@@ -427,14 +589,14 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 	if !s.alive(id) {
 		return fmt.Errorf("memstore: delete %d: %w", id, correlate.ErrNotFound)
 	}
-	r := &s.recs[id-1]
-	for _, h1 := range s.ekeys[r.keysOff : r.keysOff+uint32(r.nkeys)] {
-		s.removePosting(h1, uint32(id))
+	r := s.row(uint32(id))
+	n := uint32(r.nkeys)
+	if r.hidden {
+		n++
+		s.hidden--
 	}
-	if m := s.arena.str(r.msgID); m != "" {
-		if h := maphash.String(s.seed1, m); s.msgID[h] == uint32(id) {
-			delete(s.msgID, h)
-		}
+	for _, h1 := range s.ekeys[r.keysOff : r.keysOff+n] {
+		s.removePosting(h1, uint32(id))
 	}
 	s.nkeys -= int64(r.nkeys)
 	s.live--
@@ -445,14 +607,38 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 // window returns the part of posting list p inside q's time window.
 func (s *Store) window(p []uint32, q correlate.Query) []uint32 {
 	if !q.Until.IsZero() {
-		until := q.Until.UnixNano()
-		p = p[:sort.Search(len(p), func(i int) bool { return s.recs[p[i]-1].at >= until })]
+		until := unixNano(q.Until)
+		p = p[:sort.Search(len(p), func(i int) bool { return s.row(p[i]).at >= until })]
 	}
 	if !q.Since.IsZero() {
-		since := q.Since.UnixNano()
-		p = p[sort.Search(len(p), func(i int) bool { return s.recs[p[i]-1].at >= since }):]
+		since := unixNano(q.Since)
+		p = p[sort.Search(len(p), func(i int) bool { return s.row(p[i]).at >= since }):]
 	}
 	return p
+}
+
+// materialize returns the emails of ids as Tracked values, with two
+// allocations whatever their number: the results and one slice holding the
+// participants of all of them.
+func (s *Store) materialize(ids []uint32, newestFirst bool) []correlate.Tracked {
+	np := 0
+	for _, id := range ids {
+		np += int(s.row(id).nparts)
+	}
+	var parts []string
+	if np > 0 {
+		parts = make([]string, np)
+	}
+	out := make([]correlate.Tracked, len(ids))
+	for i := range out {
+		id := ids[i]
+		if newestFirst {
+			id = ids[len(ids)-1-i]
+		}
+		out[i] = s.tracked(id, parts)
+		parts = parts[len(out[i].Participants):]
+	}
+	return out
 }
 
 // Lookup implements correlate.Store.
@@ -471,15 +657,35 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 	if len(p) == 0 {
 		return nil, nil
 	}
-	n := len(p)
-	if lim := q.EffectiveLimit(); lim >= 0 && lim < n {
-		n = lim
+	if lim := q.EffectiveLimit(); lim >= 0 && lim < len(p) {
+		p = p[len(p)-lim:]
 	}
-	out := make([]correlate.Tracked, n)
-	for i := range out {
-		out[i] = s.tracked(p[len(p)-1-i])
+	return s.materialize(p, true), nil
+}
+
+// Probe implements correlate.Prober: it reads only the index, each email's
+// time and its record.
+func (s *Store) Probe(ctx context.Context, keys []correlate.Key, limit int, dst []correlate.Hit) ([]correlate.Hit, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, fmt.Errorf("memstore: probe: %w", err)
 	}
-	return out, nil
+	if limit <= 0 {
+		limit = correlate.DefaultLimit
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.ready() {
+		return dst, nil
+	}
+	var one [1]uint32
+	for i, k := range keys {
+		h1, chk := s.keyHash(k)
+		p := s.postings(h1, chk, &one)
+		for j := len(p) - 1; j >= 0 && j >= len(p)-limit; j-- {
+			dst = append(dst, correlate.Hit{Key: i, ID: int64(p[j]), Record: s.record(s.row(p[j]).record)})
+		}
+	}
+	return dst, nil
 }
 
 // Candidates implements correlate.Store.
@@ -536,9 +742,14 @@ func (s *Store) Candidates(ctx context.Context, keys []correlate.Key, q correlat
 	if lim := q.EffectiveLimit(); lim >= 0 && lim < len(cs) {
 		cs = cs[:lim]
 	}
+	ids := make([]uint32, len(cs))
+	for i, c := range cs {
+		ids[i] = c.id
+	}
+	ts := s.materialize(ids, false)
 	out := make([]correlate.Candidate, len(cs))
 	for i, c := range cs {
-		out[i] = correlate.Candidate{Tracked: s.tracked(c.id), Overlap: c.n}
+		out[i] = correlate.Candidate{Tracked: ts[i], Overlap: c.n}
 	}
 	return out, nil
 }
@@ -568,7 +779,7 @@ func (s *Store) Relink(ctx context.Context, id int64, r correlate.Record) error 
 	if !s.alive(id) {
 		return fmt.Errorf("memstore: relink %d: %w", id, correlate.ErrNotFound)
 	}
-	s.recs[id-1].recType, s.recs[id-1].recID = s.internStr(r.Type), s.internStr(r.ID)
+	s.row(uint32(id)).record = s.internRecord(r)
 	return nil
 }
 
@@ -580,14 +791,16 @@ func (s *Store) RelinkKey(ctx context.Context, k correlate.Key, r correlate.Reco
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
-	typ, id := s.internStr(r.Type), s.internStr(r.ID)
+	ri := s.internRecord(r)
 	n := 0
 	var one [1]uint32
 	h1, chk := s.keyHash(k)
 	for _, e := range s.postings(h1, chk, &one) {
-		if rc := &s.recs[e-1]; rc.recType != typ || rc.recID != id {
-			rc.recType, rc.recID = typ, id
-			n++
+		if rc := s.row(e); rc.record != ri {
+			if s.record(rc.record) != r {
+				n++
+			}
+			rc.record = ri
 		}
 	}
 	return n, nil

@@ -1,7 +1,13 @@
 package memstore_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
@@ -14,4 +20,97 @@ func TestContract(t *testing.T) {
 
 func TestZeroValue(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) correlate.Store { return new(memstore.Store) })
+}
+
+func TestProbeAgreesWithLookup(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	shared := correlate.Key{Kind: "thread", Value: "T"}
+	for i := range 5 {
+		id := fmt.Sprintf("m%d@x", i)
+		_, err := s.Put(ctx, correlate.Tracked{MessageID: id, Record: correlate.Record{Type: "case", ID: fmt.Sprint(i % 2)}, Time: t0.Add(time.Duration(i) * time.Hour)},
+			[]correlate.Key{correlate.MessageIDKey(id), shared})
+		require.NoError(t, err)
+	}
+	keys := []correlate.Key{correlate.MessageIDKey("m3@x"), {Kind: "thread", Value: "none"}, shared, correlate.MessageIDKey("m3@x")}
+	tests := []struct {
+		name   string
+		limit  int
+		reason string
+	}{
+		{"limit2", 2, "at most two emails per key, the newest"},
+		{"limit1", 1, "the newest email of each key only"},
+		{"default", 0, "0 means DefaultLimit, more than the five emails"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Probe(ctx, keys, tt.limit, nil)
+			require.NoError(t, err)
+			var want []correlate.Hit
+			for i, k := range keys {
+				ts, err := s.Lookup(ctx, k, correlate.Query{Limit: tt.limit})
+				require.NoError(t, err)
+				for _, x := range ts {
+					want = append(want, correlate.Hit{Key: i, ID: x.ID, Record: x.Record})
+				}
+			}
+			assert.Equal(t, want, got, tt.reason)
+		})
+	}
+}
+
+func TestDuplicateWithoutMessageIDKey(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		first  []correlate.Key
+		second []correlate.Key
+		dup    bool
+		reason string
+	}{
+		{"no-keys", nil, nil, true, "Put finds a duplicate Message-ID even when no key names it"},
+		{"own-key-then-none", []correlate.Key{correlate.MessageIDKey("a@x")}, nil, true, "the first email's own Message-ID key serves the check"},
+		{"none-then-own-key", nil, []correlate.Key{correlate.MessageIDKey("a@x")}, true, "the private index serves the check"},
+		{"alias", []correlate.Key{correlate.MessageIDKey("b@x"), correlate.MessageIDKey("a@x")}, nil, true, "own id a@x, alias b@x: a second a@x is a duplicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := memstore.New()
+			first, err := s.Put(ctx, correlate.Tracked{MessageID: "a@x"}, tt.first)
+			require.NoError(t, err)
+			_, err = s.Put(ctx, correlate.Tracked{MessageID: "a@x"}, tt.second)
+			if tt.dup {
+				assert.ErrorIs(t, err, correlate.ErrExists, tt.reason)
+			}
+			st, err := s.Stats(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, int64(len(tt.first)), st.Keys, "the private index is not counted")
+			require.NoError(t, s.Delete(ctx, first.ID))
+			_, err = s.Put(ctx, correlate.Tracked{MessageID: "a@x"}, tt.second)
+			assert.NoError(t, err, "after Delete the Message-ID is free again")
+		})
+	}
+	s := memstore.New()
+	_, err := s.Put(ctx, correlate.Tracked{MessageID: "a@x"}, []correlate.Key{correlate.MessageIDKey("b@x")})
+	require.NoError(t, err)
+	_, err = s.Put(ctx, correlate.Tracked{MessageID: "b@x"}, []correlate.Key{correlate.MessageIDKey("b@x")})
+	assert.NoError(t, err, "an email only indexed under b@x (an alias) does not make b@x a duplicate")
+}
+
+func TestTimesOutOfRange(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	early := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	k := correlate.Key{Kind: "k", Value: "v"}
+	a, err := s.Put(ctx, correlate.Tracked{MessageID: "far@x", Time: far}, []correlate.Key{k})
+	require.NoError(t, err)
+	b, err := s.Put(ctx, correlate.Tracked{MessageID: "early@x", Time: early}, []correlate.Key{k})
+	require.NoError(t, err)
+	ts, err := s.Lookup(ctx, k, correlate.Query{})
+	require.NoError(t, err)
+	require.Len(t, ts, 2)
+	assert.Equal(t, []int64{a.ID, b.ID}, []int64{ts[0].ID, ts[1].ID}, "a year-9999 date sorts newest, a year-1 date oldest, not wrapped around")
+	assert.Equal(t, 2262, ts[0].Time.Year(), "kept at the latest time UnixNano represents")
 }
