@@ -218,11 +218,10 @@ func NewChain(store correlate.Store, opts *Options) (*correlate.Chain, error) {
 	if len(strategies) == 0 {
 		strategies = DefaultStrategies(o.Preset)
 	}
+	// A nil Header.SubjectKey is the header package's default, subject.Key,
+	// which it compares without allocating (subject.SameKey).
 	hopts := o.Header
-	if hopts.SubjectKey == nil {
-		hopts.SubjectKey = subject.Key
-	}
-	subjectChanged := func(a, b string) bool { return subject.Key(a) != subject.Key(b) }
+	subjectChanged := func(a, b string) bool { return !subject.SameKey(a, b) }
 	chain := &correlate.Chain{
 		Audit:         o.Audit,
 		MinConfidence: o.MinConfidence,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
@@ -111,7 +112,9 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	}
 	var ev []correlate.Evidence
 
-	// 1. Duplicate check.
+	// The referenced ids (2) and aliases (3) are read first, their junk
+	// kept apart until step 2, so that a Prober can answer for every id at
+	// once.
 	self := normalize(m.MessageID)
 	selfOK := false
 	if self != "" {
@@ -119,14 +122,43 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: r + ": not looked up"})
 		} else {
 			selfOK = true
-			ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: self}, idLookupLimit)
+		}
+	}
+	var buf [DefaultMaxIDs + 3]ref
+	refs, refEv := collectRefs(buf[:0], m, c.cfg.maxIDs, nil)
+	nrefs := len(refs)
+	refs, refEv = c.aliases(refs, m, self, refEv)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	hits, probed, err := c.probe(ctx, selfOK, self, refs, sc)
+	if err != nil {
+		return correlate.Match{}, err
+	}
+	refBase := 0 // the key of refs[0] in hits
+	if selfOK {
+		refBase = 1
+	}
+
+	// 1. Duplicate check.
+	if selfOK {
+		k := correlate.Key{Kind: correlate.KindMessageID, Value: self}
+		var t *correlate.Tracked
+		if probed {
+			if h := hitWithRecord(hitsOf(hits, 0)); h != nil {
+				if t, err = c.fetch(ctx, k, h.ID); err != nil {
+					return correlate.Match{}, err
+				}
+			}
+		} else {
+			ts, err := c.lookup(ctx, k, idLookupLimit)
 			if err != nil {
 				return correlate.Match{}, err
 			}
-			if t := withRecord(ts); t != nil {
-				ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: "already tracked"})
-				return c.match(m, t, nil, correlate.Certain, reasonDuplicate, ev), nil
-			}
+			t = withRecord(ts)
+		}
+		if t != nil {
+			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: "already tracked"})
+			return c.match(m, t, nil, correlate.Certain, reasonDuplicate, ev), nil
 		}
 	}
 	forged := false
@@ -139,42 +171,56 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	}
 
 	// 2, 3. Referenced ids, then aliases.
-	var buf [DefaultMaxIDs + 3]ref
-	refs, ev := collectRefs(buf[:0], m, c.cfg.maxIDs, ev)
-	nrefs := len(refs)
-	refs, ev = c.aliases(refs, m, self, ev)
+	ev = append(ev, refEv...)
 	var (
-		win      *correlate.Tracked
+		win      *correlate.Tracked // nil until fetched when probed
+		winID    int64
+		winRec   correlate.Record
 		winRef   ref
+		found    bool
 		conflict bool
 	)
-	for _, r := range refs {
-		ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: r.id}, idLookupLimit)
-		if err != nil {
-			return correlate.Match{}, err
+	consider := func(r ref, id int64, rec correlate.Record, t *correlate.Tracked) {
+		switch {
+		case rec.IsZero():
+			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNoRecord})
+		case !found:
+			found, win, winID, winRec, winRef = true, t, id, rec, r
+			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNamesTracked})
+		case rec != winRec:
+			conflict = true
+			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id,
+				Note: "names a tracked email of record " + rec.String() + ": conflict with " + winRec.String()})
 		}
-		for j := range ts {
-			t := &ts[j]
-			switch {
-			case t.Record.IsZero():
-				ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNoRecord})
-			case win == nil:
-				win, winRef = t, r
-				ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNamesTracked})
-			case t.Record != win.Record:
-				conflict = true
-				ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id,
-					Note: "names a tracked email of record " + t.Record.String() + ": conflict with " + win.Record.String()})
+	}
+	for i, r := range refs {
+		if probed {
+			for _, h := range hitsOf(hits, refBase+i) {
+				consider(r, h.ID, h.Record, nil)
+			}
+		} else {
+			ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: r.id}, idLookupLimit)
+			if err != nil {
+				return correlate.Match{}, err
+			}
+			for j := range ts {
+				consider(r, ts[j].ID, ts[j].Record, &ts[j])
 			}
 		}
-		if win != nil && c.cfg.FirstHit {
+		if found && c.cfg.FirstHit {
 			break
 		}
 	}
-	if win != nil {
-		if conflict && c.cfg.AbstainOnConflict {
-			return correlate.Match{Reason: reasonConflict, Evidence: ev}, nil
+	if found && conflict && c.cfg.AbstainOnConflict {
+		return correlate.Match{Reason: reasonConflict, Evidence: ev}, nil
+	}
+	if found && win == nil {
+		// Probed: read the one email the match names.
+		if win, err = c.fetch(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: winRef.id}, winID); err != nil {
+			return correlate.Match{}, err
 		}
+	}
+	if win != nil {
 		isAlias := false
 		for _, r := range refs[nrefs:] {
 			if r.id == winRef.id {
@@ -358,6 +404,84 @@ func (c *InReplyTo) match(m *correlate.Message, t, parent *correlate.Tracked, co
 		Reason:         reason,
 		Evidence:       ev,
 	}
+}
+
+// scratch holds the buffers of one probe. They are pooled: passed to an
+// interface method, they would otherwise be allocated anew for each message.
+type scratch struct {
+	keys []correlate.Key
+	hits []correlate.Hit
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{keys: make([]correlate.Key, 0, DefaultMaxIDs+4), hits: make([]correlate.Hit, 0, 2*(DefaultMaxIDs+4))}
+}}
+
+// probe asks a correlate.Prober, when the Lookuper is one, for the emails
+// under the message's own id (when selfOK) and its referenced ids, all at
+// once, reading only their IDs and records; probed is false otherwise. The
+// hits live in sc.
+func (c *InReplyTo) probe(ctx context.Context, selfOK bool, self string, refs []ref, sc *scratch) (hits []correlate.Hit, probed bool, err error) {
+	p, ok := c.idx.(correlate.Prober)
+	if !ok {
+		return nil, false, nil
+	}
+	keys := sc.keys[:0]
+	defer func() { clear(keys); sc.keys = keys[:0] }()
+	if selfOK {
+		keys = append(keys, correlate.Key{Kind: correlate.KindMessageID, Value: self})
+	}
+	for _, r := range refs {
+		keys = append(keys, correlate.Key{Kind: correlate.KindMessageID, Value: r.id})
+	}
+	if len(keys) == 0 {
+		return nil, true, nil
+	}
+	hits, err = p.Probe(ctx, keys, idLookupLimit, sc.hits[:0])
+	if err != nil {
+		return nil, true, fmt.Errorf("header: lookup %s of %d ids: %w", correlate.KindMessageID, len(keys), err)
+	}
+	sc.hits = hits[:0]
+	return hits, true, nil
+}
+
+// hitsOf returns the hits of key k; hits are in key order.
+func hitsOf(hits []correlate.Hit, k int) []correlate.Hit {
+	i := 0
+	for i < len(hits) && hits[i].Key < k {
+		i++
+	}
+	j := i
+	for j < len(hits) && hits[j].Key == k {
+		j++
+	}
+	return hits[i:j]
+}
+
+// hitWithRecord returns the first (newest) of hs that has a record, or nil.
+func hitWithRecord(hs []correlate.Hit) *correlate.Hit {
+	for i := range hs {
+		if !hs[i].Record.IsZero() {
+			return &hs[i]
+		}
+	}
+	return nil
+}
+
+// fetch reads the tracked email id, found under k by a probe. Should it be
+// gone by now, fetch returns the newest email under k that has a record,
+// or nil.
+func (c *InReplyTo) fetch(ctx context.Context, k correlate.Key, id int64) (*correlate.Tracked, error) {
+	ts, err := c.lookup(ctx, k, idLookupLimit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ts {
+		if ts[i].ID == id {
+			return &ts[i], nil
+		}
+	}
+	return withRecord(ts), nil
 }
 
 func (c *InReplyTo) lookup(ctx context.Context, k correlate.Key, limit int) ([]correlate.Tracked, error) {

@@ -172,7 +172,7 @@ func (c *config) sameSubject(a, b string) bool {
 	if c.SubjectKey != nil {
 		return c.SubjectKey(a) == c.SubjectKey(b)
 	}
-	return subject.Key(a) == subject.Key(b)
+	return subject.SameKey(a, b) // subject.Key(a) == subject.Key(b), without allocating
 }
 
 // skip returns the abstention for a forward when SkipForwards is set.

@@ -83,6 +83,42 @@ func normalize(id string) string {
 	return id
 }
 
+// normalizeAndCheck returns normalize(raw) and junkForm of it, in one pass
+// over the bytes when raw is already normal and made of printable ASCII (as
+// ParseMessage leaves nearly every id).
+func normalizeAndCheck(raw string) (id, junk string) {
+	at := -1
+	upper := false // an upper-case letter after the last '@'
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c <= ' ' || c == '<' || c == '>' || c >= 0x7f:
+			id = normalize(raw)
+			return id, junkForm(id)
+		case c == '@':
+			at, upper = i, false
+		case 'A' <= c && c <= 'Z':
+			upper = upper || at >= 0
+		}
+	}
+	if upper {
+		id = normalize(raw)
+		return id, junkForm(id)
+	}
+	switch {
+	case raw == "":
+		return raw, JunkEmpty
+	case len(raw) > 998:
+		return raw, JunkTooLong
+	case at < 0:
+		return raw, JunkNoAt
+	case at == 0:
+		return raw, JunkNoLocal
+	case at == len(raw)-1:
+		return raw, JunkNoDomain
+	}
+	return raw, ""
+}
+
 // junkForm checks the form of a normalized id.
 func junkForm(id string) string {
 	if id == "" {
@@ -187,6 +223,9 @@ type ref struct {
 // corpus).
 func phraseField(h map[string][]string, name string) bool {
 	for _, v := range h[name] {
+		if plainIDList(v) {
+			continue
+		}
 		depth := 0
 		for i := 0; i < len(v); i++ {
 			switch c := v[i]; {
@@ -202,6 +241,27 @@ func phraseField(h map[string][]string, name string) bool {
 		}
 	}
 	return false
+}
+
+// plainIDList reports whether v is only bracketed ids without nested
+// brackets, separated by white space and commas (as nearly every field is):
+// then it holds no phrase. It skips each id with IndexByte.
+func plainIDList(v string) bool {
+	for i := 0; i < len(v); {
+		switch v[i] {
+		case ' ', '\t', '\r', '\n', ',':
+			i++
+		case '<':
+			end := strings.IndexByte(v[i+1:], '>')
+			if end < 0 || strings.IndexByte(v[i+1:i+1+end], '<') >= 0 {
+				return false // unclosed or nested: let the full scan decide
+			}
+			i += end + 2
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 const (
@@ -235,8 +295,7 @@ func collectRefs(dst []ref, m *correlate.Message, limit int, dropped []correlate
 			full = true
 			return
 		}
-		id := normalize(raw)
-		reason := junkForm(id)
+		id, reason := normalizeAndCheck(raw)
 		if reason == "" && id == self {
 			reason = JunkSelf
 		}

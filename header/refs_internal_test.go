@@ -29,3 +29,50 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNormalizeAndCheck checks that the one-pass check agrees with
+// normalize and junkForm.
+func FuzzNormalizeAndCheck(f *testing.F) {
+	for _, s := range []string{"a@b", "A@B", "a@B", "<a@b>", " a@b", "a@\xffB", "@", "", "a@", "@b", "ab", "a\x7f@b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		id, junk := normalizeAndCheck(raw)
+		if want := normalize(raw); id != want {
+			t.Fatalf("normalizeAndCheck(%q) id = %q, want %q", raw, id, want)
+		}
+		if want := junkForm(normalize(raw)); junk != want {
+			t.Fatalf("normalizeAndCheck(%q) junk = %q, want %q", raw, junk, want)
+		}
+	})
+}
+
+// FuzzPhraseField checks that the IndexByte fast path of phraseField agrees
+// with the byte-by-byte scan.
+func FuzzPhraseField(f *testing.F) {
+	for _, s := range []string{"<a@b>", "<a@b> <c@d>", "<a@b>,<c@d>", "Message from A <a@b> of x", "<a<b>c>", "<a", "a>", "", " \t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		h := map[string][]string{"In-Reply-To": {v}}
+		depth, slow := 0, false
+		for i := 0; i < len(v); i++ {
+			switch c := v[i]; {
+			case c == '<':
+				depth++
+			case c == '>':
+				if depth > 0 {
+					depth--
+				}
+			case depth == 0 && c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != ',':
+				slow = true
+			}
+			if slow {
+				break
+			}
+		}
+		if got := phraseField(h, "In-Reply-To"); got != slow {
+			t.Fatalf("phraseField(%q) = %v, the full scan says %v", v, got, slow)
+		}
+	})
+}
