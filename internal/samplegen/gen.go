@@ -18,6 +18,19 @@ type Options struct {
 	ExtraCustomers int
 	// Start is the date of the first message; zero means 2026-03-02.
 	Start time.Time
+	// Reps is the number of CRM users (the reps customers are assigned to,
+	// round robin, who send the CRM's mail and its tracking tokens); 0
+	// means the embedded sample's three, and at most MaxReps are used. A
+	// rep's token counter rolls over after 999 tokens, as Dynamics' default
+	// format does, so a large sample with few reps reuses every token many
+	// times.
+	Reps int
+	// Gap is the mean time between the starts of two threads; 0 means the
+	// embedded sample's 25 hours (5 to 45). Large samples need a shorter
+	// gap: it keeps their dates within a few years (and before 2262, the
+	// end of what time.Time.UnixNano represents) and lets the threads of
+	// many customers run at the same time, as they do in a real mailbox.
+	Gap time.Duration
 }
 
 // Folder mappings of the sample mailbox: what a user set up in Outlook.
@@ -44,16 +57,28 @@ type Sample struct {
 
 type gen struct {
 	r       *rand.Rand
+	rr      *rand.Rand // for render: r in Generate, its own in Stream
 	w       *world
 	idSeq   int
 	tokens  map[*person]int
 	caseSeq int
 	oppSeq  int
 	mails   []*msg
+	victim  *msg // the first CRM mail about a case (the stranger pastes its token)
 }
 
-// Generate returns the sample for opts, messages in date order.
-func Generate(opts *Options) Sample {
+func newGen(o *Options, extra int) *gen {
+	g := &gen{
+		r:      rand.New(rand.NewPCG(o.Seed, 0x6d61696c636f7272)),
+		w:      newWorld(extra, o.Reps),
+		tokens: map[*person]int{},
+	}
+	g.rr = g.r
+	return g
+}
+
+// defaults applies the defaults of Options.
+func defaults(opts *Options) Options {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -61,36 +86,111 @@ func Generate(opts *Options) Sample {
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	}
-	g := &gen{
-		r:      rand.New(rand.NewPCG(o.Seed, 0x6d61696c636f7272)),
-		w:      newWorld(o.ExtraCustomers),
-		tokens: map[*person]int{},
-	}
+	return o
+}
+
+// clock returns the function that starts each thread: the next start time.
+func (g *gen) clock(o *Options) func() time.Time {
 	t := o.Start
-	next := func() time.Time { t = t.Add(time.Duration(5+g.r.IntN(40)) * time.Hour); return t }
+	if o.Gap <= 0 {
+		return func() time.Time { t = t.Add(time.Duration(5+g.r.IntN(40)) * time.Hour); return t }
+	}
+	return func() time.Time { t = t.Add(time.Duration(5+g.r.IntN(40)) * o.Gap / 25); return t }
+}
+
+func folders() []FolderMapping {
+	return []FolderMapping{
+		{Mailbox: Mailbox, FolderID: FolderContoso, FolderPath: FolderContoso, Regarding: "account:contoso"},
+		{Mailbox: Mailbox, FolderID: FolderTrackOnly, FolderPath: FolderTrackOnly},
+	}
+}
+
+// Generate returns the sample for opts, messages in date order.
+func Generate(opts *Options) Sample {
+	o := defaults(opts)
+	g := newGen(&o, o.ExtraCustomers)
+	next := g.clock(&o)
 	for i, c := range g.w.cos {
 		g.scenarios(c, i, next)
 	}
 	g.oneOffs(next)
 
 	slices.SortStableFunc(g.mails, func(a, b *msg) int { return a.date.Compare(b.date) })
-	s := Sample{Folders: []FolderMapping{
-		{Mailbox: Mailbox, FolderID: FolderContoso, FolderPath: FolderContoso, Regarding: "account:contoso"},
-		{Mailbox: Mailbox, FolderID: FolderTrackOnly, FolderPath: FolderTrackOnly},
-	}}
+	s := Sample{Folders: folders()}
 	for i, m := range g.mails {
-		s.Mails = append(s.Mails, Mail{
-			Folder:    m.folder,
-			Name:      fmt.Sprintf("%04d.eml", i+1),
-			Raw:       g.render(m),
-			MessageID: m.id,
-			Date:      m.date,
-			Regarding: m.regarding,
-			Seed:      m.seed,
-			Scenario:  m.scenario,
-		})
+		s.Mails = append(s.Mails, g.mail(m, i))
 	}
 	return s
+}
+
+// mail renders m, the i-th message (0-based) of the sample.
+func (g *gen) mail(m *msg, i int) Mail {
+	return Mail{
+		Folder:    m.folder,
+		Name:      fmt.Sprintf("%04d.eml", i+1),
+		Raw:       g.render(m),
+		MessageID: m.id,
+		Date:      m.date,
+		Regarding: m.regarding,
+		Seed:      m.seed,
+		Scenario:  m.scenario,
+	}
+}
+
+// Folders returns the folder mappings of every sample: the mapped folders
+// of Generate's Sample.Folders.
+func Folders() []FolderMapping { return folders() }
+
+// Stream generates the sample for opts one message at a time, in date
+// order, and calls yield with each until it returns false; it returns the
+// number of messages yielded. Unlike Generate it holds only the threads in
+// progress, not the whole sample, so it writes samples of any size (ten
+// million messages take a few minutes).
+//
+// Stream writes the same messages as Generate for the same opts — the same
+// ids, dates, subjects, threads, labels and tokens — except that it draws
+// the relay address of each Received field from a generator of its own, so
+// those bytes differ.
+func Stream(opts *Options, yield func(Mail) bool) int {
+	o := defaults(opts)
+	g := newGen(&o, 0)
+	g.rr = rand.New(rand.NewPCG(o.Seed, 0x72656e646572))
+	next := g.clock(&o)
+	var (
+		t    time.Time // the latest thread start: no later message is older
+		n    int
+		stop bool
+	)
+	tick := func() time.Time { t = next(); return t }
+	// flush yields, in date order, the messages no later thread can precede.
+	flush := func(all bool) {
+		slices.SortStableFunc(g.mails, func(a, b *msg) int { return a.date.Compare(b.date) })
+		k := 0
+		for k < len(g.mails) && !stop && (all || g.mails[k].date.Before(t)) {
+			stop = !yield(g.mail(g.mails[k], n))
+			g.mails[k] = nil
+			n++
+			k++
+		}
+		g.mails = append(g.mails[:0], g.mails[k:]...)
+	}
+	for i := 0; i < baseCustomers+o.ExtraCustomers && !stop; i++ {
+		var c *company
+		if i < baseCustomers {
+			c = g.w.cos[i]
+		} else {
+			c = extraCompany(i - baseCustomers) // made when needed, dropped after
+		}
+		g.scenarios(c, i, tick)
+		if len(g.mails) >= 256 {
+			flush(false)
+		}
+	}
+	if !stop {
+		g.oneOffs(tick)
+		flush(true)
+	}
+	return n
 }
 
 // emit records m as seen by the synchronized mailbox.
@@ -100,6 +200,9 @@ func (g *gen) emit(m *msg) *msg {
 		if m.outgoing {
 			m.folder = SentFolder
 		}
+	}
+	if g.victim == nil && m.scenario == "crm-sent" && strings.HasPrefix(m.regarding, "incident:") {
+		g.victim = m
 	}
 	g.mails = append(g.mails, m)
 	return m

@@ -143,7 +143,7 @@ func (g *gen) render(m *msg) []byte {
 	}
 	cl := m.from.client
 	if cl != crm && m.from.company != nil {
-		h("Received", fmt.Sprintf("from mail.%s (mail.%s [192.0.2.%d])\r\n\tby mx.%s with ESMTPS; %s", m.from.company.domain, m.from.company.domain, 10+g.r.IntN(200), orgDomain, m.date.Format(time.RFC1123Z)))
+		h("Received", fmt.Sprintf("from mail.%s (mail.%s [192.0.2.%d])\r\n\tby mx.%s with ESMTPS; %s", m.from.company.domain, m.from.company.domain, 10+g.rr.IntN(200), orgDomain, m.date.Format(time.RFC1123Z)))
 	}
 	h("From", addr(m.from))
 	h("To", addrs(m.to))

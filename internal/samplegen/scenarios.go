@@ -171,13 +171,7 @@ func (g *gen) oneOffs(next func() time.Time) {
 
 	// A stranger pastes another customer's token into a subject: it names a
 	// real case but the email is not about it.
-	var victim *msg
-	for _, m := range g.mails {
-		if m.scenario == "crm-sent" && strings.HasPrefix(m.regarding, "incident:") {
-			victim = m
-			break
-		}
-	}
+	victim := g.victim
 	t = next()
 	stranger := &person{name: "M. Allory", addr: "m.allory@freemail.example", lang: "en", client: gmail,
 		company: &company{name: "freemail", domain: "freemail.example"}}

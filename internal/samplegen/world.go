@@ -78,7 +78,17 @@ type world struct {
 	hr      *person
 }
 
-func newWorld(extraCompanies int) *world {
+// MaxReps is the most CRM users a sample can have: Dynamics' default
+// tracking token numbers users with three digits.
+const MaxReps = 999
+
+// baseCustomers is the number of customers of the embedded sample.
+const baseCustomers = 9
+
+// newWorld returns the CRM team and the nine customers of the embedded
+// sample, plus extraCompanies more (see newCompany). reps is the number of
+// CRM users; 0 means the embedded sample's three.
+func newWorld(extraCompanies, reps int) *world {
 	w := &world{repNum: map[*person]int{}, byName: map[string]*company{}}
 	w.support = &person{name: "Fabrikam Support", addr: Mailbox, lang: "en", client: crm}
 	for i, r := range [][2]string{{"Anna Berg", "anna.berg"}, {"Li Wei", "li.wei"}, {"Marco Rossi", "marco.rossi"}} {
@@ -86,14 +96,14 @@ func newWorld(extraCompanies int) *world {
 		w.reps = append(w.reps, p)
 		w.repNum[p] = i + 1
 	}
+	for i := len(w.reps); i < min(reps, MaxReps); i++ {
+		p := &person{name: fmt.Sprintf("Rep %03d", i+1), addr: fmt.Sprintf("rep%03d@%s", i+1, orgDomain), lang: "en", client: crm}
+		w.reps = append(w.reps, p)
+		w.repNum[p] = i + 1
+	}
 	w.hr = &person{name: "Fabrikam HR", addr: "hr@" + orgDomain, lang: "en", client: outlook}
 	add := func(name, domain, lng string, cl client, people ...string) {
-		c := &company{name: name, domain: domain, account: "account:" + strings.ToLower(strings.ReplaceAll(name, " ", ""))}
-		for _, p := range people {
-			local := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(p, " ", "."), "ü", "ue"))
-			local = strings.NewReplacer("ö", "oe", "ä", "ae", "é", "e", "ç", "c", "ã", "a").Replace(local)
-			c.people = append(c.people, &person{name: p, addr: local + "@" + domain, lang: lng, client: cl, company: c})
-		}
+		c := newCompany(name, domain, lng, cl, people...)
 		w.cos = append(w.cos, c)
 		w.byName[name] = c
 	}
@@ -107,15 +117,31 @@ func newWorld(extraCompanies int) *world {
 	add("Proseware", "proseware.example", "en", pop, "Dana Whitfield", "Omar Haddad")
 	add("Alpine Ski", "alpineski.example", "es", appleMail, "Lucía García", "Pablo Ruiz")
 	for i := 0; i < extraCompanies; i++ {
-		langsCycle := []string{"en", "de", "fr", "it", "pt", "sv", "zh", "es"}
-		clients := []client{outlook, gmail, appleMail, thunderbird, outlook, pop}
-		lng := langsCycle[i%len(langsCycle)]
-		cl := clients[i%len(clients)]
-		if lng == "zh" {
-			cl = foxmail
-		}
-		add(fmt.Sprintf("Customer %03d", i+1), fmt.Sprintf("customer%03d.example", i+1), lng, cl,
-			fmt.Sprintf("Pat Lee%d", i), fmt.Sprintf("Alex Kim%d", i), fmt.Sprintf("Jo Park%d", i))
+		w.cos = append(w.cos, extraCompany(i))
 	}
 	return w
+}
+
+func newCompany(name, domain, lng string, cl client, people ...string) *company {
+	c := &company{name: name, domain: domain, account: "account:" + strings.ToLower(strings.ReplaceAll(name, " ", ""))}
+	for _, p := range people {
+		local := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(p, " ", "."), "ü", "ue"))
+		local = strings.NewReplacer("ö", "oe", "ä", "ae", "é", "e", "ç", "c", "ã", "a").Replace(local)
+		c.people = append(c.people, &person{name: p, addr: local + "@" + domain, lang: lng, client: cl, company: c})
+	}
+	return c
+}
+
+// extraCompany returns extra customer i (0-based): "Customer 001" and up,
+// language and mail program cycling.
+func extraCompany(i int) *company {
+	langsCycle := []string{"en", "de", "fr", "it", "pt", "sv", "zh", "es"}
+	clients := []client{outlook, gmail, appleMail, thunderbird, outlook, pop}
+	lng := langsCycle[i%len(langsCycle)]
+	cl := clients[i%len(clients)]
+	if lng == "zh" {
+		cl = foxmail
+	}
+	return newCompany(fmt.Sprintf("Customer %03d", i+1), fmt.Sprintf("customer%03d.example", i+1), lng, cl,
+		fmt.Sprintf("Pat Lee%d", i), fmt.Sprintf("Alex Kim%d", i), fmt.Sprintf("Jo Park%d", i))
 }
