@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
@@ -166,7 +167,7 @@ func BenchmarkCorrelate(b *testing.B) {
 		specs := msgs(false, mapped, fresh)
 		b.ReportAllocs()
 		k, hits := 0, 0
-		cpu0 := cpuTime()
+		cpu0 := benchutil.CPUTime()
 		for b.Loop() {
 			sp := &specs[k&(len(specs)-1)]
 			var buf [256]byte
@@ -179,13 +180,13 @@ func BenchmarkCorrelate(b *testing.B) {
 		if hits != k {
 			b.Fatalf("%d hits of %d", hits, k)
 		}
-		b.ReportMetric(float64(cpuTime()-cpu0)/float64(k), "cpu-ns/op")
+		b.ReportMetric(float64(benchutil.CPUTime()-cpu0)/float64(k), "cpu-ns/op")
 	})
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			k, tracks := 0, 0
-			cpu0 := cpuTime()
+			cpu0 := benchutil.CPUTime()
 			var m correlate.Message
 			for b.Loop() {
 				sp := &bc.msgs[k&(len(bc.msgs)-1)] // len is a power of two
@@ -202,7 +203,7 @@ func BenchmarkCorrelate(b *testing.B) {
 			if (tracks > 0) != bc.want {
 				b.Fatalf("%d of %d matched, want matches %v", tracks, k, bc.want)
 			}
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(k), "cpu-ns/op")
+			b.ReportMetric(float64(benchutil.CPUTime()-cpu0)/float64(k), "cpu-ns/op")
 			b.ReportMetric(float64(tracks)/float64(k), "match-rate")
 			b.ReportMetric(benchRuleBytes, "heap-B/rule")
 			b.ReportMetric(float64(k)/b.Elapsed().Seconds(), "emails/s")
@@ -230,7 +231,7 @@ func BenchmarkSetRecord(b *testing.B) {
 	}
 	b.ReportAllocs()
 	i, total := 0, 0
-	cpu0 := cpuTime()
+	cpu0 := benchutil.CPUTime()
 	for b.Loop() {
 		n, err := r.SetRecord(ctx, s, anna, "F-big", recs[i%2])
 		if err != nil {
@@ -244,7 +245,7 @@ func BenchmarkSetRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "emails/s")
 	b.ReportMetric(b.Elapsed().Seconds()*1000/float64(i), "ms/op")
-	b.ReportMetric((cpuTime()-cpu0).Seconds()*1000/float64(i), "cpu-ms/op")
+	b.ReportMetric((benchutil.CPUTime()-cpu0).Seconds()*1000/float64(i), "cpu-ms/op")
 }
 
 // BenchmarkApply re-asserts all 250,000 rules (200,000 with a record) against

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/header"
+	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
@@ -127,7 +128,7 @@ func benchCorrelate(b *testing.B, c correlate.Correlator, msgs []benchMsg, wantF
 	found := 0
 	b.ReportAllocs()
 	i := 0
-	cpu0 := cpuTime()
+	cpu0 := benchutil.CPUTime()
 	for b.Loop() {
 		v := &msgs[i%len(msgs)]
 		*m = *tmpl
@@ -150,7 +151,7 @@ func benchCorrelate(b *testing.B, c correlate.Correlator, msgs []benchMsg, wantF
 
 // reportCPU reports the process CPU time per operation since cpu0.
 func reportCPU(b *testing.B, cpu0 time.Duration, n int) {
-	if d := cpuTime() - cpu0; d > 0 && n > 0 {
+	if d := benchutil.CPUTime() - cpu0; d > 0 && n > 0 {
 		b.ReportMetric(float64(d.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }
@@ -273,7 +274,7 @@ func BenchmarkLookupFloor(b *testing.B) {
 	b.Run("hit", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
-		cpu0 := cpuTime()
+		cpu0 := benchutil.CPUTime()
 		for b.Loop() {
 			if ts, _ := s.Lookup(ctx, keys[i%len(keys)], correlate.Query{Limit: 2}); len(ts) != 1 {
 				b.Fatal("miss")
@@ -289,7 +290,7 @@ func BenchmarkLookupFloor(b *testing.B) {
 	b.Run("miss", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
-		cpu0 := cpuTime()
+		cpu0 := benchutil.CPUTime()
 		for b.Loop() {
 			if ts, _ := s.Lookup(ctx, misses[i%len(misses)], correlate.Query{Limit: 2}); len(ts) != 0 {
 				b.Fatal("hit")

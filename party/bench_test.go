@@ -8,10 +8,10 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
@@ -150,7 +150,7 @@ func BenchmarkResolve(b *testing.B) {
 			resolved := 0
 			b.ReportAllocs()
 			i := 0
-			cpu0 := cpuTime()
+			cpu0 := benchutil.CPUTime()
 			for b.Loop() {
 				benchMessage(m, addrs, i)
 				res, err := r.Resolve(ctx, m)
@@ -163,7 +163,7 @@ func BenchmarkResolve(b *testing.B) {
 				i++
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(4*i), "ns/address")
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(4*i), "cpu-ns/address")
+			b.ReportMetric(float64(benchutil.CPUTime()-cpu0)/float64(4*i), "cpu-ns/address")
 			b.ReportMetric(float64(resolved)/float64(i), "senders-resolved")
 			b.ReportMetric(bench.heapMB, "directory-MB")
 		})
@@ -173,7 +173,7 @@ func BenchmarkResolve(b *testing.B) {
 		addrs := benchAddresses(1<<18, 0)
 		b.ReportAllocs()
 		i, found := 0, 0
-		cpu0 := cpuTime()
+		cpu0 := benchutil.CPUTime()
 		for b.Loop() {
 			j := (4 * i) % (len(addrs) - 3)
 			for _, a := range addrs[j : j+4] {
@@ -187,20 +187,8 @@ func BenchmarkResolve(b *testing.B) {
 			b.Fatalf("floor found %d of %d", found, 4*i)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(4*i), "ns/address")
-		b.ReportMetric(float64(cpuTime()-cpu0)/float64(4*i), "cpu-ns/address")
+		b.ReportMetric(float64(benchutil.CPUTime()-cpu0)/float64(4*i), "cpu-ns/address")
 	})
-}
-
-// cpuTime returns the CPU time (user and system, all threads) the process
-// has used, in nanoseconds. On the shared, oversubscribed test machine,
-// wall-clock ns/op grows with other people's load; CPU time per operation
-// does much less, so the resolve benchmark reports both.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // BenchmarkResolveParallel is BenchmarkResolve from every core at once:

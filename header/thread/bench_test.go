@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
+	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 )
 
 // synthSize is the size of the synthetic mailbox.
@@ -115,7 +116,7 @@ func ham(b *testing.B) []*correlate.Message {
 // process, from start): on a loaded machine wall time includes other
 // processes' time.
 func reportCPU(b *testing.B, start time.Duration) {
-	if cpu := cpuTime(); cpu > 0 && b.N > 0 {
+	if cpu := benchutil.CPUTime(); cpu > 0 && b.N > 0 {
 		b.ReportMetric(float64(cpu-start)/float64(b.N), "cpu-ns/op")
 	}
 }
@@ -145,7 +146,7 @@ func BenchmarkThread(b *testing.B) {
 			b.Run(box.name+"/"+mode.name, func(b *testing.B) {
 				msgs := box.msgs(b)
 				b.ReportAllocs()
-				start := cpuTime()
+				start := benchutil.CPUTime()
 				var roots []*thread.Node
 				for b.Loop() {
 					roots = thread.Thread(msgs, mode.opts)
@@ -184,7 +185,7 @@ func BenchmarkThreaderAdd(b *testing.B) {
 			b.Run(o.name+"/"+mode.name, func(b *testing.B) {
 				msgs := o.msgs()
 				b.ReportAllocs()
-				start := cpuTime()
+				start := benchutil.CPUTime()
 				th := thread.NewThreader(mode.opts)
 				i := 0
 				for b.Loop() {
@@ -209,7 +210,7 @@ func BenchmarkThreaderRoots(b *testing.B) {
 		th.Add(m)
 	}
 	b.ReportAllocs()
-	start := cpuTime()
+	start := benchutil.CPUTime()
 	for b.Loop() {
 		_ = th.Roots()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 )
 
@@ -92,12 +93,12 @@ func BenchmarkPutBatch(b *testing.B) {
 				batch[i] = benchEntry("b", n)
 				n++
 			}
-			c0 := cpuTime()
+			c0 := benchutil.CPUTime()
 			b.StartTimer()
 			if _, err := s.PutBatch(ctx, batch); err != nil {
 				b.Fatal(err)
 			}
-			cpu += cpuTime() - c0
+			cpu += benchutil.CPUTime() - c0
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "emails/s")
 		reportCPU(b, cpu, n)
