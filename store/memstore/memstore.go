@@ -11,9 +11,12 @@
 //     participants, records (type and id together) and places (mailbox,
 //     folder id and path together). The Tracked values a Store returns
 //     point into the arena without copying it;
-//   - each tracked email is a fixed-size row of 96 bytes without Go
+//   - each tracked email is a fixed-size row of 88 bytes without Go
 //     pointers, in chunks of 8,192 rows, so the collector never scans the
 //     million rows and the store grows without copying them;
+//   - the posting lists of keys shared by several emails live in one
+//     pointer-free pool, in regions of power-of-two sizes reused as lists
+//     grow and shrink;
 //   - the index does not store key text at all: a key is identified by a
 //     95-bit fingerprint (a 64-bit hash and 31 bits of a second, independently
 //     seeded one, see [hash/maphash]); two distinct keys are confused only if
@@ -29,8 +32,9 @@
 //     Engine always does), so it costs no second map.
 //
 // At the defaults of the mailcorrelate package (about four keys per email)
-// a store of a million tracked emails holds about 360 bytes per email; see
-// BENCHMARKS.md.
+// a store of a million tracked emails holds about 380 bytes per email; see
+// BENCHMARKS.md. A tracked email's Method must fit in 16 bits, as every
+// correlate.Method does.
 //
 // Deleting an email removes it from the index; its texts stay in the arena
 // until the Store is dropped.
@@ -44,6 +48,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"sync"
@@ -74,7 +79,11 @@ type Store struct {
 	ekeys []uint64 // primary key hashes of each email, for Delete
 	index map[uint64]slot
 	ents  []kentry // index entries; ents[0] is unused so 0 means none
-	lists [][]uint32
+	// pool holds the posting lists of keys with several emails, each in a
+	// region of a power-of-two size; free holds the regions lists have
+	// outgrown or left, by log2 of their size, for reuse.
+	pool []uint32
+	free [32][]uint32
 	// hidden counts the live emails whose Message-ID is indexed under the
 	// private kind hiddenKind because the caller did not index it.
 	hidden int
@@ -94,7 +103,7 @@ const (
 // counted in Stats. The NUL byte keeps it apart from any kind in use.
 const hiddenKind = "\x00memstore.msgid"
 
-// rec is one tracked email, without Go pointers: 96 bytes.
+// rec is one tracked email, without Go pointers: 88 bytes.
 type rec struct {
 	at                             int64  // Time, Unix nanoseconds
 	record                         uint32 // index into records
@@ -103,13 +112,16 @@ type rec struct {
 	part                           [inlineParts]uint32 // indexes into strs
 	partsOff, keysOff              uint32
 	corr, parent                   uint32
-	method                         int32
 	nparts, nkeys                  uint16
+	method                         int16
 	dir                            correlate.Direction
-	dead                           bool
-	hidden                         bool // the Message-ID is indexed under hiddenKind (after the nkeys keys)
-	_                              [5]byte
+	flags                          uint8 // rowDead, rowHidden
 }
+
+const (
+	rowDead   = 1 << iota // deleted
+	rowHidden             // the Message-ID is indexed under hiddenKind (after the nkeys keys)
+)
 
 type recordEntry struct{ typ, id sref }
 
@@ -132,12 +144,12 @@ const chkMask = 1<<31 - 1
 
 // kentry is one distinct key of an indirect slot: its check bits, the next
 // entry with the same primary hash, and its postings — a single email
-// inline, or a list in lists.
+// inline, or a list in a region of pool.
 type kentry struct {
 	chk  uint32
 	next uint32
-	one  uint32 // the email when n == 1
-	list uint32 // index into lists when n > 1
+	one  uint32 // the email when n == 1; the size of the region when n > 1
+	list uint32 // the offset of the region in pool when n > 1
 	n    uint32
 }
 
@@ -167,7 +179,6 @@ func (s *Store) init() {
 	s.index = make(map[uint64]slot)
 	s.seq = make(map[string]int64)
 	s.ents = make([]kentry, 1)
-	s.lists = make([][]uint32, 1)
 }
 
 // ready reports whether init has run; readers of a zero Store see an empty
@@ -228,9 +239,27 @@ func (s *Store) postings(h1 uint64, chk uint32, one *[1]uint32) []uint32 {
 			one[0] = ke.one
 			return one[:]
 		}
-		return s.lists[ke.list]
+		return s.pool[ke.list : ke.list+ke.n : ke.list+ke.n]
 	}
 	return nil
+}
+
+// alloc returns the offset in pool of a free region of 1<<class entries.
+func (s *Store) alloc(class int) uint32 {
+	if f := s.free[class]; len(f) > 0 {
+		off := f[len(f)-1]
+		s.free[class] = f[:len(f)-1]
+		return off
+	}
+	off := uint32(len(s.pool))
+	s.pool = append(s.pool, make([]uint32, 1<<class)...)
+	return off
+}
+
+// release returns the region of ke to the free regions.
+func (s *Store) release(ke *kentry) {
+	class := bits.TrailingZeros32(ke.one)
+	s.free[class] = append(s.free[class], ke.list)
 }
 
 // before reports whether email a sorts before email b: older first, then by
@@ -274,29 +303,28 @@ func (s *Store) addToEntry(e, id uint32) {
 		ke.one, ke.n = id, 1
 		return
 	case 1:
-		var l []uint32
+		off := s.alloc(1)
 		if s.before(ke.one, id) {
-			l = []uint32{ke.one, id}
+			s.pool[off], s.pool[off+1] = ke.one, id
 		} else {
-			l = []uint32{id, ke.one}
+			s.pool[off], s.pool[off+1] = id, ke.one
 		}
-		if ke.list == 0 {
-			s.lists = append(s.lists, l)
-			ke.list = uint32(len(s.lists) - 1)
-		} else {
-			s.lists[ke.list] = l
-		}
-		ke.n = 2
+		ke.list, ke.one, ke.n = off, 2, 2
 		return
 	}
-	l := s.lists[ke.list]
+	if ke.n == ke.one { // the region is full: move to one twice its size
+		off := s.alloc(bits.TrailingZeros32(ke.one) + 1)
+		copy(s.pool[off:off+ke.n], s.pool[ke.list:ke.list+ke.n])
+		s.release(ke)
+		ke.list, ke.one = off, 2*ke.one
+	}
+	l := s.pool[ke.list : ke.list+ke.n : ke.list+ke.one]
 	if s.before(l[len(l)-1], id) { // mail mostly arrives in time order
-		l = append(l, id)
+		l = append(l, id) // within the region
 	} else {
 		i := sort.Search(len(l), func(i int) bool { return s.before(id, l[i]) })
-		l = slices.Insert(l, i, id)
+		l = slices.Insert(l, i, id) // within the region: it has room
 	}
-	s.lists[ke.list] = l
 	ke.n = uint32(len(l))
 }
 
@@ -318,15 +346,15 @@ func (s *Store) removePosting(h1 uint64, id uint32) {
 		case ke.n == 1 && ke.one == id:
 			ke.n, ke.one = 0, 0
 		case ke.n > 1:
-			l := s.lists[ke.list]
+			l := s.pool[ke.list : ke.list+ke.n]
 			if i := slices.Index(l, id); i >= 0 {
 				l = slices.Delete(l, i, i+1)
 				ke.n = uint32(len(l))
 				if ke.n == 1 {
-					ke.one = l[0]
-					l = l[:0]
+					first := l[0]
+					s.release(ke)
+					ke.one, ke.list = first, 0
 				}
-				s.lists[ke.list] = l
 			}
 		}
 	}
@@ -377,6 +405,9 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 	if t.ID != 0 {
 		return correlate.Tracked{}, fmt.Errorf("memstore: put: tracked email already has ID %d", t.ID)
 	}
+	if t.Method < math.MinInt16 || t.Method > math.MaxInt16 {
+		return correlate.Tracked{}, fmt.Errorf("memstore: put: method %d out of the range a Store keeps (%d to %d)", t.Method, math.MinInt16, math.MaxInt16)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
@@ -407,7 +438,7 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 		subject: s.arena.add(t.Subject),
 		corr:    uint32(t.CorrelatedWith),
 		parent:  uint32(t.Parent),
-		method:  int32(t.Method),
+		method:  int16(t.Method),
 		dir:     t.Direction,
 	}
 	r.nparts = uint16(min(len(t.Participants), 1<<16-1))
@@ -442,7 +473,7 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 		h1, chk := s.keyHash(correlate.Key{Kind: hiddenKind, Value: t.MessageID})
 		s.addPosting(h1, chk, id)
 		s.ekeys = append(s.ekeys, h1)
-		r.hidden = true
+		r.flags |= rowHidden
 		s.hidden++
 	}
 	s.live++
@@ -576,7 +607,7 @@ func (s *Store) Get(ctx context.Context, id int64) (correlate.Tracked, error) {
 }
 
 func (s *Store) alive(id int64) bool {
-	return id > 0 && id <= int64(s.nrows) && !s.row(uint32(id)).dead
+	return id > 0 && id <= int64(s.nrows) && s.row(uint32(id)).flags&rowDead == 0
 }
 
 // Delete implements correlate.Store.
@@ -591,7 +622,7 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 	}
 	r := s.row(uint32(id))
 	n := uint32(r.nkeys)
-	if r.hidden {
+	if r.flags&rowHidden != 0 {
 		n++
 		s.hidden--
 	}
@@ -600,7 +631,7 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 	}
 	s.nkeys -= int64(r.nkeys)
 	s.live--
-	r.dead = true
+	r.flags |= rowDead
 	return nil
 }
 

@@ -1,8 +1,11 @@
 package memstore_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -113,4 +116,76 @@ func TestTimesOutOfRange(t *testing.T) {
 	require.Len(t, ts, 2)
 	assert.Equal(t, []int64{a.ID, b.ID}, []int64{ts[0].ID, ts[1].ID}, "a year-9999 date sorts newest, a year-1 date oldest, not wrapped around")
 	assert.Equal(t, 2262, ts[0].Time.Year(), "kept at the latest time UnixNano represents")
+}
+
+// TestPostingsModel puts and deletes emails under a few shared keys, in
+// random time order, and checks every lookup against a plain model: the
+// posting lists move between regions of the pool as they grow and shrink.
+func TestPostingsModel(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 11))
+	s := memstore.New()
+	keys := []correlate.Key{{Kind: "k", Value: "a"}, {Kind: "k", Value: "b"}, {Kind: "k", Value: "c"}, {Kind: "k", Value: "d"}}
+	type email struct {
+		id   int64
+		at   time.Time
+		keys []int
+	}
+	live := map[int64]email{}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for step := range 3000 {
+		if len(live) > 0 && r.IntN(3) == 0 {
+			for id := range live { // a random live email
+				require.NoError(t, s.Delete(ctx, id))
+				delete(live, id)
+				break
+			}
+		} else {
+			e := email{at: t0.Add(time.Duration(r.IntN(500)) * time.Minute)}
+			var ks []correlate.Key
+			for i := range keys {
+				if r.IntN(2) == 0 {
+					e.keys = append(e.keys, i)
+					ks = append(ks, keys[i])
+				}
+			}
+			tr, err := s.Put(ctx, correlate.Tracked{MessageID: fmt.Sprintf("m%d@x", step), Time: e.at}, ks)
+			require.NoError(t, err)
+			e.id = tr.ID
+			live[e.id] = e
+		}
+		if step%97 != 0 {
+			continue
+		}
+		for i, k := range keys {
+			want := []int64{}
+			for _, e := range live {
+				if slices.Contains(e.keys, i) {
+					want = append(want, e.id)
+				}
+			}
+			slices.SortFunc(want, func(a, b int64) int { // newest first, then the higher ID
+				if c := live[b].at.Compare(live[a].at); c != 0 {
+					return c
+				}
+				return cmp.Compare(b, a)
+			})
+			ts, err := s.Lookup(ctx, k, correlate.Query{Limit: -1})
+			require.NoError(t, err)
+			got := make([]int64, 0, len(ts))
+			for _, x := range ts {
+				got = append(got, x.ID)
+			}
+			require.Equal(t, want, got, "step %d, key %s", step, k.Value)
+		}
+	}
+}
+
+func TestMethodRange(t *testing.T) {
+	s := memstore.New()
+	_, err := s.Put(context.Background(), correlate.Tracked{MessageID: "a@x", Method: 1 << 20}, nil)
+	assert.ErrorContains(t, err, "memstore: put: method 1048576 out of the range", "a Method beyond 16 bits is refused, not cut short")
+	tr, err := s.Put(context.Background(), correlate.Tracked{MessageID: "b@x", Method: correlate.FolderTracking}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, correlate.FolderTracking, tr.Method)
 }
