@@ -164,7 +164,8 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 	if m == nil {
 		return correlate.Match{}, nil
 	}
-	found := c.f.Find(m.Subject)
+	var fbuf [4]Found
+	found := c.f.find(fbuf[:0], m.Subject)
 	if len(found) == 0 {
 		return correlate.Match{}, nil
 	}
@@ -173,7 +174,8 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 		trackOnly correlate.Match
 		looked    int
 		reason    string
-		done      []string // digits looked up
+		doneBuf   [4]string
+		done      = doneBuf[:0] // digits looked up
 	)
 	note := func(raw, n string) {
 		ev = append(ev, correlate.Evidence{Field: "Subject", Value: raw, Note: n})
@@ -229,17 +231,19 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 			why("sender policy refused token " + raw)
 			continue
 		}
-		note(raw, "names tracked email "+strconv.FormatInt(pick.ID, 10))
+		names := "names tracked email " + strconv.FormatInt(pick.ID, 10)
+		note(raw, names)
 		mt := correlate.Match{
 			Record:         pick.Record,
 			Method:         correlate.TrackingToken,
 			Confidence:     conf,
 			Strategy:       c.String(),
 			CorrelatedWith: pick,
-			Reason:         "token " + raw + " names tracked email " + strconv.FormatInt(pick.ID, 10),
+			Reason:         "token " + raw + " " + names,
 		}
 		if c.subjectChanged != nil {
-			mt.SubjectChanged = c.subjectChanged(c.f.Strip(pick.Subject), c.f.Strip(m.Subject))
+			var buf [4]Found
+			mt.SubjectChanged = c.subjectChanged(c.f.strip(pick.Subject, c.f.find(buf[:0], pick.Subject)), c.f.strip(m.Subject, found))
 		}
 		if pick.Record.IsZero() {
 			if trackOnly.CorrelatedWith == nil {

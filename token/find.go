@@ -49,8 +49,10 @@ type Found struct {
 // Find runs in time linear in len(subject) (times the number of prefixes)
 // and allocates nothing when the subject has no token. It returns every
 // token; callers bound what they do with them.
-func (f Format) Find(subject string) []Found {
-	var out []Found
+func (f Format) Find(subject string) []Found { return f.find(nil, subject) }
+
+// find is Find appending to out.
+func (f Format) find(out []Found, subject string) []Found {
 	var fb firstBytes
 	f.firstBytes(&fb)
 	if fb.n > len(fb.b) {
@@ -60,8 +62,9 @@ func (f Format) Find(subject string) []Found {
 			if fb.set[c>>6]&(1<<(c&63)) == 0 {
 				continue
 			}
-			if end, ok := f.candidate(subject, i, &out); ok {
-				i = end - 1
+			if fd, ok := f.candidate(subject, i); ok {
+				out = append(out, fd)
+				i = fd.End - 1
 			}
 		}
 		return out
@@ -81,8 +84,9 @@ func (f Format) Find(subject string) []Found {
 			return out
 		}
 		pos := i + 1
-		if end, ok := f.candidate(subject, i, &out); ok {
-			pos = end
+		if fd, ok := f.candidate(subject, i); ok {
+			out = append(out, fd)
+			pos = fd.End
 		}
 		for k := range fb.n {
 			if next[k] < pos {
@@ -93,19 +97,18 @@ func (f Format) Find(subject string) []Found {
 }
 
 // candidate tries to read a token at subject[i], a possible first byte of a
-// prefix, and appends it to out; it returns the end of the token.
-func (f *Format) candidate(subject string, i int, out *[]Found) (int, bool) {
+// prefix.
+func (f *Format) candidate(subject string, i int) (Found, bool) {
 	if i > 0 {
 		if r, _ := utf8.DecodeLastRuneInString(subject[:i]); isWordRune(r) {
-			return 0, false
+			return Found{}, false
 		}
 	}
 	t, end, ok := f.matchAt(subject, i)
 	if !ok {
-		return 0, false
+		return Found{}, false
 	}
-	*out = append(*out, Found{Token: t, Start: i, End: end})
-	return end, true
+	return Found{Token: t, Start: i, End: end}, true
 }
 
 // indexFrom returns the index of the first c in s at or after from, or
@@ -139,12 +142,25 @@ func (f Format) Parse(s string) (Token, error) {
 // compare the subjects of a conversation. Text glued to the end of a token
 // is kept, so "CRM:0001001#0001002", with "#" a prefix too, leaves
 // "#0001002", which was not a token before and is one now.
-func (f Format) Strip(subject string) string {
-	fs := f.Find(subject)
-	if len(fs) == 0 {
-		return strings.Join(strings.Fields(subject), " ")
+func (f Format) Strip(subject string) string { return f.strip(subject, f.Find(subject)) }
+
+// strip is Strip with the tokens of subject, fs, found already. It returns
+// subject itself, without allocating, when there are no tokens and its
+// white space is already single spaces between words.
+func (f Format) strip(subject string, fs []Found) string {
+	if len(fs) == 0 && singleSpaced(subject) {
+		return subject
 	}
 	var b strings.Builder
+	b.Grow(len(subject))
+	words := func(s string) {
+		for w := range strings.FieldsSeq(s) {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(w)
+		}
+	}
 	prev := 0
 	for _, fd := range fs {
 		start, end := fd.Start, fd.End
@@ -153,12 +169,28 @@ func (f Format) Strip(subject string) string {
 				start, end = start-1, end+1
 			}
 		}
-		b.WriteString(subject[prev:start])
-		b.WriteByte(' ')
+		words(subject[prev:start])
 		prev = end
 	}
-	b.WriteString(subject[prev:])
-	return strings.Join(strings.Fields(b.String()), " ")
+	words(subject[prev:])
+	return b.String()
+}
+
+// singleSpaced reports whether strings.Join(strings.Fields(s), " ") == s:
+// the only white space in s is single ASCII spaces between words.
+func singleSpaced(s string) bool {
+	space := true // at the start, as after a space
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			if r != ' ' || space {
+				return false
+			}
+			space = true
+			continue
+		}
+		space = false
+	}
+	return !space || s == ""
 }
 
 // firstBytes holds the bytes a recognized prefix can begin with: as a set,

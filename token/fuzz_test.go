@@ -158,3 +158,21 @@ func FuzzStamp(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStripWords checks Strip's white space against strings.Fields: words
+// joined by single spaces, whether or not the subject holds tokens.
+func FuzzStripWords(f *testing.F) {
+	for _, s := range []string{"", " ", "a  b", "a b", "\ta", "a\u00a0b", "Re: x [CRM:0001001]", "CRM:0001001", " (CRM:0001001) y "} {
+		f.Add(s)
+	}
+	ft := token.Format{Prefix: "CRM"}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := ft.Strip(s)
+		if want := strings.Join(strings.Fields(got), " "); got != want {
+			t.Fatalf("Strip(%q) = %q, white space not single spaces (%q)", s, got, want)
+		}
+		if len(ft.Find(s)) == 0 && got != strings.Join(strings.Fields(s), " ") {
+			t.Fatalf("Strip(%q) = %q without tokens, want the words of s", s, got)
+		}
+	})
+}
