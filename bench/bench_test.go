@@ -1,0 +1,321 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"testing"
+
+	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
+)
+
+// The store sizes measured; 10,000,000 only with -bench.huge.
+func sizes() []int {
+	s := []int{100_000, 1_000_000}
+	if hugeOn() {
+		s = append(s, 10_000_000)
+	}
+	return s
+}
+
+var chains = []chain{chainDefault, chainSmart}
+
+// forEach runs fn for every store size and chain: "store=1M/chain=default".
+func forEach(b *testing.B, fn func(b *testing.B, w *world)) {
+	for _, n := range sizes() {
+		for _, c := range chains {
+			if n > 1_000_000 && c != chainDefault {
+				continue // the 10M store is built for the default chain only
+			}
+			b.Run("store="+sizeName(n)+"/chain="+string(c), func(b *testing.B) {
+				fn(b, getWorld(b, n, c))
+			})
+		}
+	}
+}
+
+// BenchmarkCorrelate runs Engine.Correlate, the whole chain with its
+// guardrails, on the held-out messages: "all" is the realistic mix (every
+// held-out message, whatever decides it), "header" and "token" the ones the
+// InReplyTo and TrackingToken methods decide.
+//
+// Before each Correlate the message is read once (warm), as parsing leaves
+// it in the CPU caches; timed-ns/op, p50-ns/op and p99-ns/op time Correlate
+// alone, ns/op and cpu-ns/op include that read.
+func BenchmarkCorrelate(b *testing.B) {
+	forEach(b, func(b *testing.B, w *world) {
+		for _, mix := range []struct {
+			name   string
+			method correlate.Method
+		}{{"all", -1}, {"header", correlate.InReplyTo}, {"token", correlate.TrackingToken}} {
+			var msgs []held
+			for _, h := range w.held {
+				if mix.method < 0 || h.method == mix.method {
+					msgs = append(msgs, h)
+				}
+			}
+			if len(msgs) == 0 {
+				continue
+			}
+			b.Run("mix="+mix.name, func(b *testing.B) {
+				benchCorrelate(b, w, msgs)
+			})
+		}
+	})
+}
+
+func benchCorrelate(b *testing.B, w *world, msgs []held) {
+	ctx := context.Background()
+	found, right := 0, 0
+	var ot benchutil.OpTimer
+	b.ReportAllocs()
+	i := 0
+	ot.Start()
+	for b.Loop() {
+		h := &msgs[i%len(msgs)]
+		warm(h.msg)
+		ot.Begin()
+		d, err := w.eng.Correlate(ctx, h.msg)
+		ot.Tick()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d.Found() {
+			found++
+		}
+		if d.Match.Record == h.label {
+			right++
+		}
+		i++
+	}
+	ot.Report(b)
+	b.ReportMetric(float64(found)/float64(i), "found/op")
+	b.ReportMetric(float64(right)/float64(i), "label-agrees/op")
+	b.ReportMetric(float64(len(msgs)), "messages")
+}
+
+var sinkByte byte
+
+// warm reads every byte a correlator may read of m, as parsing it just did:
+// a message is correlated right after it is parsed, hot in the CPU caches,
+// while the store's rows are not. Without it every field would be a cache
+// miss too, since the benchmark cycles through thousands of messages.
+func warm(m *correlate.Message) {
+	var x byte
+	str := func(s string) {
+		for i := 0; i < len(s); i += 32 {
+			x ^= s[i]
+		}
+	}
+	addrs := func(as []correlate.Address) {
+		for _, a := range as {
+			str(a.Name)
+			str(a.Address)
+		}
+	}
+	str(m.MessageID)
+	for _, id := range m.InReplyTo {
+		str(id)
+	}
+	for _, id := range m.References {
+		str(id)
+	}
+	str(m.Subject)
+	str(m.ThreadTopic)
+	str(string(m.ThreadIndex))
+	addrs(m.From)
+	addrs(m.To)
+	addrs(m.Cc)
+	addrs(m.Bcc)
+	addrs(m.ReplyTo)
+	str(m.Sender.Address)
+	for k, vs := range m.Header {
+		str(k)
+		for _, v := range vs {
+			str(v)
+		}
+	}
+	str(string(m.Body))
+	sinkByte ^= x
+}
+
+// BenchmarkTrack files fresh messages (the tail of the generated mail,
+// after the store was full) as the replay pass filed them: Engine.Track
+// with the same Match, every Indexer of the chain, Store.Put. When the tail
+// runs out, the emails it added are untracked (untimed) and it starts over.
+func BenchmarkTrack(b *testing.B) {
+	forEach(b, func(b *testing.B, w *world) {
+		ctx := context.Background()
+		ids := make([]int64, 0, len(w.tailHow))
+		var ot benchutil.OpTimer
+		b.ReportAllocs()
+		i := 0
+		ot.Start()
+		for b.Loop() {
+			if i == len(w.tailHow) {
+				b.StopTimer()
+				ot.Pause()
+				untrack(ctx, w.eng, ids)
+				ids, i = ids[:0], 0
+				ot.Resume()
+				b.StartTimer()
+			}
+			tr := &w.tailHow[i]
+			t, err := w.eng.Track(ctx, w.tailMsgs[tr.i], tr.how)
+			ot.Tick()
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, t.ID)
+			i++
+		}
+		ot.Report(b)
+		b.StopTimer()
+		untrack(ctx, w.eng, ids)
+	})
+}
+
+// BenchmarkParseCorrelateTrack is the whole job per message, from raw
+// bytes: ParseMessage (with the body kept, for bounces), Engine.Correlate,
+// and Engine.Track when the message is seeded or the Decision says to track
+// it, on the tail of the generated mail in date order (replies follow the
+// mail they answer). msgs/s is per core: wall time, one goroutine.
+func BenchmarkParseCorrelateTrack(b *testing.B) {
+	forEach(b, func(b *testing.B, w *world) {
+		ctx := context.Background()
+		ids := make([]int64, 0, len(w.tail))
+		var ot benchutil.OpTimer
+		bytesIn := 0
+		b.ReportAllocs()
+		i := 0
+		ot.Start()
+		for b.Loop() {
+			if i == len(w.tail) {
+				b.StopTimer()
+				ot.Pause()
+				untrack(ctx, w.eng, ids)
+				ids, i = ids[:0], 0
+				ot.Resume()
+				b.StartTimer()
+			}
+			r := &w.tail[i]
+			raw := w.blob[r.off : r.off+r.n]
+			m := parse(raw, r.folder)
+			_, _, t, ok := replayOne(ctx, w.eng, m, r)
+			ot.Tick()
+			if ok {
+				ids = append(ids, t.ID)
+			}
+			bytesIn += len(raw)
+			i++
+		}
+		ot.Report(b)
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		b.ReportMetric(float64(bytesIn)/float64(b.N), "bytes/msg")
+		b.StopTimer()
+		untrack(ctx, w.eng, ids)
+	})
+}
+
+// BenchmarkMemory reports the heap the store holds per tracked email:
+// runtime.MemStats.HeapAlloc after two collections once the store is built,
+// minus the same before, minus the bytes of the messages kept for the other
+// benchmarks. The loop reads Store.Stats (a few ns); the metrics are what
+// counts.
+func BenchmarkMemory(b *testing.B) {
+	forEach(b, func(b *testing.B, w *world) {
+		ctx := context.Background()
+		for b.Loop() {
+			if _, err := w.store.Stats(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(w.bytesPerEmail, "bytes/email")
+		b.ReportMetric(float64(w.keys)/float64(w.emails), "keys/email")
+		b.ReportMetric(float64(w.emails), "emails")
+		b.ReportMetric(w.build.Seconds(), "build-s")
+	})
+}
+
+var sinkStd *mail.Message
+
+// BenchmarkBaselineReadMessage is the parsing floor: bare
+// net/mail.ReadMessage (the header split into fields, nothing decoded) on
+// the tail messages that BenchmarkParseCorrelateTrack parses.
+func BenchmarkBaselineReadMessage(b *testing.B) {
+	w := getWorld(b, sizes()[0], chainDefault)
+	b.ReportAllocs()
+	r := bytes.NewReader(nil)
+	i := 0
+	for b.Loop() {
+		t := &w.tail[i%len(w.tail)]
+		r.Reset(w.blob[t.off : t.off+t.n])
+		m, err := mail.ReadMessage(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkStd = m
+		i++
+	}
+}
+
+var sinkID int64
+
+// BenchmarkBaselineMapLookup is the store's floor: a plain Go map from
+// Message-ID to email ID holding as many ids as the store, looked up with
+// the In-Reply-To ids of the held-out header hits (the lookup the InReplyTo
+// strategy makes), so the keys and the picks are the ones of
+// BenchmarkCorrelate/mix=header.
+func BenchmarkBaselineMapLookup(b *testing.B) {
+	for _, n := range sizes() {
+		b.Run("store="+sizeName(n), func(b *testing.B) {
+			w := getWorld(b, n, chainDefault)
+			m, keys := mapFloor(w)
+			var ot benchutil.OpTimer
+			b.ReportAllocs()
+			i := 0
+			ot.Start()
+			for b.Loop() {
+				sinkID += m[keys[i%len(keys)]]
+				ot.Tick()
+				i++
+			}
+			ot.Report(b)
+		})
+	}
+}
+
+// mapFloor returns a map from the Message-ID of every tracked email of w to
+// its ID, and the In-Reply-To ids of the held-out header hits that it
+// holds.
+func mapFloor(w *world) (map[string]int64, []string) {
+	ctx := context.Background()
+	m := make(map[string]int64, w.emails)
+	for id := int64(1); ; id++ {
+		t, err := w.store.Get(ctx, id)
+		if err != nil {
+			if errors.Is(err, correlate.ErrNotFound) && int64(len(m)) < w.emails {
+				continue // untracked
+			}
+			break
+		}
+		if t.MessageID != "" {
+			m[strings.Clone(t.MessageID)] = t.ID
+		}
+		if id > 4*w.emails {
+			break
+		}
+	}
+	var keys []string
+	for _, h := range w.held {
+		if h.method == correlate.InReplyTo && len(h.msg.InReplyTo) > 0 {
+			if _, ok := m[h.msg.InReplyTo[0]]; ok {
+				keys = append(keys, h.msg.InReplyTo[0])
+			}
+		}
+	}
+	return m, keys
+}
