@@ -8,12 +8,14 @@ import (
 // Named points of the 0..1 confidence scale. Strategies may use any value in
 // between; these make thresholds readable.
 const (
-	Certain = 1.0  // the email names the record itself (folder rule, signed token, own Message-ID)
-	High    = 0.9  // an exact identifier that a person could have edited (plain token)
-	Likely  = 0.7  // strong circumstantial evidence (conversation root, ancestor id)
-	Weak    = 0.4  // similarity only
-	epsilon = 1e-9 // tolerance when comparing against a threshold
+	Certain = 1.0 // the email names the record itself (folder rule, signed token, own Message-ID)
+	High    = 0.9 // an exact identifier that a person could have edited (plain token)
+	Likely  = 0.7 // strong circumstantial evidence (conversation root, ancestor id)
+	Weak    = 0.4 // similarity only
 )
+
+// epsilon is the tolerance when comparing a confidence against a threshold.
+const epsilon = 1e-9
 
 // Evidence is one fact a strategy relied on or rejected, for programs to
 // read: which field, what value, and a short note ("names tracked email 42",
