@@ -180,13 +180,15 @@ func crmType(t string) bool { return t == TypeLead || t == TypeContact || t == T
 // the correlation Decision d for m and the Resolution res of m's
 // participants. The rules, in order:
 //
-//  1. Manual tracking bypasses the filter, as in Dynamics: when the
+//  1. A Decision with NoTrack set (an auto-reply, a bounce, a loop, a
+//     conflict awaiting review) is not tracked, whatever f is.
+//  2. Manual tracking bypasses the filter, as in Dynamics: when the
 //     Decision comes from a folder-level tracking rule (Method
 //     FolderTracking, or a Match that asks to track without a record) the
 //     email is tracked whatever f is.
-//  2. The filter applies to received email only: an outgoing email
+//  3. The filter applies to received email only: an outgoing email
 //     (m.Direction) is tracked when it correlated, and not otherwise.
-//  3. Otherwise f decides: All tracks; ResponsesToTrackedEmail tracks when
+//  4. Otherwise f decides: All tracks; ResponsesToTrackedEmail tracks when
 //     d found a record (a reply to a tracked email, by any method of the
 //     chain); FromCRMRecords when the sender resolved to a lead, contact
 //     or account; FromEmailEnabledRecords when it resolved to any record;
@@ -226,6 +228,13 @@ func (f Filter) Accept(m *correlate.Message, d correlate.Decision, res Resolutio
 // and outgoing email.
 func bypass(f Filter, m *correlate.Message, d correlate.Decision) (Verdict, bool) {
 	v := Verdict{Filter: f}
+	if d.NoTrack != "" {
+		// An auto-reply, bounce or loop, or a decision awaiting review:
+		// the engine said not to track it, whatever the filter or folder.
+		v.Reason = "not tracked: " + d.NoTrack
+		v.Evidence = []correlate.Evidence{{Field: "decision", Note: d.NoTrack}}
+		return v, true
+	}
 	if ev, ok := manualTracking(d); ok {
 		v.Track, v.Manual = true, true
 		v.Reason = "folder-level tracking: tracked whatever the filter"

@@ -37,6 +37,10 @@ var (
 	folderRule = correlate.Decision{Match: correlate.Match{Record: rec("account:contoso"), Method: correlate.FolderTracking,
 		Confidence: correlate.Certain, Strategy: "folder"}}
 	trackOnly = correlate.Decision{Steps: []correlate.Step{{Strategy: "folder", Match: correlate.Match{Track: true, Method: correlate.FolderTracking}}}}
+	autoReply = func(d correlate.Decision) correlate.Decision {
+		d.NoTrack = "auto-reply: correlated but not tracked"
+		return d
+	}
 )
 
 func TestFilterAccept(t *testing.T) {
@@ -64,6 +68,8 @@ func TestFilterAccept(t *testing.T) {
 		trackOnlyFolder  = scenario{"stranger@spam.example", trackOnly, correlate.Incoming}
 		outgoingReply    = scenario{"colleague@fabrikam.example", replyTo, correlate.Outgoing}
 		outgoingNew      = scenario{"colleague@fabrikam.example", noDecision, correlate.Outgoing}
+		autoReplyReply   = scenario{"contact@contoso.example", autoReply(replyTo), correlate.Incoming}
+		autoReplyFolder  = scenario{"stranger@spam.example", autoReply(folderRule), correlate.Incoming}
 	)
 	tests := []struct {
 		name   string
@@ -77,7 +83,10 @@ func TestFilterAccept(t *testing.T) {
 		{"All/Stranger", party.All, newFromStranger, true, false, "All tracks every received email, even from unknown senders"},
 		{"All/NoSender", party.All, noSender, true, false, "All does not look at the sender at all"},
 		{"All/OutgoingNew", party.All, outgoingNew, false, false, "the incoming-email filter does not apply to sent email: uncorrelated sent mail is not tracked"},
+		{"All/AutoReply", party.All, autoReplyReply, false, false, "an auto-reply the engine said not to track is not tracked, even under All"},
 		// ResponsesToTrackedEmail
+		{"Responses/AutoReply", party.ResponsesToTrackedEmail, autoReplyReply, false, false, "an auto-reply correlates but is not a response to file"},
+		{"Responses/AutoReplyInFolder", party.ResponsesToTrackedEmail, autoReplyFolder, false, false, "NoTrack wins over a folder rule: a loop must not be filed"},
 		{"Responses/Reply", party.ResponsesToTrackedEmail, replyFromContact, true, false, "a reply that correlated (In-Reply-To) with tracked email is a response"},
 		{"Responses/ReplyFromStranger", party.ResponsesToTrackedEmail, replyFromStrange, true, false, "the filter only asks whether it correlated; sender policy is the strategies' business"},
 		{"Responses/NewFromContact", party.ResponsesToTrackedEmail, newFromContact, false, false, "a new email from a known contact is not a response to tracked email"},
