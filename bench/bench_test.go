@@ -40,7 +40,8 @@ func forEach(b *testing.B, fn func(b *testing.B, w *world)) {
 // BenchmarkCorrelate runs Engine.Correlate, the whole chain with its
 // guardrails, on the held-out messages: "all" is the realistic mix (every
 // held-out message, whatever decides it), "header" and "token" the ones the
-// InReplyTo and TrackingToken methods decide.
+// InReplyTo and TrackingToken methods decide, "none" the ones no strategy
+// decides (new conversations: every strategy runs and abstains).
 //
 // Before each Correlate the message is read once (warm), as parsing leaves
 // it in the CPU caches; timed-ns/op, p50-ns/op and p99-ns/op time Correlate
@@ -50,7 +51,7 @@ func BenchmarkCorrelate(b *testing.B) {
 		for _, mix := range []struct {
 			name   string
 			method correlate.Method
-		}{{"all", -1}, {"header", correlate.InReplyTo}, {"token", correlate.TrackingToken}} {
+		}{{"all", -1}, {"header", correlate.InReplyTo}, {"token", correlate.TrackingToken}, {"none", correlate.None}} {
 			var msgs []held
 			for _, h := range w.held {
 				if mix.method < 0 || h.method == mix.method {
