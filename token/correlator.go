@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
@@ -15,6 +16,11 @@ const (
 	DefaultMaxCandidates = 16 // tracked emails examined per token
 	DefaultMaxTokens     = 4  // tokens of one subject looked up
 )
+
+// DateSkew is how much later than a message's Date a tracked email may be
+// dated and still be what its token names (clocks and time zones are
+// wrong by hours, not days).
+const DateSkew = 48 * time.Hour
 
 // An Index finds tracked emails by key, newest first. Every
 // [correlate.Store] is one.
@@ -82,7 +88,11 @@ type Options struct {
 // emails by their tokens. It is safe for concurrent use.
 //
 // For each token of the subject, the last first, it checks the signature
-// when signing is on, looks the token up, and picks one tracked email:
+// when signing is on, looks the token up, and picks one tracked email. It
+// passes over tracked emails dated more than [DateSkew] after the message
+// (unless no other carries the token): after a counter roll-over a token
+// names another record's newer mail too, and mail synchronized late or
+// imported from an archive must not be filed under it. Then it picks:
 //
 //   - the newest, when every tracked email carrying the token is filed under
 //     the same record;
@@ -211,9 +221,9 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 				continue
 			}
 		}
-		ts, err := c.idx.Lookup(ctx, fd.Key(), correlate.Query{Limit: c.maxCandidates})
+		ts, err := c.lookup(ctx, m, fd)
 		if err != nil {
-			return correlate.Match{}, fmt.Errorf("token: lookup %q: %w", fd.Digits, err)
+			return correlate.Match{}, err
 		}
 		done = append(done, fd.Digits)
 		pick, conf, ambiguity := choose(m, ts, conf)
@@ -261,6 +271,25 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 		return trackOnly, nil
 	}
 	return correlate.Match{Reason: reason, Evidence: ev}, nil
+}
+
+// lookup returns the newest tracked emails carrying fd's token that are not
+// dated more than DateSkew after m, or, when there are none, the newest
+// whatever their dates.
+func (c *Correlator) lookup(ctx context.Context, m *correlate.Message, fd Found) ([]correlate.Tracked, error) {
+	q := correlate.Query{Limit: c.maxCandidates}
+	if !m.Date.IsZero() {
+		q.Until = m.Date.Add(DateSkew)
+	}
+	ts, err := c.idx.Lookup(ctx, fd.Key(), q)
+	if err == nil && len(ts) == 0 && !q.Until.IsZero() {
+		q.Until = time.Time{}
+		ts, err = c.idx.Lookup(ctx, fd.Key(), q)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token: lookup %q: %w", fd.Digits, err)
+	}
+	return ts, nil
 }
 
 // choose picks the tracked email a token names among ts (newest first),

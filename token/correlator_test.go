@@ -144,6 +144,36 @@ func TestCorrelator(t *testing.T) {
 			reason: "a truly ambiguous token falls back to Dynamics' rule (the newest) at Weak confidence, so a chain threshold can refuse it",
 		},
 		{
+			name: "roll-over, later mail passed over",
+			tracked: []sent{
+				{mail("s1@crm", "Printer offline CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"},
+				{mail("s2@crm", "Invoice question CRM:0001001", support, 100, "dave@example.org"), "incident:CAS-2"},
+			},
+			in:     mail("r1@x", "Fwd: CRM:0001001", "dave@example.org", 10, "erin@example.org"),
+			record: "incident:CAS-1", conf: correlate.High, with: 0,
+			reason: "a message dated hour 10 (synchronized late, or imported) cannot answer mail of hour 100: only the older email is a candidate, although Dave took part in the newer one",
+		},
+		{
+			name: "only later mail",
+			tracked: []sent{
+				{mail("s2@crm", "Invoice question CRM:0001001", support, 100, "bob@tailspin.example"), "incident:CAS-2"},
+			},
+			in:     mail("r1@tailspin", "RE: Invoice question CRM:0001001", "bob@tailspin.example", 10, support),
+			record: "incident:CAS-2", conf: correlate.High, with: 0,
+			reason: "when every email carrying the token is dated after the message (a wrong Date header), the token still counts",
+		},
+		{
+			name: "later within the skew",
+			tracked: []sent{
+				{mail("s1@crm", "Printer offline CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"},
+				{mail("s2@crm", "Invoice question CRM:0001001", support, 100, "bob@tailspin.example"), "incident:CAS-2"},
+			},
+			in:     mail("r1@tailspin", "RE: Invoice question CRM:0001001", "bob@tailspin.example", 90, support),
+			record: "incident:CAS-2", conf: correlate.High, with: 1,
+			notes:  []string{"the newest with the sender among its participants"},
+			reason: "a reply whose Date is ten hours behind the mail it answers (a wrong clock) is within DateSkew",
+		},
+		{
 			name: "repeated token, one record",
 			tracked: []sent{
 				{mail("s1@crm", "Printer offline CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"},
