@@ -241,7 +241,8 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 			why("sender policy refused token " + raw)
 			continue
 		}
-		names := "names tracked email " + strconv.FormatInt(pick.ID, 10)
+		var nb [48]byte // one allocation for the note, not two (FormatInt, then +)
+		names := string(strconv.AppendInt(append(nb[:0], "names tracked email "...), pick.ID, 10))
 		note(raw, names)
 		mt := correlate.Match{
 			Record:         pick.Record,

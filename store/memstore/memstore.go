@@ -649,18 +649,29 @@ func (s *Store) window(p []uint32, q correlate.Query) []uint32 {
 }
 
 // materialize returns the emails of ids as Tracked values, with two
-// allocations whatever their number: the results and one slice holding the
-// participants of all of them.
+// allocations whatever their number (the results, and one slice holding the
+// participants of all of them), or one for a single email with few
+// participants, the common answer of a Message-ID lookup.
 func (s *Store) materialize(ids []uint32, newestFirst bool) []correlate.Tracked {
 	np := 0
 	for _, id := range ids {
 		np += int(s.row(id).nparts)
 	}
+	var out []correlate.Tracked
 	var parts []string
-	if np > 0 {
-		parts = make([]string, np)
+	switch {
+	case len(ids) == 1 && np <= inlineParts:
+		one := new(struct {
+			t [1]correlate.Tracked
+			p [inlineParts]string
+		})
+		out, parts = one.t[:], one.p[:]
+	default:
+		out = make([]correlate.Tracked, len(ids))
+		if np > 0 {
+			parts = make([]string, np)
+		}
 	}
-	out := make([]correlate.Tracked, len(ids))
 	for i := range out {
 		id := ids[i]
 		if newestFirst {
