@@ -162,12 +162,7 @@ func BenchmarkTrack(b *testing.B) {
 		ot.Start()
 		for b.Loop() {
 			if i == len(w.tailHow) {
-				b.StopTimer()
-				ot.Pause()
-				untrack(ctx, w.eng, ids)
-				ids, i = ids[:0], 0
-				ot.Resume()
-				b.StartTimer()
+				ids, i = rewind(ctx, b, &ot, w.eng, ids), 0
 			}
 			tr := &w.tailHow[i]
 			t, err := w.eng.Track(ctx, w.tailMsgs[tr.i], tr.how)
@@ -182,6 +177,17 @@ func BenchmarkTrack(b *testing.B) {
 		b.StopTimer()
 		untrack(ctx, w.eng, ids)
 	})
+}
+
+// rewind untracks the emails a benchmark tracked, untimed, so that it can
+// file its messages again; it returns ids emptied.
+func rewind(ctx context.Context, b *testing.B, ot *benchutil.OpTimer, eng *correlate.Engine, ids []int64) []int64 {
+	b.StopTimer()
+	ot.Pause()
+	untrack(ctx, eng, ids)
+	ot.Resume()
+	b.StartTimer()
+	return ids[:0]
 }
 
 // BenchmarkParseCorrelateTrack is the whole job per message, from raw
@@ -200,12 +206,7 @@ func BenchmarkParseCorrelateTrack(b *testing.B) {
 		ot.Start()
 		for b.Loop() {
 			if i == len(w.tail) {
-				b.StopTimer()
-				ot.Pause()
-				untrack(ctx, w.eng, ids)
-				ids, i = ids[:0], 0
-				ot.Resume()
-				b.StartTimer()
+				ids, i = rewind(ctx, b, &ot, w.eng, ids), 0
 			}
 			r := &w.tail[i]
 			raw := w.blob[r.off : r.off+r.n]
