@@ -151,6 +151,28 @@ func (f Format) strip(subject string, fs []Found) string {
 	if len(fs) == 0 && singleSpaced(subject) {
 		return subject
 	}
+	if len(fs) == 1 {
+		// One token at the end (as Dynamics writes it) or at the start:
+		// the rest is a substring, when its white space is already single.
+		start, end := fs[0].Start, fs[0].End
+		if start > 0 && end < len(subject) {
+			if o, c := subject[start-1], subject[end]; (o == '[' && c == ']') || (o == '(' && c == ')') {
+				start, end = start-1, end+1
+			}
+		}
+		rest, piece := "", true
+		switch before, after := subject[:start], subject[end:]; {
+		case blank(after):
+			rest = strings.TrimFunc(before, unicode.IsSpace)
+		case blank(before):
+			rest = strings.TrimFunc(after, unicode.IsSpace)
+		default:
+			piece = false // words on both sides: built below
+		}
+		if piece && singleSpaced(rest) {
+			return rest
+		}
+	}
 	var b strings.Builder
 	b.Grow(len(subject))
 	words := func(s string) {
@@ -175,6 +197,9 @@ func (f Format) strip(subject string, fs []Found) string {
 	words(subject[prev:])
 	return b.String()
 }
+
+// blank reports whether s is only white space.
+func blank(s string) bool { return strings.TrimFunc(s, unicode.IsSpace) == "" }
 
 // singleSpaced reports whether strings.Join(strings.Fields(s), " ") == s:
 // the only white space in s is single ASCII spaces between words.
