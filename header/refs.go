@@ -46,9 +46,12 @@ const (
 //     to case) is dropped.
 //
 // A nil m checks only the form of id.
+//
+// Junk allocates nothing and reads id once when it is already normal
+// printable ASCII, as ParseMessage leaves nearly every id.
 func Junk(id string, m *correlate.Message) string {
-	id = normalize(id)
-	if r := junkForm(id); r != "" {
+	id, r := normalizeAndCheck(id)
+	if r != "" {
 		return r
 	}
 	if m != nil {

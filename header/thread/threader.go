@@ -243,31 +243,9 @@ func (t *threader) node(id string) int32 {
 		return c
 	}
 	c := t.newCont(id)
-	t.conts[c].junk = !plainID(id) && header.Junk(id, nil) != ""
+	t.conts[c].junk = header.Junk(id, nil) != ""
 	t.byID[id] = c
 	return c
-}
-
-// plainID reports whether id is, beyond doubt, a Message-ID by the form
-// rules of header.Junk: 3 to 998 printable ASCII bytes without angle
-// brackets, with a last '@' that is neither first nor last. It never
-// rejects: ids it does not accept go to header.Junk, which decides. It
-// exists for speed (header.Junk normalizes first, several times slower),
-// and a test checks that it accepts nothing header.Junk rejects.
-func plainID(id string) bool {
-	if len(id) < 3 || len(id) > 998 {
-		return false
-	}
-	at := -1
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case c <= ' ' || c >= 0x7f || c == '<' || c == '>':
-			return false
-		case c == '@':
-			at = i
-		}
-	}
-	return at > 0 && at < len(id)-1
 }
 
 // link makes p the parent of c, which has none.
@@ -318,7 +296,7 @@ func (t *threader) loops(c, p int32) bool {
 
 // validID reports whether id has the form of a Message-ID (RFC 5256 modes
 // check nothing else).
-func validID(id string) bool { return plainID(id) || (id != "" && header.Junk(id, nil) == "") }
+func validID(id string) bool { return header.Junk(id, nil) == "" }
 
 // addRFC is step 1 of RFC 5256 REFERENCES for one message, in mailbox order.
 func (t *threader) addRFC(m *correlate.Message, index int) {

@@ -1,4 +1,0 @@
-package thread
-
-// PlainID exports plainID for the test that holds it to header.Junk.
-var PlainID = plainID
