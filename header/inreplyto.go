@@ -125,7 +125,7 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		}
 	}
 	var buf [DefaultMaxIDs + 3]ref
-	refs, refEv := collectRefs(buf[:0], m, c.cfg.maxIDs, nil)
+	refs, refEv := collectRefs(buf[:0], m, self, c.cfg.maxIDs, nil)
 	nrefs := len(refs)
 	refs, refEv = c.aliases(refs, m, self, refEv)
 	sc := scratchPool.Get().(*scratch)
@@ -375,7 +375,7 @@ func (c *InReplyTo) Index(m *correlate.Message, t *correlate.Tracked, dst []corr
 	}
 	self := normalize(m.MessageID)
 	var buf [DefaultMaxIDs + 3]ref
-	refs, _ := collectRefs(buf[:0], m, c.cfg.maxIDs, nil)
+	refs, _ := collectRefs(buf[:0], m, self, c.cfg.maxIDs, nil)
 	nrefs := len(refs)
 	refs, _ = c.aliases(refs, m, self, nil)
 	for _, r := range refs[nrefs:] {

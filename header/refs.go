@@ -191,7 +191,7 @@ func ReadRefs(m *correlate.Message, limit int) Refs {
 		return r
 	}
 	var buf [DefaultMaxIDs + 1]ref
-	refs, dropped := collectRefs(buf[:0], m, limit, nil)
+	refs, dropped := collectRefs(buf[:0], m, normalize(m.MessageID), limit, nil)
 	r.Dropped = dropped
 	if len(refs) > 0 {
 		r.IDs = make([]string, 0, len(refs))
@@ -281,13 +281,13 @@ const (
 )
 
 // collectRefs appends m's usable ids to dst in lookup order and appends the
-// junk it drops to dropped. It allocates only when dst's capacity is
-// exceeded or junk is found.
-func collectRefs(dst []ref, m *correlate.Message, limit int, dropped []correlate.Evidence) ([]ref, []correlate.Evidence) {
+// junk it drops to dropped; self is normalize(m.MessageID), which callers
+// have computed already. It allocates only when dst's capacity is exceeded
+// or junk is found.
+func collectRefs(dst []ref, m *correlate.Message, self string, limit int, dropped []correlate.Evidence) ([]ref, []correlate.Evidence) {
 	if limit == 0 {
 		limit = DefaultMaxIDs
 	}
-	self := normalize(m.MessageID)
 	start := len(dst)
 	full := false
 	phrase := false
