@@ -459,12 +459,19 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 	dup := seen[:0]
 	ownKey := false
 	for _, k := range keys {
-		h1, chk := s.keyHash(k)
+		var h1 uint64
+		var chk uint32
+		own := t.MessageID != "" && k.Kind == correlate.KindMessageID && k.Value == t.MessageID
+		if own {
+			h1, chk = mh1, mchk // hashed for the duplicate check already
+		} else {
+			h1, chk = s.keyHash(k)
+		}
 		if slices.Contains(dup, [2]uint64{h1, uint64(chk)}) {
 			continue // repeated key in this Put
 		}
 		dup = append(dup, [2]uint64{h1, uint64(chk)})
-		ownKey = ownKey || t.MessageID != "" && h1 == mh1 && chk == mchk
+		ownKey = ownKey || own
 		s.addPosting(h1, chk, id)
 		s.ekeys = append(s.ekeys, h1)
 	}
