@@ -1,7 +1,6 @@
 package subject_test
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mailcorrelate/mailcorrelate/internal/imaptest"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
 
@@ -26,93 +26,38 @@ type imapMessage struct {
 	size    int       // RFC822.SIZE: the message with CRLF line ends
 }
 
-// readMbox reads an imaptest mbox: a "From " line after a blank line (or at
-// the start) begins a message; its date is the INTERNALDATE imaptest gives
-// the message on APPEND.
+// readMbox reads an imaptest mbox (see internal/imaptest): each message's
+// decoded subject, sent date and size.
 func readMbox(t *testing.T, r io.Reader) []imapMessage {
 	t.Helper()
-	type raw struct {
-		internal time.Time
-		lines    []string
-	}
-	var msgs []raw
-	sc := bufio.NewScanner(r)
-	prevBlank := true
-	for sc.Scan() {
-		line := sc.Text()
-		if prevBlank && strings.HasPrefix(line, "From ") {
-			msgs = append(msgs, raw{internal: fromLineDate(t, line)})
-		} else if len(msgs) > 0 {
-			msgs[len(msgs)-1].lines = append(msgs[len(msgs)-1].lines, line)
-		}
-		prevBlank = line == ""
-	}
-	require.NoError(t, sc.Err())
-
+	msgs, err := imaptest.ReadMbox(r)
+	require.NoError(t, err)
 	dec := mime.WordDecoder{} // utf-8, iso-8859-1 and us-ascii built in
 	out := make([]imapMessage, len(msgs))
 	for i, m := range msgs {
-		lines := m.lines
-		if n := len(lines); n > 0 && lines[n-1] == "" {
-			lines = lines[:n-1] // the blank line before the next "From "
-		}
-		text := strings.Join(lines, "\r\n") + "\r\n"
-		msg, err := mail.ReadMessage(strings.NewReader(text))
+		msg, err := mail.ReadMessage(strings.NewReader(m.Text))
 		require.NoError(t, err, "message %d", i+1)
 		subj, err := dec.DecodeHeader(msg.Header.Get("Subject"))
 		require.NoError(t, err, "message %d", i+1)
-		date := m.internal
+		date := m.Internal
 		if d, err := msg.Header.Date(); err == nil {
 			date = d
 		}
-		out[i] = imapMessage{seq: i + 1, subject: subj, date: date, size: len(text)}
+		out[i] = imapMessage{seq: i + 1, subject: subj, date: date, size: len(m.Text)}
 	}
 	return out
 }
 
-// fromLineDate parses "From user@domain  Fri Feb 22 23:00:00 2008 +0200".
-func fromLineDate(t *testing.T, line string) time.Time {
+// readScript reads an imaptest script (see internal/imaptest) whose every
+// command expects a reply.
+func readScript(t *testing.T, r io.Reader) imaptest.Script {
 	t.Helper()
-	f := strings.Fields(line)
-	require.GreaterOrEqual(t, len(f), 7, "mbox separator %q", line)
-	date := strings.Join(f[2:], " ")
-	for _, layout := range []string{"Mon Jan _2 15:04:05 2006 -0700", "Mon Jan _2 15:04:05 2006"} {
-		if d, err := time.Parse(layout, date); err == nil {
-			return d
-		}
+	s, err := imaptest.ReadScript(r)
+	require.NoError(t, err)
+	require.True(t, s.AppendAll, "only 'messages: all' scripts are supported")
+	for _, st := range s.Steps {
+		require.NotEmpty(t, st.Reply, "command %q expects no reply", st.Command)
 	}
-	require.FailNow(t, "bad mbox date", "%q", line)
-	return time.Time{}
-}
-
-// imapScript is a parsed imaptest script: commands and expected replies.
-type imapScript struct {
-	commands []string // without "ok "
-	replies  []string // without "* "
-}
-
-func readScript(t *testing.T, r io.Reader) imapScript {
-	t.Helper()
-	var s imapScript
-	sc := bufio.NewScanner(r)
-	header := true
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case header:
-			if line == "" {
-				header = false
-			} else if k, v, _ := strings.Cut(line, ":"); k == "messages" {
-				require.Equal(t, "all", strings.TrimSpace(v), "only 'messages: all' scripts are supported")
-			}
-		case strings.HasPrefix(line, "ok "):
-			s.commands = append(s.commands, strings.TrimPrefix(line, "ok "))
-		case strings.HasPrefix(line, "* "):
-			s.replies = append(s.replies, strings.TrimPrefix(line, "* "))
-		}
-	}
-	require.NoError(t, sc.Err())
-	require.Len(t, s.replies, len(s.commands))
 	return s
 }
 
@@ -227,9 +172,10 @@ func TestImaptestBaseSubject(t *testing.T) {
 			script := readScript(t, openCorpus(t, "imaptest/src/tests/"+name))
 			msgs := readMbox(t, openCorpus(t, "imaptest/src/tests/"+name+".mbox"))
 			require.NotEmpty(t, msgs)
-			for i, c := range script.commands {
+			for _, st := range script.Steps {
+				c := st.Command
 				f := strings.Fields(strings.ToLower(c))
-				want := strings.ToLower(script.replies[i])
+				want := strings.ToLower(st.Reply)
 				switch {
 				case len(f) > 1 && f[0] == "sort":
 					crit := strings.Fields(strings.Trim(c[strings.Index(c, "(")+1:strings.Index(c, ")")], " "))

@@ -1,7 +1,6 @@
 package thread_test
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
+	"github.com/mailcorrelate/mailcorrelate/internal/imaptest"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
 
@@ -35,114 +35,44 @@ func needCorpus(t testing.TB, sub string) string {
 	return p
 }
 
-// imapMsg is one message of an imaptest mbox.
+// imapMsg is one message of an imaptest mbox, parsed.
 type imapMsg struct {
 	m        *correlate.Message
 	internal time.Time // INTERNALDATE: the date of the mbox "From " line
 	size     int       // RFC822.SIZE: the message with CRLF line ends
 }
 
-// readMbox reads an imaptest mbox: a "From " line at the start or after a
-// blank line begins a message, and its date is the INTERNALDATE imaptest
-// gives the message when it appends it.
+// readMbox reads an imaptest mbox (see internal/imaptest) and parses it.
 func readMbox(t *testing.T, path string) []imapMsg {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
-	type raw struct {
-		internal time.Time
-		lines    []string
-	}
-	var msgs []raw
-	sc := bufio.NewScanner(f)
-	prevBlank := true
-	for sc.Scan() {
-		line := sc.Text()
-		if prevBlank && strings.HasPrefix(line, "From ") {
-			msgs = append(msgs, raw{internal: fromLineDate(t, line)})
-		} else if len(msgs) > 0 {
-			msgs[len(msgs)-1].lines = append(msgs[len(msgs)-1].lines, line)
-		}
-		prevBlank = line == ""
-	}
-	require.NoError(t, sc.Err())
+	msgs, err := imaptest.ReadMbox(f)
+	require.NoError(t, err)
 	out := make([]imapMsg, len(msgs))
 	for i, r := range msgs {
-		lines := r.lines
-		if n := len(lines); n > 0 && lines[n-1] == "" {
-			lines = lines[:n-1] // the blank line before the next "From "
-		}
-		text := strings.Join(lines, "\r\n") + "\r\n"
-		m, err := correlate.ParseMessage(strings.NewReader(text), nil)
+		m, err := correlate.ParseMessage(strings.NewReader(r.Text), nil)
 		if errors.Is(err, correlate.ErrNoHeader) {
 			// A message without header fields (imaptest's message 9 is a
 			// blank line and a body): it is still in the mailbox.
 			m = &correlate.Message{}
 		}
 		require.NotNil(t, m, "message %d: %v", i+1, err)
-		out[i] = imapMsg{m: m, internal: r.internal, size: len(text)}
+		out[i] = imapMsg{m: m, internal: r.Internal, size: len(r.Text)}
 	}
 	return out
 }
 
-// fromLineDate parses "From user@domain  Fri Feb 22 23:00:00 2008 +0200".
-func fromLineDate(t *testing.T, line string) time.Time {
-	t.Helper()
-	f := strings.Fields(line)
-	require.GreaterOrEqual(t, len(f), 7, "mbox separator %q", line)
-	date := strings.Join(f[2:], " ")
-	for _, layout := range []string{"Mon Jan _2 15:04:05 2006 -0700", "Mon Jan _2 15:04:05 2006"} {
-		if d, err := time.Parse(layout, date); err == nil {
-			return d
-		}
-	}
-	require.FailNow(t, "bad mbox date", "%q", line)
-	return time.Time{}
-}
-
-// scriptStep is one command of an imaptest script and the untagged reply
-// it expects ("" for none).
-type scriptStep struct {
-	command string // without "ok "
-	reply   string // without "* "
-}
-
-// readScript reads an imaptest script: a header block ("messages: all" or
-// "state: created"), a blank line, then "ok <command>" lines each
-// optionally followed by its expected "* <reply>".
-func readScript(t *testing.T, path string) (appendAll bool, steps []scriptStep) {
+// readScript reads an imaptest script (see internal/imaptest).
+func readScript(t *testing.T, path string) imaptest.Script {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	header := true
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case header:
-			if line == "" {
-				header = false
-				continue
-			}
-			k, v, _ := strings.Cut(line, ":")
-			switch strings.TrimSpace(k) {
-			case "messages":
-				require.Equal(t, "all", strings.TrimSpace(v))
-				appendAll = true
-			case "state":
-				require.Equal(t, "created", strings.TrimSpace(v))
-			}
-		case strings.HasPrefix(line, "ok "):
-			steps = append(steps, scriptStep{command: strings.TrimPrefix(line, "ok ")})
-		case strings.HasPrefix(line, "* "):
-			require.NotEmpty(t, steps, "reply before any command")
-			steps[len(steps)-1].reply = strings.TrimPrefix(line, "* ")
-		}
-	}
-	require.NoError(t, sc.Err())
-	return appendAll, steps
+	s, err := imaptest.ReadScript(f)
+	require.NoError(t, err)
+	return s
 }
 
 // TestImaptest replays Dovecot's imaptest scripts for RFC 5256 THREAD and
@@ -170,7 +100,8 @@ func TestImaptest(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			appendAll, steps := readScript(t, filepath.Join(dir, tc.name))
+			script := readScript(t, filepath.Join(dir, tc.name))
+			appendAll, steps := script.AppendAll, script.Steps
 			source := readMbox(t, filepath.Join(dir, tc.name+".mbox"))
 			internal := map[*correlate.Message]time.Time{}
 			size := map[*correlate.Message]int{}
@@ -191,7 +122,7 @@ func TestImaptest(t *testing.T) {
 			}
 			checked := 0
 			for _, st := range steps {
-				words := strings.Fields(strings.ToLower(st.command))
+				words := strings.Fields(strings.ToLower(st.Command))
 				var got string
 				switch words[0] {
 				case "append":
@@ -219,17 +150,17 @@ func TestImaptest(t *testing.T) {
 					for _, m := range box {
 						th.Add(m)
 					}
-					assert.Equal(t, got, "THREAD "+thread.Format(th.Roots(), nil), "Threader, %s", st.command)
+					assert.Equal(t, got, "THREAD "+thread.Format(th.Roots(), nil), "Threader, %s", st.Command)
 				case "sort":
-					got = "SORT " + imapSort(t, st.command, box, size)
+					got = "SORT " + imapSort(t, st.Command, box, size)
 				default:
-					require.FailNow(t, "unsupported command", "%q", st.command)
+					require.FailNow(t, "unsupported command", "%q", st.Command)
 				}
-				if st.reply == "" {
+				if st.Reply == "" {
 					continue
 				}
 				checked++
-				assert.True(t, strings.EqualFold(st.reply, got), "%s\n got: %s\nwant: %s\nreason: %s", st.command, got, st.reply, tc.reason)
+				assert.True(t, strings.EqualFold(st.Reply, got), "%s\n got: %s\nwant: %s\nreason: %s", st.Command, got, st.Reply, tc.reason)
 			}
 			require.NotZero(t, checked, "no reply was checked")
 		})
