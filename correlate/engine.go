@@ -169,8 +169,29 @@ func (e *Engine) Correlate(ctx context.Context, m *Message) (Decision, error) {
 // hand. A zero Record tracks the email without a record.
 //
 // Track is idempotent for the same Message-ID: when the email is already
-// tracked it returns the stored Tracked unchanged and a nil error.
+// tracked it returns the stored Tracked unchanged and a nil error. An email
+// without a Message-ID is tracked under its fingerprint (see Prepare), so
+// it too is tracked once however often it is met.
 func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, error) {
+	t, keys := e.Prepare(m, how)
+	got, err := e.store.Put(ctx, t, keys)
+	if errors.Is(err, ErrExists) {
+		return got, nil
+	}
+	if err != nil {
+		return Tracked{}, fmt.Errorf("correlate: track %q: %w", t.MessageID, err)
+	}
+	return got, nil
+}
+
+// Prepare returns the tracked email and the index keys Track would store
+// for m, without storing them: for callers that write them with other
+// state in one transaction (a mailbox sync writes its cursor with them).
+//
+// An email without a Message-ID gets a stand-in, FingerprintID(m), so that
+// the same email met twice (a re-run, a copy in a second mailbox) is
+// stored once: replies cannot name it, so nothing correlates by it.
+func (e *Engine) Prepare(m *Message, how Match) (Tracked, []Key) {
 	t := Tracked{
 		MessageID:         m.MessageID,
 		Record:            how.Record,
@@ -184,6 +205,9 @@ func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, err
 		Time:              m.Date,
 		Method:            how.Method,
 	}
+	if t.MessageID == "" {
+		t.MessageID = FingerprintID(m)
+	}
 	if t.Time.IsZero() {
 		t.Time = e.now()
 	}
@@ -194,20 +218,11 @@ func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, err
 		t.Parent = how.Parent.ID
 	}
 	keys := make([]Key, 0, 8)
-	if t.MessageID != "" {
-		keys = append(keys, Key{Kind: KindMessageID, Value: t.MessageID})
-	}
+	keys = append(keys, Key{Kind: KindMessageID, Value: t.MessageID})
 	for _, ix := range e.indexers {
 		keys = ix.Index(m, &t, keys)
 	}
-	got, err := e.store.Put(ctx, t, keys)
-	if errors.Is(err, ErrExists) {
-		return got, nil
-	}
-	if err != nil {
-		return Tracked{}, fmt.Errorf("correlate: track %q: %w", m.MessageID, err)
-	}
-	return got, nil
+	return t, keys
 }
 
 // Lookup reports whether the email with the given Message-ID is tracked, and
