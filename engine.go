@@ -174,7 +174,9 @@ func New(store correlate.Store, opts *Options) (*correlate.Engine, error) {
 }
 
 // EngineOptions returns the Engine options New uses: the Classifier, the
-// untracked classes and the loop detector of opts, with their defaults.
+// untracked classes and the loop detector of opts, with their defaults, and
+// subject.SameKey to tell a copy of a tracked email from a Message-ID
+// collision (correlate.SameEmail).
 // Each call builds a new rate window. Use it with NewChain to build an
 // Engine by hand.
 func EngineOptions(opts *Options) *correlate.EngineOptions {
@@ -182,7 +184,9 @@ func EngineOptions(opts *Options) *correlate.EngineOptions {
 	if opts != nil {
 		o = *opts
 	}
-	eo := &correlate.EngineOptions{Classifier: o.Classifier, Untracked: o.Untracked, Loops: o.Loops}
+	// Track tells a copy of a tracked email from another email reusing its
+	// Message-ID by the base subject, as the InReplyTo strategy does.
+	eo := &correlate.EngineOptions{Classifier: o.Classifier, Untracked: o.Untracked, Loops: o.Loops, SameSubject: subject.SameKey}
 	if !o.Unguarded {
 		if eo.Classifier == nil {
 			g := o.Guard

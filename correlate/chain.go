@@ -74,7 +74,9 @@ func (e *StrategyError) Unwrap() error { return e.Err }
 // In Audit mode the Chain keeps consulting the Correlators after the winner
 // and reports every Match that names a different record as a conflict (a
 // forged token, an edited subject, a forward); a failure after the winner is
-// recorded in its Step but does not fail the Decision.
+// recorded in its Step but does not fail the Decision. In every mode the
+// winner's own conflicts (Match.Conflicts: other records its evidence
+// named) are reported in Decision.Conflicts, first.
 //
 // # Guardrails
 //
@@ -196,6 +198,12 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 		}
 		if got.Found() && got.Confidence+epsilon >= c.MinConfidence {
 			d.Match = got
+			for _, x := range got.Conflicts {
+				if x.Strategy == "" {
+					x.Strategy = name
+				}
+				d.Conflicts = append(d.Conflicts, x)
+			}
 			win = ck
 			won = true
 			if !audit {
@@ -330,6 +338,10 @@ func (c *Chain) review(d *Decision) bool {
 	win := d.Match
 	reason := "strategies disagree: " + win.Strategy + " names " + win.Record.String() + ", " +
 		strong.Strategy + " names " + strong.Record.String() + "; a person must review (ConflictReview)"
+	if strong.Strategy == win.Strategy {
+		reason = "the evidence of " + win.Strategy + " disagrees: it names " + win.Record.String() + " and " +
+			strong.Record.String() + "; a person must review (ConflictReview)"
+	}
 	d.Conflicts = append([]Match{win}, d.Conflicts...)
 	d.Match = Match{Reason: reason}
 	d.Action = Review
