@@ -137,7 +137,8 @@ func ExampleParticipantPolicy() {
 	}
 	// Output:
 	// no record
-	//    From mallory@evil.example: sender policy refused token CRM:0001001 of tracked email 1
+	//    From mallory@evil.example: sender policy refused token CRM:0001001 of tracked email 1: did not take part: not a participant of tracked email 1
 	// incident:CAS-42 by TrackingToken (0.90): token CRM:0001001 names tracked email 1
+	//    From anna@contoso.example: took part: a participant of tracked email 1
 	//    Subject CRM:0001001: names tracked email 1
 }
