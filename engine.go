@@ -83,6 +83,9 @@ type Options struct {
 	// Token describes tracking tokens (Dynamics: trackingprefix,
 	// trackingtokenidbase, trackingtokeniddigits, maximumtrackingnumber);
 	// the zero Format is Dynamics' default. Set Token.Keys for signed tokens.
+	// After changing the digit settings, keep the old ones in
+	// Token.LayoutHistory (and an old prefix in Token.History): every token
+	// already sent stays recognizable.
 	Token token.Format
 	// TokenPolicy, when set, must accept the sender of a token match inside
 	// the token strategy, which then tries the subject's next token. It

@@ -480,3 +480,40 @@ func TestCorrelator_String(t *testing.T) {
 	assert.Equal(t, "token", correlate.NameOf(c))
 	assert.Equal(t, token.Format{}, c.Format())
 }
+
+// TestCorrelator_layoutHistory is issue 17 #12: after the number of digits
+// changed, tokens already sent (seven digits, CRM:0001005) were no longer
+// found unless MinDigits was set by hand.
+func TestCorrelator_layoutHistory(t *testing.T) {
+	ctx := context.Background()
+	before := token.Format{}
+	after := token.Format{CounterDigits: 4, LayoutHistory: []token.Layout{{}}}
+	st := memstore.New()
+	old := token.New(st, &token.Options{Format: before})
+	eng := correlate.NewEngine(st, &correlate.Chain{Correlators: []correlate.Correlator{old}}, nil)
+	tok, err := before.Make(1, 5)
+	require.NoError(t, err)
+	require.Equal(t, "CRM:0001005", tok.String())
+	track(t, eng, []sent{{mail("s1@crm", "Printer offline "+tok.String(), "support@fabrikam.example", 0, "anna@contoso.example"), "incident:CAS-5"}})
+
+	for _, f := range []token.Format{after, {CounterDigits: 4}} {
+		c := token.New(st, &token.Options{Format: f})
+		got, err := c.Correlate(ctx, mail("r1@contoso", "RE: Printer offline CRM:0001005", "anna@contoso.example", 2))
+		require.NoError(t, err)
+		if len(f.LayoutHistory) == 0 {
+			assert.False(t, got.Found(), "without the history the old token is not one: the defect, kept as the reason for LayoutHistory")
+			continue
+		}
+		assert.Equal(t, "incident:CAS-5", got.Record.String(), "a reply carrying a token issued under the earlier layout still correlates")
+
+		// An email tracked after the change that still carries the old
+		// token is indexed under it, so the thread goes on.
+		eng := correlate.NewEngine(st, &correlate.Chain{Correlators: []correlate.Correlator{c}}, nil)
+		tr, err := eng.Track(ctx, mail("r2@contoso", "RE: Printer offline CRM:0001005", "anna@contoso.example", 3), got)
+		require.NoError(t, err)
+		assert.Equal(t, "CRM:0001005", tr.Token)
+		next, err := f.Make(1, 6)
+		require.NoError(t, err)
+		assert.Equal(t, "CRM:00010006", next.String(), "new tokens have the current layout")
+	}
+}
