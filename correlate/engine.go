@@ -190,9 +190,15 @@ func (e *Engine) Correlate(ctx context.Context, m *Message) (Decision, error) {
 // Message-ID key, so that replies naming that id still reach the email that
 // had it first. The returned Tracked then has the fingerprint as its
 // MessageID. Tracking the same colliding message again returns it
-// unchanged.
+// unchanged. Likewise an original id that an Indexer reads from a
+// provider's header (header.InReplyTo's aliases) is not indexed when it
+// already names another email.
 func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, error) {
 	t, keys := e.Prepare(m, how)
+	keys, err := e.dropForeignIDs(ctx, m, keys)
+	if err != nil {
+		return Tracked{}, err
+	}
 	got, err := e.store.Put(ctx, t, keys)
 	if errors.Is(err, ErrExists) {
 		if m.MessageID == "" {
@@ -207,6 +213,32 @@ func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, err
 		return Tracked{}, fmt.Errorf("correlate: track %q: %w", t.MessageID, err)
 	}
 	return got, nil
+}
+
+// dropForeignIDs removes from keys the other Message-ID keys an Indexer
+// added for m (the original id a provider preserved when it rewrote the
+// Message-ID) that already name another email: a message claiming, in such
+// a header, the id of an email it is not must not take over that id, or
+// replies to that email would find it.
+func (e *Engine) dropForeignIDs(ctx context.Context, m *Message, keys []Key) ([]Key, error) {
+	for i := 1; i < len(keys); i++ {
+		k := keys[i]
+		if k.Kind != KindMessageID || k == keys[0] {
+			continue
+		}
+		ts, err := e.store.Lookup(ctx, k, Query{Limit: 2})
+		if err != nil {
+			return nil, fmt.Errorf("correlate: track: lookup %q: %w", k.Value, err)
+		}
+		for j := range ts {
+			if same, _ := SameEmail(m, &ts[j], e.sameSubj); !same {
+				keys = slices.Delete(keys, i, i+1)
+				i--
+				break
+			}
+		}
+	}
+	return keys, nil
 }
 
 // trackCollision stores t, whose Message-ID other already has, as its own
@@ -245,7 +277,8 @@ func (e *Engine) trackCollision(ctx context.Context, m *Message, t Tracked, keys
 // stored (ErrExists, or store.Result.Existing) and [SameEmail] finds the
 // stored email is not m, do as Track does: replace t.MessageID and the
 // value of the first key by FingerprintID(m), drop any other key equal to
-// the first one, and write again.
+// the first one, and write again. Track also drops the other Message-ID
+// keys that name another email (see Track); Prepare keeps them.
 func (e *Engine) Prepare(m *Message, how Match) (Tracked, []Key) {
 	t := Tracked{
 		MessageID:         m.MessageID,

@@ -274,6 +274,26 @@ Date: Tue, 4 Mar 2025 10:00:00 +0000
 			why: "ancestor memory would find the victim's reply through the reused id: it is not used either",
 		},
 		{
+			name: "AliasClaimDoesNotCaptureReplies",
+			fixtures: []tracked{
+				{crmCase, "incident:CAS-01042"},
+				{`Message-ID: <fresh@evil.example>
+X-Google-Original-Message-ID: <case-1@crm.example>
+From: M. Allory <m.allory@freemail.example>
+Subject: Refund
+
+`, "incident:CAS-666"},
+			},
+			msg: `Message-ID: <r10@mail.example.com>
+From: Ann <ann@example.com>
+In-Reply-To: <case-1@crm.example>
+Subject: Re: Printer broken [CAS-01042]
+
+`,
+			want: "incident:CAS-01042", conf: correlate.Certain, with: "case-1@crm.example", parent: "case-1@crm.example",
+			why: "a stranger's email claiming the case email's id in a provider header is not indexed under it: replies to the case still find the case",
+		},
+		{
 			name:     "HijackByAlias",
 			fixtures: []tracked{{crmCase, "incident:CAS-01042"}},
 			msg: `Message-ID: <fresh@evil.example>
