@@ -83,9 +83,15 @@ type Options struct {
 	// Token describes tracking tokens (Dynamics: trackingprefix,
 	// trackingtokenidbase, trackingtokeniddigits, maximumtrackingnumber);
 	// the zero Format is Dynamics' default. Set Token.Keys for signed tokens.
+	// After changing the digit settings, keep the old ones in
+	// Token.LayoutHistory (and an old prefix in Token.History): every token
+	// already sent stays recognizable.
 	Token token.Format
-	// TokenPolicy, when set, must accept the sender of a token match (see
-	// token.ParticipantPolicy).
+	// TokenPolicy, when set, must accept the sender of a token match inside
+	// the token strategy, which then tries the subject's next token. It
+	// takes the same functions as SenderPolicy (token.SenderPolicy is
+	// correlate.SenderPolicy), guard.ParticipantPolicy first; SenderPolicy
+	// alone, the default, is usually enough.
 	TokenPolicy token.SenderPolicy
 	// Header tunes the In-Reply-To and conversation-index strategies
 	// (Dynamics: DoNotCorrelateForwardedEmailsAsReplies is
@@ -127,11 +133,17 @@ type Options struct {
 	Untracked []correlate.Class
 	// SenderPolicy must accept the sender of the matches whose method is in
 	// PolicyMethods (the chain then tries the next strategy); nil means
-	// guard.ParticipantPolicy: the sender took part in the tracked email,
-	// or the email is outgoing. Add a hook of your own with guard.AnyOf
-	// (party's Resolver.SenderPolicy also counts colleagues at the same
-	// customer). TokenPolicy, an older option, checks inside the token
-	// strategy only; both may be set.
+	// guard.ParticipantPolicy: a sender (any From address, or Sender) took
+	// part in the tracked email, or is a colleague of a participant at the
+	// same organization (registrable domain, not a freemail domain, not the
+	// organization's own), or the email is outgoing; strangers and
+	// colleagues of other customers are refused. The Decision says which:
+	// the policy's Evidence is in the Match (or the refused Step) and its
+	// note in the Reason. Add an address book with guard.AnyOf
+	// (guard.ParticipantPolicy, resolver.SenderPolicy()): party's Resolver
+	// also counts the colleagues a directory places at the same customer
+	// account, whatever their domain. TokenPolicy, an older option, checks
+	// inside the token strategy only; both may be set.
 	SenderPolicy correlate.SenderPolicy
 	// PolicyMethods are the methods SenderPolicy applies to; nil means
 	// TrackingToken only. Header matches are not checked by default: a
@@ -174,7 +186,9 @@ func New(store correlate.Store, opts *Options) (*correlate.Engine, error) {
 }
 
 // EngineOptions returns the Engine options New uses: the Classifier, the
-// untracked classes and the loop detector of opts, with their defaults.
+// untracked classes and the loop detector of opts, with their defaults, and
+// subject.SameKey to tell a copy of a tracked email from a Message-ID
+// collision (correlate.SameEmail).
 // Each call builds a new rate window. Use it with NewChain to build an
 // Engine by hand.
 func EngineOptions(opts *Options) *correlate.EngineOptions {
@@ -182,7 +196,9 @@ func EngineOptions(opts *Options) *correlate.EngineOptions {
 	if opts != nil {
 		o = *opts
 	}
-	eo := &correlate.EngineOptions{Classifier: o.Classifier, Untracked: o.Untracked, Loops: o.Loops}
+	// Track tells a copy of a tracked email from another email reusing its
+	// Message-ID by the base subject, as the InReplyTo strategy does.
+	eo := &correlate.EngineOptions{Classifier: o.Classifier, Untracked: o.Untracked, Loops: o.Loops, SameSubject: subject.SameKey}
 	if !o.Unguarded {
 		if eo.Classifier == nil {
 			g := o.Guard

@@ -1,6 +1,8 @@
 package mailcorrelate_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,4 +57,68 @@ func TestNewErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "twice")
 	_, err = mailcorrelate.New(s, &mailcorrelate.Options{Token: token.Format{UserDigits: 2, Base: 500}})
 	assert.ErrorIs(t, err, token.ErrInvalidFormat, "a base that does not fit the user digits is refused up front")
+}
+
+// TestMessageIDCollision is issue 17 #1 through the default engine: a
+// message reusing the Message-ID of a tracked email, with another sender
+// and subject, was filed under that email's record at confidence 1.00 as
+// "the same email is already tracked (duplicate)", and Track returned the
+// other email.
+func TestMessageIDCollision(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	eng, err := mailcorrelate.New(s, nil)
+	require.NoError(t, err)
+	parse := func(raw string) *correlate.Message {
+		m, err := correlate.ParseMessage(strings.NewReader(strings.ReplaceAll(raw, "\n", "\r\n")), nil)
+		require.NoError(t, err)
+		return m
+	}
+	case1 := "Message-ID: <case-1@crm.fabrikam.example>\nFrom: support@fabrikam.example\nTo: jane@contoso.example\n" +
+		"Subject: Printer broken CRM:0001001\nDate: Mon, 3 Mar 2025 09:00:00 +0000\n\n"
+	case2 := "Message-ID: <case-2@crm.fabrikam.example>\nFrom: support@fabrikam.example\nTo: bob@northwind.example\n" +
+		"Subject: Invoice question CRM:0001002\nDate: Mon, 3 Mar 2025 10:00:00 +0000\n\n"
+	rec1, rec2 := correlate.Record{Type: "incident", ID: "CAS-1"}, correlate.Record{Type: "incident", ID: "CAS-2"}
+	first, err := eng.Track(ctx, parse(case1), correlate.Match{Record: rec1})
+	require.NoError(t, err)
+	_, err = eng.Track(ctx, parse(case2), correlate.Match{Record: rec2})
+	require.NoError(t, err)
+
+	// Bob answers his own case, but his mail program reused case 1's id.
+	collider := parse("Message-ID: <case-1@crm.fabrikam.example>\nFrom: bob@northwind.example\nTo: support@fabrikam.example\n" +
+		"Subject: RE: Invoice question CRM:0001002\nDate: Tue, 4 Mar 2025 08:00:00 +0000\n\n")
+	d, err := eng.Correlate(ctx, collider)
+	require.NoError(t, err)
+	assert.Equal(t, rec2, d.Match.Record, "correlated by its token, never by the id it reuses")
+	assert.Equal(t, correlate.TrackingToken, d.Match.Method)
+	var hdr correlate.Step
+	for _, st := range d.Steps {
+		if st.Strategy == "header.InReplyTo" {
+			hdr = st
+		}
+	}
+	assert.False(t, hdr.Match.Found(), "the header step names no record")
+	assert.Contains(t, hdr.Match.Reason, "collides with another email, tracked email 1")
+	collision := false
+	for _, e := range hdr.Match.Evidence {
+		collision = collision || e.Field == "Message-ID" && strings.HasPrefix(e.Note, "collision")
+	}
+	assert.True(t, collision, "Evidence a program can read: %v", hdr.Match.Evidence)
+
+	got, err := eng.Track(ctx, collider, d.Match)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.ID, got.ID, "tracked as its own email")
+	assert.Equal(t, rec2, got.Record)
+	owner, err := eng.Lookup(ctx, "case-1@crm.fabrikam.example")
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, owner.ID, "the id still names the email that had it first")
+
+	dup := parse(strings.Replace(case1, "Subject:", "X-Mailbox: second\nSubject:", 1))
+	d, err = eng.Correlate(ctx, dup)
+	require.NoError(t, err)
+	assert.Equal(t, rec1, d.Match.Record, "a true duplicate is still one")
+	assert.Contains(t, d.Match.Reason, "duplicate")
+	again, err := eng.Track(ctx, dup, d.Match)
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, again.ID, "and tracking it stays idempotent")
 }

@@ -29,7 +29,7 @@ func ExampleNew() {
 	d, _ := engine.Correlate(ctx, reply)
 	fmt.Println(d.Match)
 	// Output:
-	// incident:CAS-01042 by TrackingToken (0.90): token CRM:0001001 names tracked email 1
+	// incident:CAS-01042 by TrackingToken (0.90): token CRM:0001001 names tracked email 1; sender jane@contoso.example took part: a participant of tracked email 1
 }
 
 // DefaultStrategies lists each preset's chain in precedence order.

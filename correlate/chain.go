@@ -74,7 +74,9 @@ func (e *StrategyError) Unwrap() error { return e.Err }
 // In Audit mode the Chain keeps consulting the Correlators after the winner
 // and reports every Match that names a different record as a conflict (a
 // forged token, an edited subject, a forward); a failure after the winner is
-// recorded in its Step but does not fail the Decision.
+// recorded in its Step but does not fail the Decision. In every mode the
+// winner's own conflicts (Match.Conflicts: other records its evidence
+// named) are reported in Decision.Conflicts, first.
 //
 // # Guardrails
 //
@@ -84,9 +86,11 @@ func (e *StrategyError) Unwrap() error { return e.Err }
 //  1. SenderPolicy, for the methods in PolicyMethods (by default
 //     TrackingToken only), when the Match correlated with a tracked email:
 //     a refused Match is recorded in its Step (Step.Refused) and the chain
-//     goes on to the next strategy. A Match that names no tracked email (a
-//     folder rule, a signed Message-ID whose email is not stored) is not a
-//     claim about a conversation and is not checked.
+//     goes on to the next strategy. The policy's Evidence (who the sender
+//     is to the conversation) is added to the Match, and its Note to the
+//     Reason of an accepted Match or to the refusal. A Match that names no
+//     tracked email (a folder rule, a signed Message-ID whose email is not
+//     stored) is not a claim about a conversation and is not checked.
 //  2. Resolver: merged records are followed to their survivor, at most
 //     MaxMergeHops merges; a deleted record, a merge loop or a longer chain
 //     refuses the Match like the policy does.
@@ -171,6 +175,7 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 			step.Err = err
 			if ck.refused != "" {
 				step.Refused = ck.refused
+				step.Match = ck.match // with the policy's evidence
 				step.Match.Track = false
 				if refused < 0 {
 					refused = len(d.Steps)
@@ -196,6 +201,12 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 		}
 		if got.Found() && got.Confidence+epsilon >= c.MinConfidence {
 			d.Match = got
+			for _, x := range got.Conflicts {
+				if x.Strategy == "" {
+					x.Strategy = name
+				}
+				d.Conflicts = append(d.Conflicts, x)
+			}
 			win = ck
 			won = true
 			if !audit {
@@ -232,9 +243,18 @@ type checked struct {
 func (c *Chain) check(ctx context.Context, m *Message, mt Match) (checked, error) {
 	ck := checked{match: mt}
 	if c.SenderPolicy != nil && mt.CorrelatedWith != nil && c.policyApplies(mt.Method) {
-		if !c.SenderPolicy(ctx, m, *mt.CorrelatedWith) {
-			ck.refused = refusal(m, mt)
+		ev, ok := c.SenderPolicy(ctx, m, *mt.CorrelatedWith)
+		if ev != (Evidence{}) {
+			mt.Evidence = append(slices.Clip(mt.Evidence), ev)
+			ck.match = mt
+		}
+		if !ok {
+			ck.refused = refusal(m, mt, ev)
 			return ck, nil
+		}
+		if ev.Note != "" {
+			mt.Reason += "; sender " + standing(ev)
+			ck.match = mt
 		}
 	}
 	if c.Resolver == nil || !mt.Found() {
@@ -293,14 +313,27 @@ func (c *Chain) policyApplies(m Method) bool {
 	return slices.Contains(c.PolicyMethods, m)
 }
 
-// refusal explains a sender policy refusal.
-func refusal(m *Message, mt Match) string {
+// refusal explains a sender policy refusal, with the policy's evidence ev
+// when it gave some.
+func refusal(m *Message, mt Match, ev Evidence) string {
+	id := strconv.FormatInt(mt.CorrelatedWith.ID, 10)
+	what := " (" + mt.Record.String() + ", " + mt.Method.String() + ")"
+	if ev.Note != "" {
+		return "sender policy: " + standing(ev) + what
+	}
 	who := "the message names no sender"
 	if s := m.SenderAddress(); s != "" {
 		who = s + " did not take part"
 	}
-	return "sender policy: " + who + " in tracked email " + strconv.FormatInt(mt.CorrelatedWith.ID, 10) +
-		" (" + mt.Record.String() + ", " + mt.Method.String() + ")"
+	return "sender policy: " + who + " in tracked email " + id + what
+}
+
+// standing renders a sender policy's evidence as "sender note".
+func standing(ev Evidence) string {
+	if ev.Value == "" {
+		return ev.Note
+	}
+	return ev.Value + " " + ev.Note
 }
 
 func mergePath(rs []Record) string {
@@ -330,6 +363,10 @@ func (c *Chain) review(d *Decision) bool {
 	win := d.Match
 	reason := "strategies disagree: " + win.Strategy + " names " + win.Record.String() + ", " +
 		strong.Strategy + " names " + strong.Record.String() + "; a person must review (ConflictReview)"
+	if strong.Strategy == win.Strategy {
+		reason = "the evidence of " + win.Strategy + " disagrees: it names " + win.Record.String() + " and " +
+			strong.Record.String() + "; a person must review (ConflictReview)"
+	}
 	d.Conflicts = append([]Match{win}, d.Conflicts...)
 	d.Match = Match{Reason: reason}
 	d.Action = Review

@@ -21,6 +21,17 @@ func fixed(rec string, method correlate.Method, conf float64) correlate.Correlat
 	})
 }
 
+// withConflict names rec and reports other as a conflict inside the same
+// strategy, as References naming emails of two records do.
+func withConflict(rec, other string) correlate.Correlator {
+	return correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) {
+		r, _ := correlate.ParseRecord(rec)
+		o, _ := correlate.ParseRecord(other)
+		return correlate.Match{Record: r, Method: correlate.InReplyTo, Confidence: correlate.High, Reason: "newest id",
+			Conflicts: []correlate.Match{{Record: o, Method: correlate.InReplyTo, Confidence: correlate.High, Reason: "older id"}}}, nil
+	})
+}
+
 func failing(err error) correlate.Correlator {
 	return correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) { return correlate.Match{}, err })
 }
@@ -59,6 +70,17 @@ func TestChain(t *testing.T) {
 			correlate.Named("same", fixed("incident:1", correlate.ConversationIndex, 1)),
 			correlate.Named("err", failing(boom)),
 		}}, "incident:1", 4, []string{"tok"}, nil, "audit keeps going, reports a different record, ignores agreement and later failures"},
+		{"conflicts inside the winner", correlate.Chain{Correlators: []correlate.Correlator{
+			correlate.Named("hdr", withConflict("incident:1", "incident:2")),
+		}}, "incident:1", 1, []string{"hdr"}, nil, "the records a winner's own evidence named are conflicts too, without audit"},
+		{"inner conflicts of a loser", correlate.Chain{MinConfidence: 0.5, Correlators: []correlate.Correlator{
+			correlate.Named("weak", correlate.Func(func(ctx context.Context, m *correlate.Message) (correlate.Match, error) {
+				mt, err := withConflict("incident:1", "incident:2").Correlate(ctx, m)
+				mt.Confidence = 0.3
+				return mt, err
+			})),
+			correlate.Named("b", fixed("incident:3", correlate.TrackingToken, 0.9)),
+		}}, "incident:3", 2, nil, nil, "only the winner's inner conflicts are the Decision's"},
 		{"nested", correlate.Chain{Correlators: []correlate.Correlator{
 			&correlate.Chain{Correlators: []correlate.Correlator{fixed("", 0, 0)}},
 			&correlate.Chain{Correlators: []correlate.Correlator{fixed("account:x", correlate.CustomCorrelation, 1)}},

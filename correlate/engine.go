@@ -30,6 +30,14 @@ type EngineOptions struct {
 	Untracked []Class
 	// Loops watches correlated traffic for ping-pong; nil means none.
 	Loops LoopDetector
+
+	// SameSubject compares the subjects of a message and of the tracked
+	// email that has its Message-ID, for [SameEmail] in Track: whether the
+	// message is a copy of that email or another email reusing its id. It
+	// should compare base subjects (subject.SameKey, which the root
+	// package's New sets); nil compares them ignoring case and runs of
+	// white space.
+	SameSubject func(a, b string) bool
 }
 
 // An Engine correlates and tracks email against a Store: it runs the chain
@@ -44,6 +52,7 @@ type Engine struct {
 	classifier Classifier
 	loops      LoopDetector
 	untracked  uint64 // bit c set: class c is not tracked
+	sameSubj   func(a, b string) bool
 }
 
 // NewEngine returns an Engine running chain against s. A nil chain
@@ -56,7 +65,7 @@ func NewEngine(s Store, chain *Chain, opts *EngineOptions) *Engine {
 	if chain == nil {
 		chain = &Chain{}
 	}
-	e := &Engine{store: s, chain: chain, now: o.Now, classifier: o.Classifier, loops: o.Loops}
+	e := &Engine{store: s, chain: chain, now: o.Now, classifier: o.Classifier, loops: o.Loops, sameSubj: o.SameSubject}
 	untracked := o.Untracked
 	if untracked == nil {
 		untracked = DefaultUntracked()
@@ -168,18 +177,88 @@ func (e *Engine) Correlate(ctx context.Context, m *Message) (Decision, error) {
 // a Decision to track a correlated email, or Match{Record: r} to file one by
 // hand. A zero Record tracks the email without a record.
 //
-// Track is idempotent for the same Message-ID: when the email is already
-// tracked it returns the stored Tracked unchanged and a nil error. An email
-// without a Message-ID is tracked under its fingerprint (see Prepare), so
-// it too is tracked once however often it is met.
+// Track is idempotent for the same email: when m is already tracked — its
+// Message-ID is, and [SameEmail] finds the stored email to be m (the same
+// email synchronized again, a copy from another mailbox) — it returns the
+// stored Tracked unchanged and a nil error. An email without a Message-ID
+// is tracked under its fingerprint (see Prepare), so it too is tracked once
+// however often it is met.
+//
+// A message whose Message-ID is already tracked for another email (a
+// collision: another sender, subject or Date) is tracked as its own email:
+// under FingerprintID(m) instead of its Message-ID, and without the
+// Message-ID key, so that replies naming that id still reach the email that
+// had it first. The returned Tracked then has the fingerprint as its
+// MessageID. Tracking the same colliding message again returns it
+// unchanged. Likewise an original id that an Indexer reads from a
+// provider's header (header.InReplyTo's aliases) is not indexed when it
+// already names another email.
 func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, error) {
 	t, keys := e.Prepare(m, how)
+	keys, err := e.dropForeignIDs(ctx, m, keys)
+	if err != nil {
+		return Tracked{}, err
+	}
 	got, err := e.store.Put(ctx, t, keys)
 	if errors.Is(err, ErrExists) {
-		return got, nil
+		if m.MessageID == "" {
+			return got, nil // stored under its fingerprint: the same content
+		}
+		if same, _ := SameEmail(m, &got, e.sameSubj); same {
+			return got, nil
+		}
+		return e.trackCollision(ctx, m, t, keys, got)
 	}
 	if err != nil {
 		return Tracked{}, fmt.Errorf("correlate: track %q: %w", t.MessageID, err)
+	}
+	return got, nil
+}
+
+// dropForeignIDs removes from keys the other Message-ID keys an Indexer
+// added for m (the original id a provider preserved when it rewrote the
+// Message-ID) that already name another email: a message claiming, in such
+// a header, the id of an email it is not must not take over that id, or
+// replies to that email would find it.
+func (e *Engine) dropForeignIDs(ctx context.Context, m *Message, keys []Key) ([]Key, error) {
+	for i := 1; i < len(keys); i++ {
+		k := keys[i]
+		if k.Kind != KindMessageID || k == keys[0] {
+			continue
+		}
+		ts, err := e.store.Lookup(ctx, k, Query{Limit: 2})
+		if err != nil {
+			return nil, fmt.Errorf("correlate: track: lookup %q: %w", k.Value, err)
+		}
+		for j := range ts {
+			if same, _ := SameEmail(m, &ts[j], e.sameSubj); !same {
+				keys = slices.Delete(keys, i, i+1)
+				i--
+				break
+			}
+		}
+	}
+	return keys, nil
+}
+
+// trackCollision stores t, whose Message-ID other already has, as its own
+// email under FingerprintID(m), leaving the Message-ID key to other.
+func (e *Engine) trackCollision(ctx context.Context, m *Message, t Tracked, keys []Key, other Tracked) (Tracked, error) {
+	fp := FingerprintID(m)
+	if fp == "" {
+		return Tracked{}, fmt.Errorf("correlate: track %q: the Message-ID is tracked for another email (tracked email %d) and the message has nothing to fingerprint: %w",
+			t.MessageID, other.ID, ErrExists)
+	}
+	own := Key{Kind: KindMessageID, Value: t.MessageID}
+	t.MessageID = fp
+	keys[0] = Key{Kind: KindMessageID, Value: fp} // Prepare's first key is own
+	keys = append(keys[:1], slices.DeleteFunc(keys[1:], func(k Key) bool { return k == own })...)
+	got, err := e.store.Put(ctx, t, keys)
+	if errors.Is(err, ErrExists) {
+		return got, nil // tracked before under its fingerprint: the same content
+	}
+	if err != nil {
+		return Tracked{}, fmt.Errorf("correlate: track %q (its Message-ID collides with tracked email %d): %w", fp, other.ID, err)
 	}
 	return got, nil
 }
@@ -191,6 +270,15 @@ func (e *Engine) Track(ctx context.Context, m *Message, how Match) (Tracked, err
 // An email without a Message-ID gets a stand-in, FingerprintID(m), so that
 // the same email met twice (a re-run, a copy in a second mailbox) is
 // stored once: replies cannot name it, so nothing correlates by it.
+//
+// The first key is always the Message-ID key (KindMessageID, t.MessageID).
+// Prepare does not read the store, so it cannot tell a copy of a tracked
+// email from a collision. When the write reports the email as already
+// stored (ErrExists, or store.Result.Existing) and [SameEmail] finds the
+// stored email is not m, do as Track does: replace t.MessageID and the
+// value of the first key by FingerprintID(m), drop any other key equal to
+// the first one, and write again. Track also drops the other Message-ID
+// keys that name another email (see Track); Prepare keeps them.
 func (e *Engine) Prepare(m *Message, how Match) (Tracked, []Key) {
 	t := Tracked{
 		MessageID:         m.MessageID,

@@ -135,3 +135,118 @@ func TestEngineConcurrentTrack(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, st.Emails, "concurrent tracking of one email stores it once")
 }
+
+func TestSameEmail(t *testing.T) {
+	date := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	tracked := correlate.Tracked{ID: 1, MessageID: "a@crm.example", Subject: "Printer jams",
+		Participants: []string{"anna@contoso.example", "support@fabrikam.example"}, Time: date}
+	m := func(from, subject string, d time.Time) *correlate.Message {
+		return &correlate.Message{MessageID: "a@crm.example", Subject: subject, Date: d,
+			From: []correlate.Address{{Address: from}}, To: []correlate.Address{{Address: "support@fabrikam.example"}}}
+	}
+	listTag := func(a, b string) bool {
+		return strings.TrimPrefix(a, "[list] ") == strings.TrimPrefix(b, "[list] ")
+	}
+	cases := []struct {
+		name        string
+		msg         *correlate.Message
+		t           correlate.Tracked
+		sameSubject func(a, b string) bool
+		fields      []string // the fields that disagree; none for the same email
+		why         string
+	}{
+		{"synchronized again", m("Anna@Contoso.example", "Printer jams", date), tracked, nil, nil,
+			"the same sender, Date and subject: the same email"},
+		{"copy without Date", m("anna@contoso.example", "Printer jams", time.Time{}), tracked, nil, nil,
+			"an absent Date says nothing"},
+		{"tracked at its tracking time", m("anna@contoso.example", "Printer jams", date.Add(-time.Hour)), tracked, nil, nil,
+			"a tracked copy without Date carries the later time it was tracked"},
+		{"within a second", m("anna@contoso.example", "Printer jams", date.Add(500*time.Millisecond)), tracked, nil, nil,
+			"the Date field has a resolution of one second"},
+		{"case and spaces", m("anna@contoso.example", "  printer   JAMS ", date), tracked, nil, nil,
+			"the default subject comparison ignores case and runs of white space"},
+		{"list copy", m("anna@contoso.example", "[list] Printer jams", date), tracked, listTag, nil,
+			"the caller's comparison decides what a base subject is"},
+		{"hijack", m("mallory@evil.example", "Refund now", date.Add(48*time.Hour)), tracked, nil, []string{"From", "Date", "Subject"},
+			"a stranger reusing the id: every field disagrees"},
+		{"same sender, other subject", m("anna@contoso.example", "Invoice", date), tracked, nil, []string{"Subject"},
+			"a client that reused an id for another email"},
+		{"dated later", m("anna@contoso.example", "Printer jams", date.Add(time.Hour)), tracked, nil, []string{"Date"},
+			"no copy of an email is dated after the email itself"},
+		{"tracked without participants", m("anna@contoso.example", "Printer jams", date),
+			correlate.Tracked{Subject: "Printer jams", Time: date}, nil, nil, "a sender that cannot be compared says nothing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			same, ev := correlate.SameEmail(tc.msg, &tc.t, tc.sameSubject)
+			assert.Equal(t, len(tc.fields) == 0, same, tc.why)
+			var fields []string
+			for _, e := range ev {
+				fields = append(fields, e.Field)
+				assert.NotEmpty(t, e.Note, "each disagreement says what the tracked email has")
+			}
+			assert.Equal(t, tc.fields, fields, tc.why)
+		})
+	}
+	same, _ := correlate.SameEmail(nil, &tracked, nil)
+	assert.False(t, same, "no message is no email")
+}
+
+// TestEngineTrackCollision is the defect of issue 17 #1 on the tracking
+// side: a message reusing a tracked email's Message-ID was taken for that
+// email (Put reported ErrExists and Track returned the other email).
+func TestEngineTrackCollision(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	e := correlate.NewEngine(s, nil, nil)
+	caseA, caseB := correlate.Record{Type: "incident", ID: "A"}, correlate.Record{Type: "incident", ID: "B"}
+
+	orig := msg("a@crm.example", "", "Printer")
+	first, err := e.Track(ctx, orig, correlate.Match{Record: caseA})
+	require.NoError(t, err)
+
+	copyOf := msg("a@crm.example", "", "Printer")
+	copyOf.Mailbox = "second@fabrikam.example"
+	again, err := e.Track(ctx, copyOf, correlate.Match{Record: caseB})
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, again.ID, "a copy from a second mailbox is the same email: Track stays idempotent")
+	assert.Equal(t, caseA, again.Record)
+
+	hijack := msg("a@crm.example", "", "Refund")
+	hijack.From = []correlate.Address{{Address: "mallory@evil.example"}}
+	hijack.Date = orig.Date.Add(24 * time.Hour)
+	got, err := e.Track(ctx, hijack, correlate.Match{Record: caseB})
+	require.NoError(t, err)
+	assert.NotEqual(t, first.ID, got.ID, "a collision is tracked as its own email")
+	assert.Equal(t, caseB, got.Record, "under the record it was correlated with")
+	assert.Equal(t, correlate.FingerprintID(hijack), got.MessageID, "under its fingerprint")
+	assert.Equal(t, "Refund", got.Subject)
+
+	ts, err := s.Lookup(ctx, correlate.MessageIDKey("a@crm.example"), correlate.Query{})
+	require.NoError(t, err)
+	require.Len(t, ts, 1, "the colliding email does not take the Message-ID key")
+	assert.Equal(t, first.ID, ts[0].ID, "replies naming the id still reach the email that had it first")
+	looked, err := e.Lookup(ctx, "a@crm.example")
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, looked.ID)
+
+	twice, err := e.Track(ctx, hijack, correlate.Match{Record: caseA})
+	require.NoError(t, err)
+	assert.Equal(t, got.ID, twice.ID, "tracking the colliding message again is idempotent too")
+	assert.Equal(t, caseB, twice.Record)
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, st.Emails, "the original and the collision, once each")
+}
+
+func TestEngineTrackCollisionSameSubjectHook(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	base := func(a, b string) bool { return strings.TrimPrefix(a, "[list] ") == strings.TrimPrefix(b, "[list] ") }
+	e := correlate.NewEngine(s, nil, &correlate.EngineOptions{SameSubject: base})
+	first, err := e.Track(ctx, msg("a@crm.example", "", "Printer"), correlate.Match{})
+	require.NoError(t, err)
+	listCopy, err := e.Track(ctx, msg("a@crm.example", "", "[list] Printer"), correlate.Match{})
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, listCopy.ID, "EngineOptions.SameSubject decides what a base subject is: a list's copy is the same email")
+}

@@ -154,9 +154,16 @@ type LoopDetector interface {
 // goes on to the next strategy. A SenderPolicy must be safe for concurrent
 // use; it may do I/O (an address book), and should refuse when that fails.
 //
-// The signature is the one of token.SenderPolicy, so the same functions
-// (token.ParticipantPolicy, party's Resolver.SenderPolicy) serve both.
-type SenderPolicy func(ctx context.Context, m *Message, t Tracked) bool
+// It returns whether it accepts, and Evidence saying why, for programs and
+// people alike: Field "From", Value the sender it judged, Note how the
+// sender stands — "took part: a participant of tracked email 7", "did not
+// take part: …". The Chain adds it to the Match's Evidence and its Note to
+// the Reason of an accepted Match, or to the refusal (Step.Refused).
+//
+// token.SenderPolicy is this type, so the same functions
+// (guard.ParticipantPolicy, party's Resolver.SenderPolicy) serve both the
+// Chain and the token strategy.
+type SenderPolicy func(ctx context.Context, m *Message, t Tracked) (Evidence, bool)
 
 // DefaultPolicyMethods returns the methods a Chain's SenderPolicy applies to
 // when Chain.PolicyMethods is nil: TrackingToken only. A token is visible

@@ -16,13 +16,14 @@ func ExampleChain_senderPolicy() {
 		return correlate.Match{Record: victim.Record, Method: correlate.TrackingToken, Confidence: correlate.High,
 			CorrelatedWith: victim, Reason: "token CRM:0001001 names tracked email 1"}, nil
 	}))
-	tookPart := func(_ context.Context, m *correlate.Message, t correlate.Tracked) bool {
+	tookPart := func(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+		s := m.SenderAddress()
 		for _, p := range t.Participants {
-			if p == m.SenderAddress() {
-				return true
+			if p == s {
+				return correlate.Evidence{Field: "From", Value: s, Note: "took part: a participant"}, true
 			}
 		}
-		return false
+		return correlate.Evidence{Field: "From", Value: s, Note: "did not take part: not a participant"}, false
 	}
 	chain := &correlate.Chain{Correlators: []correlate.Correlator{token}, SenderPolicy: tookPart}
 	for _, from := range []string{"jane@contoso.example", "m.allory@freemail.example"} {
@@ -30,8 +31,8 @@ func ExampleChain_senderPolicy() {
 		fmt.Println(d.Match)
 	}
 	// Output:
-	// incident:CAS-1 by TrackingToken (0.90): token CRM:0001001 names tracked email 1
-	// no record: token match refused: sender policy: m.allory@freemail.example did not take part in tracked email 1 (incident:CAS-1, TrackingToken)
+	// incident:CAS-1 by TrackingToken (0.90): token CRM:0001001 names tracked email 1; sender jane@contoso.example took part: a participant
+	// no record: token match refused: sender policy: m.allory@freemail.example did not take part: not a participant (incident:CAS-1, TrackingToken)
 }
 
 // A Classifier runs before the chain; an auto-reply is correlated but not

@@ -23,15 +23,27 @@ func claim(name, rec string, method correlate.Method, conf float64, participants
 	}))
 }
 
-// tookPart accepts senders listed in the tracked email.
-func tookPart(_ context.Context, m *correlate.Message, t correlate.Tracked) bool {
+// tookPart accepts senders listed in the tracked email. It gives no
+// Evidence, as a policy written before policies explained themselves.
+func tookPart(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
 	s := m.SenderAddress()
 	for _, p := range t.Participants {
 		if p == s {
-			return true
+			return correlate.Evidence{}, true
 		}
 	}
-	return false
+	return correlate.Evidence{}, false
+}
+
+// explained is tookPart with Evidence that says how the sender stands.
+func explained(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+	s := m.SenderAddress()
+	for _, p := range t.Participants {
+		if p == s {
+			return correlate.Evidence{Field: "From", Value: s, Note: "took part: a participant"}, true
+		}
+	}
+	return correlate.Evidence{Field: "From", Value: s, Note: "did not take part: a stranger"}, false
 }
 
 // states is a map-backed RecordResolver for these tests.
@@ -83,6 +95,14 @@ func TestChainSenderPolicy(t *testing.T) {
 		{"no tracked email", correlate.Chain{SenderPolicy: tookPart, PolicyMethods: []correlate.Method{correlate.FolderTracking},
 			Correlators: []correlate.Correlator{correlate.Named("folder", fixed("account:9", correlate.FolderTracking, 1))}},
 			stranger, "account:9", nil, "fixed", "a folder rule names no conversation: nothing to check"},
+		{"accepted with evidence", correlate.Chain{SenderPolicy: explained, Correlators: []correlate.Correlator{
+			claim("token", "incident:1", correlate.TrackingToken, correlate.High, "jane@contoso.example"),
+		}}, jane, "incident:1", nil, "token matched; sender jane@contoso.example took part: a participant",
+			"the policy's note says which sender was accepted, and as what"},
+		{"refused with evidence", correlate.Chain{SenderPolicy: explained, Correlators: []correlate.Correlator{
+			claim("token", "incident:1", correlate.TrackingToken, correlate.High, "jane@contoso.example"),
+		}}, stranger, "", []string{"token"}, "token match refused: sender policy: mallory@evil.example did not take part: a stranger (incident:1, TrackingToken)",
+			"the refusal quotes the policy's note"},
 		{"refused not a conflict", correlate.Chain{Audit: true, SenderPolicy: tookPart, Correlators: []correlate.Correlator{
 			claim("hdr", "incident:2", correlate.InReplyTo, correlate.Certain),
 			claim("token", "incident:1", correlate.TrackingToken, correlate.High, "jane@contoso.example"),
@@ -103,6 +123,15 @@ func TestChainSenderPolicy(t *testing.T) {
 			assert.Equal(t, tc.refused, refused, tc.why)
 			assert.Contains(t, d.Match.Reason, tc.reason, tc.why)
 			assert.Empty(t, d.Conflicts, tc.why)
+			if strings.HasSuffix(tc.name, "with evidence") {
+				ev := d.Match.Evidence // accepted: in the winning Match
+				if d.Steps[0].Refused != "" {
+					ev = d.Steps[0].Match.Evidence // refused: in the refused Step's Match
+				}
+				require.NotEmpty(t, ev, tc.why)
+				assert.Equal(t, "From", ev[len(ev)-1].Field, tc.why)
+				assert.Equal(t, tc.msg.SenderAddress(), ev[len(ev)-1].Value, tc.why)
+			}
 		})
 	}
 }

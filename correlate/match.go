@@ -70,6 +70,12 @@ type Match struct {
 	// Reason is a one-line explanation for people.
 	Reason   string
 	Evidence []Evidence
+	// Conflicts are the other records the strategy's own evidence named,
+	// each as the Match it would have made (References naming tracked
+	// emails of different records). A strategy that reports conflicts
+	// lowers its Confidence and says by how much in its documentation. A
+	// Chain copies the winner's Conflicts into Decision.Conflicts.
+	Conflicts []Match
 }
 
 // Found reports whether m names a record.
@@ -126,8 +132,10 @@ func (s Step) String() string {
 }
 
 // A Decision is the outcome of running a chain on one message: the winning
-// Match (zero when none), every step taken, and — in audit mode — the
-// conflicts: strategies after the winner that named a different record.
+// Match (zero when none), every step taken, and the conflicts: the other
+// records the winning strategy's own evidence named (its Match.Conflicts)
+// and, in audit mode, the strategies after the winner that named a
+// different record.
 //
 // The guardrails add what the message is (Classification, set by an
 // [Engine] with a Classifier), what the caller should do (Action), whether

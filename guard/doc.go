@@ -25,9 +25,11 @@
 //     sliding window that flags ping-pong (by default more than 20 messages
 //     within two hours, as Odoo).
 //   - [ParticipantPolicy] and [AnyOf], correlate.SenderPolicy values: a
-//     token (or, if configured, a header) match is accepted only when the
-//     sender took part in the tracked conversation, or a caller hook says
-//     yes.
+//     token (or, if configured, a header) match is accepted only when a
+//     sender took part in the tracked conversation, is a colleague of a
+//     participant at the same organization (registrable domain, not a
+//     freemail or the organization's own), the email is outgoing, or a
+//     caller hook says yes; the Evidence says which.
 //   - [States], a correlate.RecordResolver in memory: merged records
 //     followed to their survivor, closed and deleted records.
 //

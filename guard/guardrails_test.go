@@ -16,7 +16,6 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
-	"github.com/mailcorrelate/mailcorrelate/token"
 )
 
 func parse(t testing.TB, raw string) *correlate.Message {
@@ -36,7 +35,7 @@ func TestHijack(t *testing.T) {
 		"Subject: Printer offline CRM:0001001\r\n\r\n"
 
 	t.Run("stranger's token", func(t *testing.T) {
-		for _, opts := range []*mailcorrelate.Options{nil, {TokenPolicy: token.ParticipantPolicy}} {
+		for _, opts := range []*mailcorrelate.Options{nil, {TokenPolicy: guard.ParticipantPolicy}} {
 			eng, err := mailcorrelate.New(memstore.New(), opts)
 			require.NoError(t, err)
 			sent := parse(t, sentRaw)
@@ -73,7 +72,7 @@ func TestHijack(t *testing.T) {
 		require.NoError(t, err)
 		d, err := eng.Correlate(ctx, parse(t, "From: m.allory@freemail.example\r\nSubject: Refund CRM:0001001\r\n\r\n"))
 		require.NoError(t, err)
-		assert.Equal(t, "token match refused: sender policy: m.allory@freemail.example did not take part in tracked email 1 (incident:CAS-01042, TrackingToken)", d.Match.Reason)
+		assert.Equal(t, "token match refused: sender policy: m.allory@freemail.example did not take part: not a participant of tracked email 1, nor a colleague of one (incident:CAS-01042, TrackingToken)", d.Match.Reason)
 	})
 
 	t.Run("forged signed Message-ID", func(t *testing.T) {
@@ -362,33 +361,125 @@ func TestRecordStatesEngine(t *testing.T) {
 
 func TestParticipantPolicy(t *testing.T) {
 	ctx := context.Background()
-	tr := correlate.Tracked{Participants: []string{"support@fabrikam.example", "jane@contoso.example"}}
+	tr := correlate.Tracked{ID: 7, Participants: []string{"support@fabrikam.example", "jane@contoso.example", "pat@gmail.com"}}
+	from := func(addrs ...string) *correlate.Message {
+		m := &correlate.Message{}
+		for _, a := range addrs {
+			m.From = append(m.From, correlate.Address{Address: a})
+		}
+		return m
+	}
+	withMailbox := func(m *correlate.Message, mb string) *correlate.Message { m.Mailbox = mb; return m }
+	sentByUs := tr
+	sentByUs.Direction = correlate.Outgoing
 	cases := []struct {
-		name string
-		m    *correlate.Message
-		want bool
-		why  string
+		name   string
+		m      *correlate.Message
+		t      correlate.Tracked
+		want   bool
+		sender string // Evidence.Value
+		note   string // in Evidence.Note
+		why    string
 	}{
-		{"from", &correlate.Message{From: []correlate.Address{{Address: "Jane@Contoso.example"}}}, true, "a participant, compared normalized"},
-		{"stranger", &correlate.Message{From: []correlate.Address{{Address: "m@evil.example"}}}, false, "not in the conversation"},
-		{"second from", &correlate.Message{From: []correlate.Address{{Address: "m@evil.example"}, {Address: "jane@contoso.example"}}}, true, "any From address"},
-		{"sender", &correlate.Message{Sender: correlate.Address{Address: "jane@contoso.example"}}, true, "Sender when From is empty"},
-		{"outgoing", &correlate.Message{Direction: correlate.Outgoing, From: []correlate.Address{{Address: "colleague@fabrikam.example"}}}, true,
-			"the organization's own mail: a colleague may take over a case"},
-		{"nobody", &correlate.Message{}, false, "no sender, no participation"},
-		{"nil", nil, false, "nothing to accept"},
+		{"from", from("Jane@Contoso.example"), tr, true, "jane@contoso.example", "took part: a participant of tracked email 7", "a participant, compared normalized"},
+		{"stranger", from("m@evil.example"), tr, false, "m@evil.example", "did not take part: not a participant of tracked email 7, nor a colleague of one",
+			"not in the conversation, and nobody there works at evil.example"},
+		{"second from", from("m@evil.example", "jane@contoso.example"), tr, true, "jane@contoso.example", "a participant", "any From address (issue 17 #13)"},
+		{"sender", &correlate.Message{Sender: correlate.Address{Address: "jane@contoso.example"}}, tr, true, "jane@contoso.example", "a participant", "Sender when From is empty"},
+		{"outgoing", &correlate.Message{Direction: correlate.Outgoing, From: []correlate.Address{{Address: "colleague@fabrikam.example"}}}, tr, true,
+			"colleague@fabrikam.example", "outgoing", "the organization's own mail: a colleague may take over a case"},
+		{"colleague", from("bob@contoso.example"), tr, true, "bob@contoso.example",
+			"took part: a colleague at contoso.example of participant jane@contoso.example in tracked email 7",
+			"same registrable domain as the customer: a colleague joining the case (issue 22 §3)"},
+		{"colleague on a subdomain", from("bob@eu.mail.contoso.example"), tr, true, "bob@eu.mail.contoso.example", "a colleague at contoso.example",
+			"the organization is the registrable domain, not the host"},
+		{"second author a colleague", from("m@evil.example", "bob@contoso.example"), tr, true, "bob@contoso.example", "a colleague", "every author counts"},
+		{"other customer's colleague", from("mallory@northwind.example"), tr, false, "mallory@northwind.example", "nor a colleague of one",
+			"a colleague of a different customer is a stranger to this case"},
+		{"freemail neighbour", from("eve@gmail.com"), tr, false, "eve@gmail.com", "(gmail.com is a freemail domain)",
+			"two Gmail users are not colleagues"},
+		{"own domain by mailbox", withMailbox(from("sam@fabrikam.example"), "crm@fabrikam.example"), tr, false, "sam@fabrikam.example",
+			"(fabrikam.example is the organization's own domain)", "the support desk's domain is in every conversation: it makes no colleague"},
+		{"own domain by tracked mailbox", from("sam@fabrikam.example"), correlate.Tracked{ID: 7, Mailbox: "crm@fabrikam.example", Participants: tr.Participants},
+			false, "sam@fabrikam.example", "own domain", "the mailbox the tracked email came from is the organization's"},
+		{"own domain by outgoing tracked email", from("sam@fabrikam.example"), sentByUs, false, "sam@fabrikam.example", "own domain",
+			"the sender of a sent email is the organization's"},
+		{"nobody", &correlate.Message{}, tr, false, "", "names no sender", "no sender, no participation"},
+		{"nil", nil, tr, false, "", "no message", "nothing to accept"},
 	}
 	for _, tc := range cases {
-		assert.Equal(t, tc.want, guard.ParticipantPolicy(ctx, tc.m, tr), "%s: %s", tc.name, tc.why)
+		ev, ok := guard.ParticipantPolicy(ctx, tc.m, tc.t)
+		assert.Equal(t, tc.want, ok, "%s: %s", tc.name, tc.why)
+		assert.Equal(t, "From", ev.Field, tc.name)
+		assert.Equal(t, tc.sender, ev.Value, "%s: the Evidence names the sender judged", tc.name)
+		assert.Contains(t, ev.Note, tc.note, "%s: %s", tc.name, tc.why)
 	}
-	hook := func(_ context.Context, m *correlate.Message, t correlate.Tracked) bool {
-		return strings.HasSuffix(m.SenderAddress(), "@contoso.example") && t.Record == caseRecord
+	hook := func(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+		ok := strings.HasSuffix(m.SenderAddress(), "@contoso-partner.example") && t.Record == caseRecord
+		return correlate.Evidence{Field: "From", Value: m.SenderAddress(), Note: "did not take part: not a partner"}, ok
 	}
 	p := guard.AnyOf(guard.ParticipantPolicy, nil, hook)
-	colleague := &correlate.Message{From: []correlate.Address{{Address: "bob@contoso.example"}}}
-	assert.False(t, guard.ParticipantPolicy(ctx, colleague, tr))
-	assert.True(t, p(ctx, colleague, correlate.Tracked{Record: caseRecord}), "the caller's hook says yes for the customer's colleague")
-	assert.False(t, guard.AnyOf()(ctx, colleague, tr), "no policy accepts nobody")
+	partner := from("bob@contoso-partner.example")
+	_, ok := guard.ParticipantPolicy(ctx, partner, tr)
+	assert.False(t, ok, "another registrable domain is another organization")
+	_, ok = p(ctx, partner, correlate.Tracked{Record: caseRecord})
+	assert.True(t, ok, "the caller's hook says yes for the customer's partner")
+	ev, ok := p(ctx, from("m@evil.example"), tr)
+	assert.False(t, ok)
+	assert.Equal(t, "did not take part: not a participant of tracked email 7, nor a colleague of one; not a partner", ev.Note,
+		"every refusal is in the Evidence")
+	_, ok = guard.AnyOf()(ctx, partner, tr)
+	assert.False(t, ok, "no policy accepts nobody")
+}
+
+// TestColleagueSenderPolicy is issue 22 §3 through the default engine: a
+// colleague at the customer (same company domain, never a participant)
+// replying with the case's token was refused by the default sender policy;
+// a colleague of a different customer and a stranger pasting the token stay
+// refused, and the Decision says which.
+func TestColleagueSenderPolicy(t *testing.T) {
+	ctx := context.Background()
+	eng, err := mailcorrelate.New(memstore.New(), nil)
+	require.NoError(t, err)
+	sent := parse(t, "Message-ID: <c1@crm.fabrikam.example>\r\nFrom: support@fabrikam.example\r\nTo: Jane <jane@contoso.example>\r\n"+
+		"Subject: Printer offline CRM:0001001\r\n\r\n")
+	sent.Direction = correlate.Outgoing
+	sent.Mailbox = "support@fabrikam.example"
+	_, err = eng.Track(ctx, sent, correlate.Match{Record: caseRecord})
+	require.NoError(t, err)
+
+	reply := func(from string) correlate.Decision {
+		m := parse(t, "Message-ID: <"+strings.ReplaceAll(from, "@", ".")+"@x.example>\r\nFrom: "+from+"\r\nTo: support@fabrikam.example\r\n"+
+			"Subject: RE: Printer offline CRM:0001001\r\n\r\n")
+		m.Mailbox = "support@fabrikam.example"
+		d, err := eng.Correlate(ctx, m)
+		require.NoError(t, err)
+		return d
+	}
+	d := reply("bob@contoso.example")
+	assert.Equal(t, caseRecord, d.Match.Record, "Jane's colleague at Contoso may answer with the case's token")
+	assert.Contains(t, d.Match.Reason, "sender bob@contoso.example took part: a colleague at contoso.example of participant jane@contoso.example",
+		"the reason says why the sender was accepted")
+	assert.Contains(t, d.Match.Evidence, correlate.Evidence{Field: "From", Value: "bob@contoso.example",
+		Note: "took part: a colleague at contoso.example of participant jane@contoso.example in tracked email 1"}, "and the Evidence, for programs")
+
+	for _, tc := range []struct{ from, why string }{
+		{"mallory@northwind.example", "a colleague of a different customer"},
+		{"m.allory@freemail.example", "a stranger pasting the token"},
+		{"sam@fabrikam.example", "someone at the organization's own domain, writing in as a customer would"},
+	} {
+		d := reply(tc.from)
+		assert.False(t, d.Found(), "%s is refused: %s", tc.why, d)
+		assert.Contains(t, d.Match.Reason, "sender policy: "+tc.from+" did not take part", tc.why)
+		var refused correlate.Step
+		for _, st := range d.Steps {
+			if st.Refused != "" {
+				refused = st
+			}
+		}
+		assert.Contains(t, refused.Match.Evidence, correlate.Evidence{Field: "From", Value: tc.from,
+			Note: refused.Match.Evidence[len(refused.Match.Evidence)-1].Note}, "the refused step carries the policy's Evidence")
+	}
 }
 
 func rec(s string) correlate.Record {

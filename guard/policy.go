@@ -3,49 +3,157 @@ package guard
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
-// ParticipantPolicy is the default [correlate.SenderPolicy]: it accepts m
-// when one of its From addresses, or its Sender, took part in t (is among
-// t.Participants), as osTicket requires for its subject fallback, and when
-// m is outgoing (Direction Outgoing: the organization's own mail, which a
-// colleague who never wrote on the conversation may send). It refuses an
-// incoming message without a sender. It trusts the From field as written:
-// a spoofed From passes unless the caller checks Authentication-Results
-// first (iTop #97).
-func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) bool {
+// maxSenders bounds the sender addresses of one message ParticipantPolicy
+// examines (party.MaxSenders): a hostile From list of thousands costs no
+// more than a real one.
+const maxSenders = party.MaxSenders
+
+// ParticipantPolicy is the default [correlate.SenderPolicy], for the Chain
+// and the token strategy alike. It accepts m when
+//
+//  1. m is outgoing (Direction Outgoing): the organization's own mail, which
+//     a colleague who never wrote on the conversation may send;
+//  2. a sender of m — any of its From addresses ("From: a1, a2": each
+//     counts), or its Sender — took part in t (is among t.Participants), as
+//     osTicket requires for its subject fallback;
+//  3. a sender is a colleague of a participant of t: at the same
+//     organization, by registrable domain ([party.Organization]: anna@contoso.com
+//     and bob@eu.contoso.com), when that organization is neither a freemail
+//     provider's (two Gmail users are not colleagues) nor the
+//     organization's own — the domain of the mailbox m or t was
+//     synchronized from (Message.Mailbox, Tracked.Mailbox, when they are
+//     addresses) or of the sender of t when t is outgoing: every
+//     conversation has the organization's own people in it, so they would
+//     make anyone at the organization a colleague of every customer.
+//
+// It refuses everyone else: a stranger pasting a token, a colleague of a
+// different customer, an incoming message without a sender. Either way its
+// Evidence says which sender it judged and how the sender stands ("took
+// part: a colleague at contoso.com of participant anna@contoso.com in
+// tracked email 7", "did not take part: not a participant of tracked email
+// 7, nor a colleague of one (gmail.com is a freemail domain)").
+//
+// It trusts the From field as written: a spoofed From passes unless the
+// caller checks Authentication-Results first (iTop #97). Add the caller's
+// address book with AnyOf (party's Resolver.SenderPolicy counts the
+// colleagues a directory knows, at any domain).
+func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+	id := strconv.FormatInt(t.ID, 10)
 	if m == nil {
-		return false
+		return correlate.Evidence{Field: "From", Note: "did not take part: no message"}, false
+	}
+	senders := sendersOf(m)
+	first := ""
+	if len(senders) > 0 {
+		first = senders[0]
 	}
 	if m.Direction == correlate.Outgoing {
-		return true
+		return correlate.Evidence{Field: "From", Value: first, Note: "took part: outgoing mail of the organization"}, true
 	}
-	for _, a := range m.From {
-		if s := correlate.NormalizeAddress(a.Address); s != "" && slices.Contains(t.Participants, s) {
-			return true
+	if len(senders) == 0 {
+		return correlate.Evidence{Field: "From", Note: "did not take part: the message names no sender"}, false
+	}
+	for _, s := range senders {
+		if slices.Contains(t.Participants, s) {
+			return correlate.Evidence{Field: "From", Value: s, Note: "took part: a participant of tracked email " + id}, true
 		}
 	}
-	if s := correlate.NormalizeAddress(m.Sender.Address); s != "" {
-		return slices.Contains(t.Participants, s)
+	own := ownOrganizations(m, t)
+	why := "" // why the first sender's organization does not count
+	for i, s := range senders {
+		org, ok := party.Organization(s)
+		switch {
+		case !ok:
+			if i == 0 && org != "" {
+				why = " (" + org + " is a freemail domain)"
+			}
+			continue
+		case slices.Contains(own, org):
+			if i == 0 {
+				why = " (" + org + " is the organization's own domain)"
+			}
+			continue
+		}
+		for _, p := range t.Participants {
+			if po, ok := party.Organization(p); ok && po == org {
+				return correlate.Evidence{Field: "From", Value: s,
+					Note: "took part: a colleague at " + org + " of participant " + p + " in tracked email " + id}, true
+			}
+		}
 	}
-	return false
+	return correlate.Evidence{Field: "From", Value: first,
+		Note: "did not take part: not a participant of tracked email " + id + ", nor a colleague of one" + why}, false
+}
+
+// sendersOf returns the normalized, distinct addresses of m's From and
+// Sender fields, at most maxSenders.
+func sendersOf(m *correlate.Message) []string {
+	out := make([]string, 0, len(m.From)+1)
+	add := func(a string) {
+		if s := correlate.NormalizeAddress(a); s != "" && len(out) < maxSenders && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, a := range m.From {
+		add(a.Address)
+	}
+	add(m.Sender.Address)
+	return out
+}
+
+// ownOrganizations returns the organizations of the mailboxes m and t were
+// synchronized from and of t's sender when t is outgoing.
+func ownOrganizations(m *correlate.Message, t correlate.Tracked) []string {
+	var own []string
+	add := func(addr string) {
+		if !strings.Contains(addr, "@") {
+			return
+		}
+		if org, _ := party.Organization(addr); org != "" && !slices.Contains(own, org) {
+			own = append(own, org)
+		}
+	}
+	add(m.Mailbox)
+	add(t.Mailbox)
+	if t.Direction == correlate.Outgoing && len(t.Participants) > 0 {
+		add(t.Participants[0])
+	}
+	return own
 }
 
 // AnyOf returns a SenderPolicy that accepts when any of policies accepts,
 // consulting them in order: ParticipantPolicy first, then the caller's hook
 // ("the sender is a contact of the record's account"), so the hook runs only
-// for the senders the participants do not cover. nil policies are skipped;
-// with none left, every sender is refused.
+// for the senders the participants do not cover. It returns the Evidence of
+// the policy that accepted or, when all refuse, the first refusal's with
+// the notes of the others appended. nil policies are skipped; with none
+// left, every sender is refused.
 func AnyOf(policies ...correlate.SenderPolicy) correlate.SenderPolicy {
 	ps := slices.DeleteFunc(slices.Clone(policies), func(p correlate.SenderPolicy) bool { return p == nil })
-	return func(ctx context.Context, m *correlate.Message, t correlate.Tracked) bool {
+	return func(ctx context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+		var refused correlate.Evidence
 		for _, p := range ps {
-			if p(ctx, m, t) {
-				return true
+			ev, ok := p(ctx, m, t)
+			if ok {
+				return ev, true
+			}
+			switch {
+			case refused == (correlate.Evidence{}):
+				refused = ev
+			case ev.Note != "":
+				refused.Note += "; " + strings.TrimPrefix(ev.Note, "did not take part: ")
 			}
 		}
-		return false
+		if refused == (correlate.Evidence{}) {
+			refused = correlate.Evidence{Field: "From", Note: "did not take part: no sender policy accepts anyone"}
+		}
+		return refused, false
 	}
 }

@@ -10,8 +10,9 @@
 //     mailbox), then In-Reply-To, then References newest to oldest, then
 //     the ids a provider preserved when it rewrote the Message-ID
 //     (X-Google-Original-Message-ID), and finally ancestor memory. It drops
-//     junk ids and reports them, and reports ids that name different
-//     records instead of silently taking one.
+//     junk ids and reports them, reports ids that name different records
+//     as conflicts instead of silently taking one, and tells a duplicate
+//     from a message that reuses another email's Message-ID.
 //   - [ConversationIndex] ("header.ConversationIndex", method
 //     ConversationIndex): the tracked email whose index is the message's
 //     index minus its last 5-byte block (the parent), else the newest
@@ -43,9 +44,28 @@
 //	Thread-Index parent is tracked                            High
 //	Thread-Index root is tracked                              Likely
 //
+// When the ids of one InReplyTo match name tracked emails of different
+// records (a thread split between two cases, an id shared by siblings filed
+// apart), the winner's confidence drops one step on this scale — Certain to
+// High, High to Likely, Likely to Weak (0.4) — and each other record is
+// reported in Match.Conflicts, which a Chain copies into
+// Decision.Conflicts. The rule follows the reading a person gives it: the
+// nearest id still points to the right record most of the time (after a
+// split the reply follows the part it answers), but no longer beyond
+// doubt: a Chain with MinConfidence Certain no longer files it, and one
+// under ConflictReview asks a person.
+//
 // The duplicate check has no correlationmethod of its own in Dynamics (it
 // prevents a second activity); it is reported as method InReplyTo, since it
-// is a Message-ID match, with the Reason "duplicate" and no Parent.
+// is a Message-ID match, with the Reason "duplicate" and no Parent. It
+// accepts only the same email (correlate.SameEmail: the sender, the Date
+// and the base subject agree): a message that reuses the Message-ID of
+// another tracked email — a stranger who read it in a reply's References —
+// is a collision, reported in Evidence ("collision: tracked email 7 is
+// another email with this id") and in the Reason, and correlated by its
+// other headers only, never by the id it reuses (nor by that id's signed
+// form or ancestor memory). Provider-preserved original ids are checked
+// the same way.
 //
 // # Message-IDs
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -77,16 +78,22 @@ const (
 // a tracked email with a record wins:
 //
 //  1. the message's own Message-ID (the same email, synchronized from another
-//     mailbox: Dynamics' duplicate check), Certain; with Options.IDKeys,
-//     when no tracked email has it, its own id signed by this system (see
-//     [NewMessageID]: an email sent here, synchronized before it was
-//     tracked), Certain;
+//     mailbox: Dynamics' duplicate check), Certain, when the tracked email
+//     is the same email ([correlate.SameEmail]: sender, Date and base
+//     subject agree). A tracked email that is another email is a collision
+//     (a stranger reusing an id read in References): it is reported in
+//     Evidence and the Reason, and the message is correlated by the steps
+//     below without its own id (no signed own id, no descendant). With
+//     Options.IDKeys, when no tracked email has the id, its own id signed by
+//     this system (see [NewMessageID]: an email sent here, synchronized
+//     before it was tracked), Certain;
 //  2. its In-Reply-To ids, Certain, then its References ids newest to
 //     oldest, High (Certain for the newest when In-Reply-To is absent or
 //     junk: it names the parent); the rest are still looked up to report
 //     ids that name another record (unless Options.FirstHit);
 //  3. its provider-preserved original ids (Options.AliasFields): the same
-//     email tracked under its original id, High;
+//     email tracked under its original id, High, when it is the same email
+//     (a collision is reported as in step 1 and names nothing);
 //  4. with Options.IDKeys, the referenced ids of step 2 that are signed
 //     Message-IDs, in the same order and with the same confidences: the
 //     signed record, although no tracked email has the id; such a Match has
@@ -95,6 +102,13 @@ const (
 //  5. ancestor memory (unless Options.NoAncestors): a tracked email whose
 //     references name this message, High; then a tracked email that
 //     references one of the same ids, newest first, Likely.
+//
+// When the ids of step 2 and 3, or the tracked emails of one ancestor id in
+// step 5, name tracked emails of different records, the first in that
+// order wins one step lower on the confidence scale (Certain → High → Likely
+// → Weak), each other record is reported in Match.Conflicts (one Match per
+// record, at the confidence its id would have had), and the Reason says so;
+// with Options.AbstainOnConflict the strategy abstains instead.
 //
 // Junk ids (see [Junk]) are dropped and reported in Evidence. Parent is the
 // tracked email a step-2 id names (the nearest tracked ancestor, as notmuch
@@ -140,29 +154,25 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	}
 
 	// 1. Duplicate check.
-	if selfOK {
-		k := correlate.Key{Kind: correlate.KindMessageID, Value: self}
-		var t *correlate.Tracked
-		if probed {
-			if h := hitWithRecord(hitsOf(hits, 0)); h != nil {
-				if t, err = c.fetch(ctx, k, h.ID); err != nil {
-					return correlate.Match{}, err
-				}
-			}
-		} else {
-			ts, err := c.lookup(ctx, k, idLookupLimit)
-			if err != nil {
-				return correlate.Match{}, err
-			}
-			t = withRecord(ts)
+	var collision *correlate.Tracked // the other email that has the message's own id
+	if selfOK && (!probed || len(hitsOf(hits, 0)) > 0) {
+		ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: self}, idLookupLimit)
+		if err != nil {
+			return correlate.Match{}, err
 		}
-		if t != nil {
+		dup, other, why := c.sameEmail(m, ts)
+		switch {
+		case dup != nil && !dup.Record.IsZero():
 			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: "already tracked"})
-			return c.match(m, t, nil, correlate.Certain, reasonDuplicate, ev), nil
+			return c.match(m, dup, nil, correlate.Certain, reasonDuplicate, ev), nil
+		case dup == nil && other != nil:
+			collision = other
+			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: noteCollision(other)})
+			ev = append(ev, why...)
 		}
 	}
 	forged := false
-	if selfOK && len(c.cfg.IDKeys) > 0 {
+	if selfOK && collision == nil && len(c.cfg.IDKeys) > 0 {
 		var mt correlate.Match
 		var ok bool
 		if mt, ok, ev = c.signed(self, fieldMessageID, correlate.Certain, reasonSignedSelf, ev, &forged); ok {
@@ -178,7 +188,7 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		winRec   correlate.Record
 		winRef   ref
 		found    bool
-		conflict bool
+		conflict []correlate.Match
 	)
 	consider := func(r ref, id int64, rec correlate.Record, t *correlate.Tracked) {
 		switch {
@@ -188,12 +198,13 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 			found, win, winID, winRec, winRef = true, t, id, rec, r
 			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNamesTracked})
 		case rec != winRec:
-			conflict = true
-			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id,
-				Note: "names a tracked email of record " + rec.String() + ": conflict with " + winRec.String()})
+			e := correlate.Evidence{Field: r.field, Value: r.id,
+				Note: "names a tracked email of record " + rec.String() + ": conflict with " + winRec.String()}
+			ev = append(ev, e)
+			conflict = c.addConflict(conflict, rec, r.confidence(), r.field+" names tracked email "+strconv.FormatInt(id, 10), e)
 		}
 	}
-	for i, r := range refs {
+	for i, r := range refs[:nrefs] {
 		if probed {
 			for _, h := range hitsOf(hits, refBase+i) {
 				consider(r, h.ID, h.Record, nil)
@@ -211,7 +222,32 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 			break
 		}
 	}
-	if found && conflict && c.cfg.AbstainOnConflict {
+	// Aliases claim to be this very email: only a tracked email that is
+	// the same email counts.
+	for i, r := range refs[nrefs:] {
+		if found && c.cfg.FirstHit {
+			break
+		}
+		if probed && len(hitsOf(hits, refBase+nrefs+i)) == 0 {
+			continue
+		}
+		ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: r.id}, idLookupLimit)
+		if err != nil {
+			return correlate.Match{}, err
+		}
+		dup, other, why := c.sameEmail(m, ts)
+		if dup == nil && other != nil {
+			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteCollision(other)})
+			ev = append(ev, why...)
+			continue
+		}
+		for j := range ts {
+			if same, _ := correlate.SameEmail(m, &ts[j], c.cfg.sameSubject); same {
+				consider(r, ts[j].ID, ts[j].Record, &ts[j])
+			}
+		}
+	}
+	if found && len(conflict) > 0 && c.cfg.AbstainOnConflict {
 		return correlate.Match{Reason: reasonConflict, Evidence: ev}, nil
 	}
 	if found && win == nil {
@@ -221,45 +257,34 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		}
 	}
 	if win != nil {
-		isAlias := false
-		for _, r := range refs[nrefs:] {
-			if r.id == winRef.id {
-				isAlias = true
-			}
-		}
+		var mt correlate.Match
 		switch {
-		case isAlias:
-			return c.match(m, win, nil, correlate.High, reasonAlias, ev), nil
+		case winRef.alias:
+			mt = c.match(m, win, nil, correlate.High, reasonAlias, ev)
 		case winRef.field == fieldInReplyTo:
-			return c.match(m, win, win, correlate.Certain, reasonInReplyTo, ev), nil
+			mt = c.match(m, win, win, correlate.Certain, reasonInReplyTo, ev)
 		case winRef.parent:
-			return c.match(m, win, win, correlate.Certain, reasonParentRef, ev), nil
+			mt = c.match(m, win, win, correlate.Certain, reasonParentRef, ev)
 		default:
-			return c.match(m, win, win, correlate.High, reasonAncestor, ev), nil
+			mt = c.match(m, win, win, correlate.High, reasonAncestor, ev)
 		}
+		return withCollision(withConflicts(mt, conflict), collision), nil
 	}
 
 	// Signed ids of emails that are not (or no longer) tracked.
 	if len(c.cfg.IDKeys) > 0 {
 		for _, r := range refs[:nrefs] {
-			conf, reason := correlate.High, reasonSignedRef
-			switch {
-			case r.field == fieldInReplyTo:
-				conf, reason = correlate.Certain, reasonSignedInReplyTo
-			case r.parent:
-				conf = correlate.Certain
-			}
 			var mt correlate.Match
 			var ok bool
-			if mt, ok, ev = c.signed(r.id, r.field, conf, reason, ev, &forged); ok {
-				return mt, nil
+			if mt, ok, ev = c.signed(r.id, r.field, r.confidence(), r.signedReason(), ev, &forged); ok {
+				return withCollision(mt, collision), nil
 			}
 		}
 	}
 
 	// 4. Ancestor memory.
 	if !c.cfg.NoAncestors {
-		if selfOK {
+		if selfOK && collision == nil {
 			mt, done, err := c.ancestors(ctx, m, self, fieldMessageID, noteDescendant, correlate.High, reasonDescendant, ev)
 			if err != nil || done {
 				return mt, err
@@ -271,7 +296,7 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 			}
 			mt, done, err := c.ancestors(ctx, m, r.id, r.field, noteAncestor, correlate.Likely, reasonSibling, ev)
 			if err != nil || done {
-				return mt, err
+				return withCollision(mt, collision), err
 			}
 		}
 	}
@@ -279,9 +304,91 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		return correlate.Match{}, nil
 	}
 	if forged {
-		return correlate.Match{Reason: reasonForged, Evidence: ev}, nil
+		return withCollision(correlate.Match{Reason: reasonForged, Evidence: ev}, collision), nil
 	}
-	return correlate.Match{Evidence: ev}, nil
+	return withCollision(correlate.Match{Evidence: ev}, collision), nil
+}
+
+// sameEmail compares m with the tracked emails that have one of its own
+// ids (newest first): dup is the first that is the same email, preferring
+// one filed under a record; other, when none is, the newest, with the
+// disagreements why.
+func (c *InReplyTo) sameEmail(m *correlate.Message, ts []correlate.Tracked) (dup, other *correlate.Tracked, why []correlate.Evidence) {
+	for i := range ts {
+		same, ev := correlate.SameEmail(m, &ts[i], c.cfg.sameSubject)
+		switch {
+		case same && (dup == nil || dup.Record.IsZero() && !ts[i].Record.IsZero()):
+			dup = &ts[i]
+		case !same && other == nil:
+			other, why = &ts[i], ev
+		}
+	}
+	return dup, other, why
+}
+
+// noteCollision is the Evidence note of an own id that another email has.
+func noteCollision(t *correlate.Tracked) string {
+	return "collision: tracked email " + strconv.FormatInt(t.ID, 10) + " is another email with this id; not correlated by it"
+}
+
+// withCollision adds the collision, when there was one, to the Reason of
+// mt.
+func withCollision(mt correlate.Match, other *correlate.Tracked) correlate.Match {
+	if other == nil {
+		return mt
+	}
+	r := "its Message-ID collides with another email, tracked email " + strconv.FormatInt(other.ID, 10) + ": not correlated by it"
+	if mt.Reason == "" {
+		mt.Reason = r
+	} else {
+		mt.Reason += "; " + r
+	}
+	return mt
+}
+
+// addConflict adds a Match for rec to cs unless cs names rec already: the
+// first id naming a record, in precedence order, speaks for it.
+func (c *InReplyTo) addConflict(cs []correlate.Match, rec correlate.Record, conf float64, reason string, e correlate.Evidence) []correlate.Match {
+	for _, x := range cs {
+		if x.Record == rec {
+			return cs
+		}
+	}
+	return append(cs, correlate.Match{Record: rec, Method: correlate.InReplyTo, Confidence: conf,
+		Strategy: c.String(), Reason: reason, Evidence: []correlate.Evidence{e}})
+}
+
+// withConflicts lowers mt's confidence one step when cs names other
+// records, and reports them.
+func withConflicts(mt correlate.Match, cs []correlate.Match) correlate.Match {
+	if len(cs) == 0 {
+		return mt
+	}
+	mt.Confidence = lower(mt.Confidence)
+	mt.Conflicts = cs
+	var b strings.Builder
+	b.WriteString(mt.Reason)
+	b.WriteString("; conflict: other ids name ")
+	for i, x := range cs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(x.Record.String())
+	}
+	b.WriteString(" (confidence lowered)")
+	mt.Reason = b.String()
+	return mt
+}
+
+// lower returns the named confidence one step below conf: Certain → High →
+// Likely → Weak, and half of conf below Weak.
+func lower(conf float64) float64 {
+	for _, c := range [...]float64{correlate.High, correlate.Likely, correlate.Weak} {
+		if c < conf-1e-9 {
+			return c
+		}
+	}
+	return conf / 2
 }
 
 // signed checks id as a signed Message-ID: when it verifies, it returns the
@@ -320,18 +427,19 @@ func (c *InReplyTo) ancestors(ctx context.Context, m *correlate.Message, id, fie
 		return correlate.Match{}, false, nil
 	}
 	ev = append(ev, correlate.Evidence{Field: field, Value: id, Note: note})
-	conflict := false
+	var conflict []correlate.Match
 	for j := range ts {
 		if t := &ts[j]; !t.Record.IsZero() && t.Record != win.Record {
-			conflict = true
-			ev = append(ev, correlate.Evidence{Field: field, Value: id,
-				Note: "also referenced by a tracked email of record " + t.Record.String() + ": conflict with " + win.Record.String()})
+			e := correlate.Evidence{Field: field, Value: id,
+				Note: "also referenced by a tracked email of record " + t.Record.String() + ": conflict with " + win.Record.String()}
+			ev = append(ev, e)
+			conflict = c.addConflict(conflict, t.Record, conf, "tracked email "+strconv.FormatInt(t.ID, 10)+" also references "+field+" "+clip(id), e)
 		}
 	}
-	if conflict && c.cfg.AbstainOnConflict {
+	if len(conflict) > 0 && c.cfg.AbstainOnConflict {
 		return correlate.Match{Reason: reasonConflict, Evidence: ev}, true, nil
 	}
-	return c.match(m, win, nil, conf, reason, ev), true, nil
+	return withConflicts(c.match(m, win, nil, conf, reason, ev), conflict), true, nil
 }
 
 // aliases appends the message's provider-preserved original ids to refs.
@@ -359,7 +467,7 @@ func (c *InReplyTo) aliases(refs []ref, m *correlate.Message, self string, ev []
 				dup = dup || x.id == id
 			}
 			if !dup {
-				refs = append(refs, ref{id: id, field: f.name})
+				refs = append(refs, ref{id: id, field: f.name, alias: true})
 			}
 		}
 	}
@@ -456,16 +564,6 @@ func hitsOf(hits []correlate.Hit, k int) []correlate.Hit {
 		j++
 	}
 	return hits[i:j]
-}
-
-// hitWithRecord returns the first (newest) of hs that has a record, or nil.
-func hitWithRecord(hs []correlate.Hit) *correlate.Hit {
-	for i := range hs {
-		if !hs[i].Record.IsZero() {
-			return &hs[i]
-		}
-	}
-	return nil
 }
 
 // fetch reads the tracked email id, found under k by a probe. Should it be

@@ -77,7 +77,9 @@ func TestInReplyTo(t *testing.T) {
 		parent   string // Parent Message-ID
 		reason   string // Match.Reason must contain it
 		evidence [2]string
-		why      string
+		// conflicts are the records of Match.Conflicts, in order
+		conflicts []string
+		why       string
 	}{
 		{
 			name:     "InReplyTo",
@@ -175,9 +177,133 @@ References: <root@crm.example> <moved@crm.example>
 Subject: Re: Printer broken, and now the scanner
 
 `,
-			want: "incident:CAS-8", conf: correlate.Certain, with: "moved@crm.example", parent: "moved@crm.example",
-			evidence: [2]string{"References", "conflict with incident:CAS-8"},
-			why:      "a user split the thread: the reply follows the email it answers, and the root's other record is reported",
+			want: "incident:CAS-8", conf: correlate.High, with: "moved@crm.example", parent: "moved@crm.example",
+			reason: "conflict: other ids name incident:CAS-7", evidence: [2]string{"References", "conflict with incident:CAS-8"},
+			conflicts: []string{"incident:CAS-7"},
+			why:       "a user split the thread: the reply follows the email it answers one step less sure, and the root's other record is a conflict (issue 17 #10)",
+		},
+		{
+			name: "ConflictOnePerRecord",
+			fixtures: []tracked{
+				{crmRoot, "incident:CAS-7"},
+				{`Message-ID: <second@crm.example>
+Subject: Re: Printer broken
+
+`, "incident:CAS-7"},
+				{`Message-ID: <moved@crm.example>
+Subject: Re: Printer broken, and now the scanner
+
+`, "incident:CAS-8"},
+			},
+			msg: `Message-ID: <r9@mail.example.com>
+References: <root@crm.example> <second@crm.example> <moved@crm.example>
+Subject: Re: Printer broken, and now the scanner
+
+`,
+			want: "incident:CAS-8", conf: correlate.High, with: "moved@crm.example", parent: "moved@crm.example",
+			conflicts: []string{"incident:CAS-7"},
+			why:       "two older ids of one other record are one conflict; the parent's Certain drops to High",
+		},
+		{
+			name: "SiblingsOfTwoRecords",
+			fixtures: []tracked{
+				{`Message-ID: <reply-1@a.example>
+In-Reply-To: <ghost@customer.example>
+
+`, "incident:CAS-9"},
+				{`Message-ID: <reply-3@c.example>
+In-Reply-To: <ghost@customer.example>
+
+`, "incident:CAS-10"},
+			},
+			msg: `Message-ID: <reply-2@b.example>
+In-Reply-To: <ghost@customer.example>
+
+`,
+			want: "incident:CAS-10", conf: correlate.Weak, with: "reply-3@c.example",
+			reason: "conflict", conflicts: []string{"incident:CAS-9"},
+			why: "ancestor memory names two records: the newest wins one step lower (Likely → Weak), the other is a conflict",
+		},
+		{
+			name:     "HijackByReusedID",
+			fixtures: []tracked{{crmCase, "incident:CAS-01042"}},
+			msg: `Message-ID: <case-1@crm.example>
+From: M. Allory <m.allory@freemail.example>
+Subject: Refund to this account, please
+Date: Tue, 4 Mar 2025 10:00:00 +0000
+
+`,
+			reason: "collides with another email, tracked email 1", evidence: [2]string{"Message-ID", "collision"},
+			why: "a stranger reused the id of a tracked email (read in a reply's References): not a duplicate, and nothing else names a record (issue 17 #1)",
+		},
+		{
+			name: "HijackCorrelatedByItsReferences",
+			fixtures: []tracked{
+				{crmCase, "incident:CAS-01042"},
+				{crmRoot, "incident:CAS-7"},
+			},
+			msg: `Message-ID: <case-1@crm.example>
+From: Ann <ann@example.com>
+In-Reply-To: <root@crm.example>
+Subject: Re: Printer broken
+Date: Tue, 4 Mar 2025 10:00:00 +0000
+
+`,
+			want: "incident:CAS-7", conf: correlate.Certain, with: "root@crm.example", parent: "root@crm.example",
+			reason: "collides", evidence: [2]string{"Subject", "the tracked email's subject is"},
+			why: "a client that reused an id: the message is correlated by its own In-Reply-To, never by the id it reuses",
+		},
+		{
+			name: "HijackNoDescendant",
+			fixtures: []tracked{
+				{crmCase, "incident:CAS-01042"},
+				{`Message-ID: <reply-9@example.com>
+From: Ann <ann@example.com>
+In-Reply-To: <case-1@crm.example>
+Subject: Re: Printer broken [CAS-01042]
+
+`, "incident:CAS-01042"},
+			},
+			msg: `Message-ID: <case-1@crm.example>
+From: M. Allory <m.allory@freemail.example>
+Subject: Refund
+Date: Tue, 4 Mar 2025 10:00:00 +0000
+
+`,
+			reason: "collides", evidence: [2]string{"From", "the tracked email's sender is support@fabrikam.example"},
+			why: "ancestor memory would find the victim's reply through the reused id: it is not used either",
+		},
+		{
+			name: "AliasClaimDoesNotCaptureReplies",
+			fixtures: []tracked{
+				{crmCase, "incident:CAS-01042"},
+				{`Message-ID: <fresh@evil.example>
+X-Google-Original-Message-ID: <case-1@crm.example>
+From: M. Allory <m.allory@freemail.example>
+Subject: Refund
+
+`, "incident:CAS-666"},
+			},
+			msg: `Message-ID: <r10@mail.example.com>
+From: Ann <ann@example.com>
+In-Reply-To: <case-1@crm.example>
+Subject: Re: Printer broken [CAS-01042]
+
+`,
+			want: "incident:CAS-01042", conf: correlate.Certain, with: "case-1@crm.example", parent: "case-1@crm.example",
+			why: "a stranger's email claiming the case email's id in a provider header is not indexed under it: replies to the case still find the case",
+		},
+		{
+			name:     "HijackByAlias",
+			fixtures: []tracked{{crmCase, "incident:CAS-01042"}},
+			msg: `Message-ID: <fresh@evil.example>
+X-Google-Original-Message-ID: <case-1@crm.example>
+From: M. Allory <m.allory@freemail.example>
+Subject: Refund
+
+`,
+			evidence: [2]string{"X-Google-Original-Message-ID", "collision"},
+			why:      "a provider-preserved original id is a claim to be that email: a stranger's claim names nothing",
 		},
 		{
 			name: "ConflictAbstains",
@@ -371,31 +497,46 @@ In-Reply-To: <nothing@x.example>
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			s := memstore.New()
-			c := header.NewInReplyTo(s, tt.opts)
-			fileAll(t, s, c, tt.fixtures)
-			got, err := c.Correlate(ctx, parse(t, tt.msg))
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got.Record.String(), "Correlate = %v; %s", got, tt.why)
-			if tt.want != "" {
-				assert.Equal(t, correlate.InReplyTo, got.Method, tt.why)
-				assert.Equal(t, tt.conf, got.Confidence, tt.why)
-				assert.Equal(t, "header.InReplyTo", got.Strategy)
-				require.NotNil(t, got.CorrelatedWith, tt.why)
-				assert.Equal(t, tt.with, got.CorrelatedWith.MessageID, tt.why)
-				if tt.parent == "" {
-					assert.Nil(t, got.Parent, tt.why)
-				} else if assert.NotNil(t, got.Parent, tt.why) {
-					assert.Equal(t, tt.parent, got.Parent.MessageID, tt.why)
+		for _, probe := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/probe=%v", tt.name, probe), func(t *testing.T) {
+				ctx := context.Background()
+				s := memstore.New()
+				var idx header.Lookuper = lookupOnly{s}
+				if probe {
+					idx = s
 				}
-			}
-			assert.Contains(t, got.Reason, tt.reason, tt.why)
-			if tt.evidence[0] != "" {
-				assert.True(t, hasNote(got.Evidence, tt.evidence[0], tt.evidence[1]), "Evidence %v lacks %v; %s", got.Evidence, tt.evidence, tt.why)
-			}
-		})
+				c := header.NewInReplyTo(idx, tt.opts)
+				fileAll(t, s, c, tt.fixtures)
+				got, err := c.Correlate(ctx, parse(t, tt.msg))
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, got.Record.String(), "Correlate = %v; %s", got, tt.why)
+				if tt.want != "" {
+					assert.Equal(t, correlate.InReplyTo, got.Method, tt.why)
+					assert.Equal(t, tt.conf, got.Confidence, tt.why)
+					assert.Equal(t, "header.InReplyTo", got.Strategy)
+					require.NotNil(t, got.CorrelatedWith, tt.why)
+					assert.Equal(t, tt.with, got.CorrelatedWith.MessageID, tt.why)
+					if tt.parent == "" {
+						assert.Nil(t, got.Parent, tt.why)
+					} else if assert.NotNil(t, got.Parent, tt.why) {
+						assert.Equal(t, tt.parent, got.Parent.MessageID, tt.why)
+					}
+				}
+				assert.Contains(t, got.Reason, tt.reason, tt.why)
+				if tt.evidence[0] != "" {
+					assert.True(t, hasNote(got.Evidence, tt.evidence[0], tt.evidence[1]), "Evidence %v lacks %v; %s", got.Evidence, tt.evidence, tt.why)
+				}
+				var conflicts []string
+				for _, x := range got.Conflicts {
+					conflicts = append(conflicts, x.Record.String())
+					assert.Equal(t, correlate.InReplyTo, x.Method)
+					assert.Equal(t, "header.InReplyTo", x.Strategy)
+					assert.NotEmpty(t, x.Reason)
+					assert.NotEmpty(t, x.Evidence)
+				}
+				assert.Equal(t, tt.conflicts, conflicts, tt.why)
+			})
+		}
 	}
 }
 
@@ -538,4 +679,32 @@ func TestConcurrent(t *testing.T) {
 	for range workers {
 		assert.NoError(t, <-errs)
 	}
+}
+
+// TestInReplyToConflictsInDecision is issue 17 #10: References naming
+// tracked emails of several records gave the newest at confidence 1.00,
+// with the other records only in Evidence, never in Decision.Conflicts.
+func TestInReplyToConflictsInDecision(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	c := header.NewInReplyTo(s, nil)
+	fileAll(t, s, c, []tracked{
+		{crmRoot, "incident:CAS-7"},
+		{"Message-ID: <moved@crm.example>\nSubject: Re: Printer broken\n\n", "incident:CAS-8"},
+	})
+	chain := &correlate.Chain{Correlators: []correlate.Correlator{c}}
+	d, err := chain.Decide(ctx, parse(t, "Message-ID: <r@mail.example.com>\nIn-Reply-To: <moved@crm.example>\nReferences: <root@crm.example> <moved@crm.example>\n\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "incident:CAS-8", d.Match.Record.String(), "the email it answers wins")
+	assert.Equal(t, correlate.High, d.Match.Confidence, "one step below Certain: the evidence disagrees")
+	require.Len(t, d.Conflicts, 1, "without audit mode, the winner's own conflict is the Decision's")
+	assert.Equal(t, "incident:CAS-7", d.Conflicts[0].Record.String())
+	assert.Equal(t, correlate.High, d.Conflicts[0].Confidence, "an older References id")
+	assert.Equal(t, "header.InReplyTo", d.Conflicts[0].Strategy)
+	assert.Contains(t, d.String(), "conflict header.InReplyTo: incident:CAS-7")
+
+	review := &correlate.Chain{Correlators: []correlate.Correlator{c}, OnConflict: correlate.ConflictReview, MinConfidence: correlate.High}
+	d, err = review.Decide(ctx, parse(t, "Message-ID: <r2@mail.example.com>\nIn-Reply-To: <moved@crm.example>\nReferences: <root@crm.example> <moved@crm.example>\n\n"))
+	require.NoError(t, err)
+	assert.Equal(t, correlate.Review, d.Action, "under ConflictReview a person decides between the records the ids name")
 }

@@ -214,6 +214,28 @@ type ref struct {
 	// (see phraseField): good enough to look up, not to remember as an
 	// ancestor.
 	phrase bool
+	// alias marks a provider-preserved original id of the message itself
+	// (Options.AliasFields).
+	alias bool
+}
+
+// confidence returns the confidence of a match through r: Certain for the
+// id the message replies to (In-Reply-To, or the newest References id
+// without a usable In-Reply-To), High for older References ids and for
+// aliases.
+func (r ref) confidence() float64 {
+	if !r.alias && (r.field == fieldInReplyTo || r.parent) {
+		return correlate.Certain
+	}
+	return correlate.High
+}
+
+// signedReason returns the Reason prefix of a match through r's signed id.
+func (r ref) signedReason() string {
+	if r.field == fieldInReplyTo {
+		return reasonSignedInReplyTo
+	}
+	return reasonSignedRef
 }
 
 // phraseField reports whether the named field of h holds text outside

@@ -28,13 +28,16 @@
 //
 //   - From resolves to the first active record in the order SystemUser,
 //     Contact, Account, Lead, Equipment, Team, Business unit, then other
-//     email-enabled types ([DefaultOrder], configurable).
+//     email-enabled types ([DefaultOrder], configurable). An email with
+//     several authors ("From: a1, a2") has them all resolved by that rule:
+//     the first is the sender (Resolution.From), the others are in
+//     Resolution.OtherFrom; none is dropped.
 //   - To, Cc and Bcc resolve to every matching active record.
 //   - Options.UnresolveAmbiguous leaves an address that matches several
 //     records unresolved, as Dynamics' setting of the same name.
-//   - Unresolved addresses are listed. [Resolver.CreateSender] offers an
-//     unresolved sender to the caller's NewContact hook; the library never
-//     invents records.
+//   - Unresolved addresses are listed. [Resolver.CreateSender] offers
+//     every unresolved author to the caller's NewContact hook; the library
+//     never invents records.
 //
 // # The incoming-email filter
 //
@@ -60,9 +63,13 @@
 // # Helpers for strategies
 //
 // [Resolver.TookPart] (and [Resolver.SenderPolicy], its hook form) tells a
-// strategy whether the sender of an email took part in a tracked
-// conversation: by address, as the same record, as the record the email is
-// filed under, or as a colleague at the same customer account.
+// strategy whether a sender of an email (any From address, or Sender) took
+// part in a tracked conversation: by address, as the same record, as the
+// record the email is filed under, or as a colleague at the same customer
+// account. [Organization] names the organization of an address by its
+// registrable domain (golang.org/x/net/publicsuffix), and none for a
+// freemail provider's ([IsFreemail]): what a colleague has in common
+// without a directory.
 // [Resolver.SameAccount] finds a customer account shared by two groups of
 // addresses, evidence for smart matching.
 //

@@ -197,3 +197,18 @@ func ExampleMailboxes() {
 	// Output:
 	// queue:sales track: queue:sales accepts: All: every received email is tracked
 }
+
+// Organization tells colleagues from strangers by the registrable domain;
+// a freemail domain is nobody's organization.
+func ExampleOrganization() {
+	for _, a := range []string{"anna@contoso.com", "bob@eu.mail.contoso.com", "carl@contoso.co.uk", "dana@gmail.com", "root@localhost"} {
+		org, ok := party.Organization(a)
+		fmt.Printf("%s: %q %v\n", a, org, ok)
+	}
+	// Output:
+	// anna@contoso.com: "contoso.com" true
+	// bob@eu.mail.contoso.com: "contoso.com" true
+	// carl@contoso.co.uk: "contoso.co.uk" true
+	// dana@gmail.com: "gmail.com" false
+	// root@localhost: "" false
+}

@@ -194,6 +194,9 @@ func crmType(t string) bool { return t == TypeLead || t == TypeContact || t == T
 //     or account; FromEmailEnabledRecords when it resolved to any record;
 //     None never. A sender left ambiguous by
 //     Options.UnresolveAmbiguous counts for the types of the tied records.
+//     Every From address counts ("From: a1, a2", Resolution.OtherFrom): the
+//     first that passes decides, and when none does the verdict is the
+//     sender's, with Evidence for each of the others.
 //
 // Accept is a pure function of its arguments; a nil m counts as incoming.
 func (f Filter) Accept(m *correlate.Message, d correlate.Decision, res Resolution) Verdict {
@@ -215,7 +218,7 @@ func (f Filter) Accept(m *correlate.Message, d correlate.Decision, res Resolutio
 			v.Evidence = []correlate.Evidence{{Field: "decision", Note: "no record found"}}
 		}
 	case FromCRMRecords, FromEmailEnabledRecords:
-		v.Track, v.Reason, v.Evidence = senderVerdict(f, res.From)
+		v.Track, v.Reason, v.Evidence = sendersVerdict(f, res)
 	case None:
 		v.Reason = "None: no received email is tracked automatically"
 	default:
@@ -281,7 +284,24 @@ func decisionEvidence(d correlate.Decision) correlate.Evidence {
 	return correlate.Evidence{Field: "decision", Value: d.Match.Record.String(), Note: note}
 }
 
-// senderVerdict applies FromCRMRecords or FromEmailEnabledRecords to the
+// sendersVerdict applies FromCRMRecords or FromEmailEnabledRecords to every
+// From address of res.
+func sendersVerdict(f Filter, res Resolution) (bool, string, []correlate.Evidence) {
+	ok, reason, ev := senderVerdict(f, res.From)
+	if ok {
+		return ok, reason, ev
+	}
+	for _, p := range res.OtherFrom {
+		ok2, reason2, ev2 := senderVerdict(f, p)
+		if ok2 {
+			return ok2, reason2, ev2
+		}
+		ev = append(ev, ev2...)
+	}
+	return false, reason, ev
+}
+
+// senderVerdict applies FromCRMRecords or FromEmailEnabledRecords to one
 // sender.
 func senderVerdict(f Filter, from Party) (bool, string, []correlate.Evidence) {
 	prefix := f.String() + ": "

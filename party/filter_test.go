@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -70,6 +71,7 @@ func TestFilterAccept(t *testing.T) {
 		outgoingNew      = scenario{"colleague@fabrikam.example", noDecision, correlate.Outgoing}
 		autoReplyReply   = scenario{"contact@contoso.example", autoReply(replyTo), correlate.Incoming}
 		autoReplyFolder  = scenario{"stranger@spam.example", autoReply(folderRule), correlate.Incoming}
+		secondAuthor     = scenario{"stranger@spam.example, contact@contoso.example", noDecision, correlate.Incoming}
 	)
 	tests := []struct {
 		name   string
@@ -105,6 +107,7 @@ func TestFilterAccept(t *testing.T) {
 		{"CRM/NoSender", party.FromCRMRecords, noSender, false, false, "no sender, no record"},
 		{"CRM/BadSender", party.FromCRMRecords, badSender, false, false, "a bad address resolves to nothing"},
 		{"CRM/TrackOnlyFolder", party.FromCRMRecords, trackOnlyFolder, true, true, "a track-only folder is manual tracking too"},
+		{"CRM/SecondAuthor", party.FromCRMRecords, secondAuthor, true, false, "From: a1, a2 — a2 is a contact, and every author counts (issue 17 #13)"},
 		// FromEmailEnabledRecords
 		{"EmailEnabled/Contact", party.FromEmailEnabledRecords, newFromContact, true, false, "a contact is an email-enabled record"},
 		{"EmailEnabled/User", party.FromEmailEnabledRecords, newFromUser, true, false, "users are email-enabled records"},
@@ -113,6 +116,7 @@ func TestFilterAccept(t *testing.T) {
 		{"EmailEnabled/Twin", party.FromEmailEnabledRecords, newFromTwin, true, false, "an ambiguous sender still matches records"},
 		{"EmailEnabled/Stranger", party.FromEmailEnabledRecords, newFromStranger, false, false, "no record uses the address"},
 		{"EmailEnabled/Inactive", party.FromEmailEnabledRecords, newFromInactive, false, false, "inactive records do not resolve"},
+		{"EmailEnabled/SecondAuthor", party.FromEmailEnabledRecords, secondAuthor, true, false, "the second author is a record"},
 		// None
 		{"None/Reply", party.None, replyFromContact, false, false, "None tracks nothing automatically, replies included"},
 		{"None/Contact", party.None, newFromContact, false, false, "None tracks nothing automatically"},
@@ -125,7 +129,7 @@ func TestFilterAccept(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := &correlate.Message{Direction: tt.s.dir}
 			if tt.s.from != "" {
-				m.From = addrs(tt.s.from)
+				m.From = addrs(strings.Split(tt.s.from, ", ")...)
 			}
 			res, err := r.Resolve(context.Background(), m)
 			require.NoError(t, err)

@@ -199,9 +199,15 @@ func FuzzResolve(f *testing.F) {
 			return
 		}
 		m := &correlate.Message{
-			From: []correlate.Address{{Address: from}},
+			From: []correlate.Address{{Address: from}, {Address: cc}},
 			To:   []correlate.Address{{Address: to}, {Address: from}},
 			Cc:   []correlate.Address{{Address: cc}},
+		}
+		authors := 0
+		for _, a := range m.From {
+			if strings.TrimSpace(a.Address) != "" {
+				authors++
+			}
 		}
 		for _, r := range rs {
 			res, err := r.Resolve(context.Background(), m)
@@ -210,6 +216,9 @@ func FuzzResolve(f *testing.F) {
 			}
 			if len(res.To) != 2 || len(res.Cc) != 1 {
 				t.Fatalf("parties lost: %v", res)
+			}
+			if got := len(res.OtherFrom) + min(1, len(res.From.Address)); got != authors {
+				t.Fatalf("%d From parties for %d authors: %v", got, authors, res)
 			}
 			seen := map[string]bool{}
 			for _, a := range res.Unresolved {
@@ -229,6 +238,45 @@ func FuzzResolve(f *testing.F) {
 					t.Fatalf("%v: verdict without reason", f)
 				}
 			}
+		}
+	})
+}
+
+// FuzzOrganization checks Organization on hostile input: no panic; an
+// organization is a lower-case ASCII domain of at least two labels, the
+// registrable part of the address's domain, and a fixed point; ok implies
+// an organization that is not a freemail provider's.
+func FuzzOrganization(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	for _, s := range []string{"a@mail.contoso.co.uk", "a@co.uk", "a@gmail.com", "@contoso.example", "contoso.example.", "a@xn--80ak6aa92e.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if len(in) > maxFuzzLen {
+			return
+		}
+		org, ok := party.Organization(in)
+		if org == "" {
+			if ok {
+				t.Fatalf("Organization(%q): ok without an organization", in)
+			}
+			return
+		}
+		if ok == party.IsFreemail(org) {
+			t.Fatalf("Organization(%q) = %q, %v: ok must be the opposite of IsFreemail", in, org, ok)
+		}
+		if !strings.Contains(org, ".") || strings.ContainsAny(org, "@[] ") || strings.ToLower(org) != org {
+			t.Fatalf("Organization(%q) = %q: not a lower-case domain", in, org)
+		}
+		for i := 0; i < len(org); i++ {
+			if org[i] >= utf8.RuneSelf {
+				t.Fatalf("Organization(%q) = %q: not ASCII", in, org)
+			}
+		}
+		if again, ok2 := party.Organization(org); again != org || ok2 != ok {
+			t.Fatalf("Organization(%q) = %q, %v but Organization(%q) = %q, %v", in, org, ok, org, again, ok2)
 		}
 	})
 }

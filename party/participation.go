@@ -100,9 +100,16 @@ func shared(a, b []correlate.Record) (correlate.Record, bool) {
 	return correlate.Record{}, false
 }
 
-// TookPart reports whether the sender of m (the first From address, else
-// Sender) took part in the conversation of the tracked email t, checking in
-// this order:
+// MaxSenders bounds the sender addresses of one email that TookPart
+// examines: its From addresses, then Sender. Real mail has one or two; the
+// bound keeps a hostile list of thousands from costing a directory lookup
+// each.
+const MaxSenders = 16
+
+// TookPart reports whether a sender of m — any of its From addresses
+// ("From: a1, a2" has two authors, and each counts), or its Sender —
+// took part in the conversation of the tracked email t, checking in this
+// order, each for every sender before the next:
 //
 //  1. ByAddress: the sender's address is one of t.Participants (both
 //     normalized by the Resolver's rules, so with StripTags
@@ -116,9 +123,11 @@ func shared(a, b []correlate.Record) (correlate.Record, bool) {
 //     colleague at the same customer. Options.IgnoreAccounts turns this
 //     off.
 //
-// A sender with a bad address or none did not take part. TookPart returns
-// an error only when the directory fails or ctx is done; it looks up at
-// most two keys per participant.
+// Participation.Sender is the sender that took part, or the first one when
+// none did. An email whose senders all have bad addresses, or that names
+// none, did not take part. At most MaxSenders senders are examined.
+// TookPart returns an error only when the directory fails or ctx is done;
+// it looks up at most two keys per sender and per participant.
 func (r *Resolver) TookPart(ctx context.Context, m *correlate.Message, t correlate.Tracked) (Participation, error) {
 	var p Participation
 	if err := ctx.Err(); err != nil {
@@ -128,44 +137,50 @@ func (r *Resolver) TookPart(ctx context.Context, m *correlate.Message, t correla
 		p.Reason = "no message"
 		return p, nil
 	}
-	a, ok := senderOf(m)
-	if !ok {
+	senders, bad := r.senders(m)
+	if len(senders) == 0 {
+		if bad.err != nil {
+			p.Sender = clip(strings.TrimSpace(bad.addr), 256)
+			p.Reason = bad.err.Error()
+			return p, nil
+		}
 		p.Reason = "the email names no sender"
 		return p, nil
 	}
-	key, err := r.norm.Normalize(a.Address)
-	if err != nil {
-		p.Sender = clip(strings.TrimSpace(a.Address), 256)
-		p.Reason = err.Error()
-		return p, nil
-	}
-	p.Sender = key
+	p.Sender = senders[0]
 	keys := make([]string, 0, len(t.Participants))
 	for _, x := range t.Participants {
 		k, err := r.norm.Normalize(x)
 		if err != nil {
 			continue
 		}
-		if k == key {
-			p.TookPart, p.By, p.Participant = true, ByAddress, k
-			p.Reason = "a participant of tracked email " + fmt.Sprint(t.ID)
-			return p, nil
+		for _, key := range senders {
+			if k == key {
+				p.TookPart, p.By, p.Sender, p.Participant = true, ByAddress, key, k
+				p.Reason = "a participant of tracked email " + fmt.Sprint(t.ID)
+				return p, nil
+			}
 		}
 		keys = append(keys, k)
 	}
 	buf := make([]Entry, 0, 8)
-	sb, buf, err := r.belongsOf(ctx, key, buf)
-	if err != nil {
-		return p, err
-	}
-	if !t.Record.IsZero() {
-		if containsRecord(sb.records, t.Record) || (!r.noAccounts && containsRecord(sb.accounts, t.Record)) {
-			p.TookPart, p.By, p.Via = true, ByRegarding, t.Record
+	sbs := make([]belongs, len(senders))
+	known := false // a sender resolves to a record or an account
+	for i, key := range senders {
+		sb, b, err := r.belongsOf(ctx, key, buf)
+		buf = b
+		if err != nil {
+			return p, err
+		}
+		sbs[i] = sb
+		known = known || len(sb.records) > 0 || (!r.noAccounts && len(sb.accounts) > 0)
+		if !t.Record.IsZero() && (containsRecord(sb.records, t.Record) || (!r.noAccounts && containsRecord(sb.accounts, t.Record))) {
+			p.TookPart, p.By, p.Sender, p.Via = true, ByRegarding, key, t.Record
 			p.Reason = "the sender is, or belongs to, " + t.Record.String() + ", the record tracked email " + fmt.Sprint(t.ID) + " is filed under"
 			return p, nil
 		}
 	}
-	if len(sb.records) == 0 && (r.noAccounts || len(sb.accounts) == 0) {
+	if !known {
 		p.Reason = "not a participant of tracked email " + fmt.Sprint(t.ID) + ", and resolves to no record or account"
 		return p, nil
 	}
@@ -176,17 +191,19 @@ func (r *Resolver) TookPart(ctx context.Context, m *correlate.Message, t correla
 		if err != nil {
 			return p, err
 		}
-		if rec, ok := shared(sb.records, pb.records); ok {
-			p.TookPart, p.By, p.Participant, p.Via = true, ByRecord, k, rec
-			p.Reason = "same record " + rec.String() + " as participant " + k
-			return p, nil
-		}
-		if !r.noAccounts && !acct.TookPart {
-			if acc, ok := shared(sb.accounts, pb.accounts); ok {
-				acct = Participation{TookPart: true, By: ByAccount, Sender: key, Participant: k, Via: acc,
-					Reason: "same account " + acc.String() + " as participant " + k}
-				if sb.byDomain || pb.byDomain {
-					acct.Reason += " (by domain)"
+		for i, sb := range sbs {
+			if rec, ok := shared(sb.records, pb.records); ok {
+				p.TookPart, p.By, p.Sender, p.Participant, p.Via = true, ByRecord, senders[i], k, rec
+				p.Reason = "same record " + rec.String() + " as participant " + k
+				return p, nil
+			}
+			if !r.noAccounts && !acct.TookPart {
+				if acc, ok := shared(sb.accounts, pb.accounts); ok {
+					acct = Participation{TookPart: true, By: ByAccount, Sender: senders[i], Participant: k, Via: acc,
+						Reason: "same account " + acc.String() + " as participant " + k}
+					if sb.byDomain || pb.byDomain {
+						acct.Reason += " (by domain)"
+					}
 				}
 			}
 		}
@@ -198,14 +215,57 @@ func (r *Resolver) TookPart(ctx context.Context, m *correlate.Message, t correla
 	return p, nil
 }
 
-// SenderPolicy returns TookPart as the hook strategies take for their
-// sender policy: it reports whether the sender of m took part in the
-// conversation of t. A directory failure refuses (false): a claim is not
-// accepted on evidence that could not be checked.
-func (r *Resolver) SenderPolicy() func(ctx context.Context, m *correlate.Message, t correlate.Tracked) bool {
-	return func(ctx context.Context, m *correlate.Message, t correlate.Tracked) bool {
+// badSender is a sender address that could not be normalized.
+type badSender struct {
+	addr string
+	err  error
+}
+
+// senders returns the normalized, distinct sender addresses of m: its From
+// addresses, then Sender, at most MaxSenders; and the first bad one.
+func (r *Resolver) senders(m *correlate.Message) ([]string, badSender) {
+	var bad badSender
+	out := make([]string, 0, len(m.From)+1)
+	add := func(a correlate.Address) {
+		if strings.TrimSpace(a.Address) == "" || len(out) >= MaxSenders {
+			return
+		}
+		k, err := r.norm.Normalize(a.Address)
+		if err != nil {
+			if bad.err == nil {
+				bad = badSender{a.Address, err}
+			}
+			return
+		}
+		for _, x := range out {
+			if x == k {
+				return
+			}
+		}
+		out = append(out, k)
+	}
+	for _, a := range m.From {
+		add(a)
+	}
+	add(m.Sender)
+	return out, bad
+}
+
+// SenderPolicy returns TookPart as a correlate.SenderPolicy, for the
+// chain (correlate.Chain.SenderPolicy, alone or after
+// guard.ParticipantPolicy in guard.AnyOf) and the token strategy alike: it
+// accepts when a sender of m took part in the conversation of t, with the
+// Participation's Evidence ("took part: same account account:contoso as
+// participant anna@contoso.example"). A directory failure refuses, with
+// the error in the Evidence: a claim is not accepted on evidence that could
+// not be checked.
+func (r *Resolver) SenderPolicy() correlate.SenderPolicy {
+	return func(ctx context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
 		p, err := r.TookPart(ctx, m, t)
-		return err == nil && p.TookPart
+		if err != nil {
+			return correlate.Evidence{Field: "From", Value: p.Sender, Note: "did not take part: the directory could not tell: " + err.Error()}, false
+		}
+		return p.Evidence(), p.TookPart
 	}
 }
 

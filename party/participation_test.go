@@ -3,6 +3,7 @@ package party_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,6 +68,14 @@ func TestTookPart(t *testing.T) {
 		{"NoRecordTracked", plain, "bob@contoso.example", noRecord, true, party.ByAccount, "account:contoso", "a tracked email without a record still has participants"},
 		{"StrictColleague", strict, "bob@contoso.example", conv, false, "", "", "IgnoreAccounts: only the same address or record counts"},
 		{"StrictSameContact", strict, "anna.private@mail.example", conv, true, party.ByRecord, "contact:anna", "IgnoreAccounts still accepts the same record"},
+		{"SecondAuthor", plain, "eve@evil.example, anna@contoso.example", conv, true, party.ByAddress, "",
+			"From: a1, a2 — the second author is a participant, and every address counts (issue 17 #13)"},
+		{"SecondAuthorColleague", plain, "eve@evil.example, bob@contoso.example", conv, true, party.ByAccount, "account:contoso",
+			"the second author is Anna's colleague"},
+		{"BadFirstAuthor", plain, "anna@@contoso.example, anna@contoso.example", conv, true, party.ByAddress, "",
+			"a bad first address does not hide a good second one"},
+		{"TwoStrangers", plain, "eve@evil.example, mallory@northwind.example", conv, false, "", "",
+			"two authors who took no part are still refused"},
 		{"BadSender", plain, "anna@@contoso.example", conv, false, "", "", "a bad address takes part in nothing"},
 		{"NoSender", plain, "", conv, false, "", "", "an email without a sender takes part in nothing"},
 	}
@@ -74,7 +83,7 @@ func TestTookPart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := &correlate.Message{}
 			if tt.from != "" {
-				m.From = addrs(tt.from)
+				m.From = addrs(strings.Split(tt.from, ", ")...)
 			}
 			p, err := tt.r.TookPart(context.Background(), m, tt.t)
 			require.NoError(t, err)
@@ -84,7 +93,9 @@ func TestTookPart(t *testing.T) {
 				assert.Equal(t, rec(tt.via), p.Via, tt.reason)
 			}
 			assert.NotEmpty(t, p.Reason)
-			assert.Equal(t, tt.want, tt.r.SenderPolicy()(context.Background(), m, tt.t), "SenderPolicy agrees with TookPart")
+			ev, ok := tt.r.SenderPolicy()(context.Background(), m, tt.t)
+			assert.Equal(t, tt.want, ok, "SenderPolicy agrees with TookPart")
+			assert.Equal(t, p.Evidence(), ev, "and explains itself with the Participation's Evidence")
 		})
 	}
 }
@@ -109,7 +120,9 @@ func TestTookPartErrors(t *testing.T) {
 	m := &correlate.Message{From: addrs("bob@contoso.example")}
 	_, err := r.TookPart(context.Background(), m, conv)
 	assert.ErrorIs(t, err, boom)
-	assert.False(t, r.SenderPolicy()(context.Background(), m, conv), "a claim that cannot be checked is refused")
+	ev, ok := r.SenderPolicy()(context.Background(), m, conv)
+	assert.False(t, ok, "a claim that cannot be checked is refused")
+	assert.Contains(t, ev.Note, "directory down", "and the Evidence says why")
 
 	p, err := r.TookPart(context.Background(), &correlate.Message{From: addrs("anna@contoso.example")}, conv)
 	require.NoError(t, err, "the same address needs no lookup")

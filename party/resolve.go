@@ -259,22 +259,27 @@ type Resolution struct {
 	// empty. Its Field is "From" either way; its Address is "" when the
 	// email names no sender.
 	From Party `json:"from"`
+	// OtherFrom holds the From addresses after the first ("From: a1, a2":
+	// RFC 5322 lets an email have several authors), each resolved as the
+	// sender is and with Field "From".
+	OtherFrom []Party `json:"other_from,omitempty"`
 	// To, Cc and Bcc hold one Party per address, in field order.
 	To  []Party `json:"to,omitempty"`
 	Cc  []Party `json:"cc,omitempty"`
 	Bcc []Party `json:"bcc,omitempty"`
 	// Unresolved lists the addresses of every party without a record,
-	// sender first, each once.
+	// senders first, each once.
 	Unresolved []string `json:"unresolved,omitempty"`
 }
 
-// Parties returns the sender (when the email names one) followed by the
-// recipients in To, Cc, Bcc order.
+// Parties returns the sender (when the email names one) and the other From
+// addresses, followed by the recipients in To, Cc, Bcc order.
 func (res Resolution) Parties() []Party {
-	out := make([]Party, 0, 1+len(res.To)+len(res.Cc)+len(res.Bcc))
+	out := make([]Party, 0, 1+len(res.OtherFrom)+len(res.To)+len(res.Cc)+len(res.Bcc))
 	if res.From.Address != "" {
 		out = append(out, res.From)
 	}
+	out = append(out, res.OtherFrom...)
 	out = append(out, res.To...)
 	out = append(out, res.Cc...)
 	return append(out, res.Bcc...)
@@ -303,7 +308,7 @@ func (res Resolution) Accounts() []correlate.Record {
 func (res Resolution) String() string {
 	var b strings.Builder
 	b.WriteString(res.From.String())
-	for _, list := range [...][]Party{res.To, res.Cc, res.Bcc} {
+	for _, list := range [...][]Party{res.OtherFrom, res.To, res.Cc, res.Bcc} {
 		for _, p := range list {
 			b.WriteByte('\n')
 			b.WriteString(p.String())
@@ -404,7 +409,8 @@ func buffer[T any](arr []T, n int) []T {
 //
 // The sender resolves as Dynamics resolves the From field: to the first
 // active record in the resolution order (see [DefaultOrder]); inactive
-// records are skipped. One exception, from Microsoft's draft documentation:
+// records are skipped. Every other From address (Resolution.OtherFrom)
+// resolves by the same rule: none is dropped. One exception, from Microsoft's draft documentation:
 // when the sender is a user and also uses the address of an active record
 // that the tracking user owns (Entry.Owner), it resolves to that record.
 // The tracking user is the user whose address is m.Mailbox.
@@ -425,15 +431,21 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 	s := new(scratch)
 	c := resolveCall{r: r, ctx: ctx, m: m, cache: s.cache[:0], ends: s.ends[:0], todo: s.todo[:0]}
 	n := len(m.To) + len(m.Cc) + len(m.Bcc)
-	c.free = buffer(s.entries[:], n+3)
-	c.recs = buffer(s.recs[:], 2*(n+1))
+	c.free = buffer(s.entries[:], n+len(m.From)+3)
+	c.recs = buffer(s.recs[:], 2*(n+len(m.From)+1))
 
 	// Normalize every address, then look them all up at once, then decide.
-	all := buffer(s.parties[:], n+1)
-	a, hasSender := senderOf(m)
+	all := buffer(s.parties[:], n+len(m.From)+1)
+	a, first, hasSender := senderOf(m)
 	if hasSender {
 		all = append(all, c.newParty(FieldFrom, a))
+		for i := first + 1; i < len(m.From); i++ {
+			if strings.TrimSpace(m.From[i].Address) != "" {
+				all = append(all, c.newParty(FieldFrom, m.From[i]))
+			}
+		}
 	}
+	senders := len(all) // all[:senders] resolve by the From rules
 	for _, f := range [...]struct {
 		name string
 		list []correlate.Address
@@ -462,7 +474,7 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 			return Resolution{}, err
 		}
 		var cands []Entry // the entries the records (or the ambiguity) come from
-		if hasSender && i == 0 {
+		if i < senders {
 			cands, err = c.pickSender(p)
 		} else {
 			cands = c.pickRecipients(p)
@@ -511,6 +523,7 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 
 	if hasSender {
 		res.From, all = all[0], all[1:]
+		res.OtherFrom, all = cut(all, senders-1)
 	}
 	res.To, all = cut(all, len(m.To))
 	res.Cc, all = cut(all, len(m.Cc))
@@ -530,7 +543,7 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 		}
 	}
 	unresolved(&res.From)
-	for _, list := range [...][]Party{res.To, res.Cc, res.Bcc} {
+	for _, list := range [...][]Party{res.OtherFrom, res.To, res.Cc, res.Bcc} {
 		for i := range list {
 			unresolved(&list[i])
 		}
@@ -643,17 +656,18 @@ func appendUniqueString(dst []string, s string) []string {
 	return append(dst, s)
 }
 
-// senderOf returns the first From address with an address, else Sender.
-func senderOf(m *correlate.Message) (correlate.Address, bool) {
-	for _, a := range m.From {
+// senderOf returns the first From address with an address and its index
+// in m.From, else Sender (index len(m.From)).
+func senderOf(m *correlate.Message) (correlate.Address, int, bool) {
+	for i, a := range m.From {
 		if strings.TrimSpace(a.Address) != "" {
-			return a, true
+			return a, i, true
 		}
 	}
 	if strings.TrimSpace(m.Sender.Address) != "" {
-		return m.Sender, true
+		return m.Sender, len(m.From), true
 	}
-	return correlate.Address{}, false
+	return correlate.Address{}, len(m.From), false
 }
 
 // lookup returns the entries under key, from the call's cache when the
@@ -837,42 +851,61 @@ func (c *resolveCall) pickRecipients(p *Party) []Entry {
 	return cands
 }
 
-// CreateSender offers the sender of m to the NewContact hook when it
-// resolved to no record, and on success files the new record as the
-// sender of res (Party.Created) and removes it from res.Unresolved. Call it
-// after the incoming-email filter accepted the email: Dynamics creates
+// CreateSender offers every sender of m that resolved to no record — the
+// sender (res.From) and each other From address (res.OtherFrom), in order —
+// to the NewContact hook, and for each record it returns files it on the
+// party (Party.Created) and removes the address from res.Unresolved. Call
+// it after the incoming-email filter accepted the email: Dynamics creates
 // records only for email it tracks, and a contact made before filtering
 // would turn [FromCRMRecords] into "from anyone".
 //
-// It does nothing and reports false when there is no hook, the sender is
-// resolved or ambiguous, its address is bad or absent, or the hook
-// declines. Errors of the hook are returned wrapped.
+// A party is skipped when it is resolved or ambiguous, or its address is
+// bad or absent; the hook may decline one by returning the zero Record.
+// CreateSender reports whether it created a record for any of them. It
+// stops at the first error of the hook and returns it wrapped; the records
+// created before it stay filed in res.
 func (r *Resolver) CreateSender(ctx context.Context, m *correlate.Message, res *Resolution) (bool, error) {
-	p := &res.From
-	if r.newContact == nil || p.Address == "" || p.Err != nil || p.Resolved() || p.Ambiguous {
+	if r.newContact == nil {
 		return false, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("party: create sender: %w", err)
+	created := false
+	for i := -1; i < len(res.OtherFrom); i++ {
+		p := &res.From
+		if i >= 0 {
+			p = &res.OtherFrom[i]
+		}
+		if p.Address == "" || p.Err != nil || p.Resolved() || p.Ambiguous {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return created, fmt.Errorf("party: create sender: %w", err)
+		}
+		rec, err := r.newContact(ctx, m, *p)
+		if err != nil {
+			return created, fmt.Errorf("party: create sender %q: %w", p.Address, err)
+		}
+		if rec.IsZero() {
+			continue
+		}
+		p.Records = []correlate.Record{rec}
+		p.Created = true
+		created = true
+		res.Unresolved = removeString(res.Unresolved, p.Address)
 	}
-	rec, err := r.newContact(ctx, m, *p)
-	if err != nil {
-		return false, fmt.Errorf("party: create sender %q: %w", p.Address, err)
-	}
-	if rec.IsZero() {
-		return false, nil
-	}
-	p.Records = []correlate.Record{rec}
-	p.Created = true
-	out := res.Unresolved[:0:0]
-	for _, a := range res.Unresolved {
-		if a != p.Address {
+	return created, nil
+}
+
+// removeString returns list without s, in a new slice; nil when nothing is
+// left.
+func removeString(list []string, s string) []string {
+	out := list[:0:0]
+	for _, a := range list {
+		if a != s {
 			out = append(out, a)
 		}
 	}
 	if len(out) == 0 {
-		out = nil
+		return nil
 	}
-	res.Unresolved = out
-	return true, nil
+	return out
 }

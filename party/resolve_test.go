@@ -396,6 +396,66 @@ func TestCreateSender(t *testing.T) {
 	assert.False(t, created, "no hook, nothing created")
 }
 
+// TestCreateSenderEveryAuthor is issue 19's CreateSender sentence (issue 17
+// #13): "From: a1, a2" offered only a1 and dropped a2 without a word.
+func TestCreateSenderEveryAuthor(t *testing.T) {
+	d := directory(t, ent("known@contoso.example", "contact:known", true))
+	var offered []string
+	hook := func(ctx context.Context, m *correlate.Message, p party.Party) (correlate.Record, error) {
+		offered = append(offered, p.Address)
+		if strings.HasPrefix(p.Address, "decline") {
+			return correlate.Record{}, nil
+		}
+		return rec("contact:new-" + p.Address), nil
+	}
+	r := party.NewResolver(d, &party.Options{NewContact: hook})
+	m := &correlate.Message{From: addrs("a1@contoso.example", "known@contoso.example", "decline@contoso.example", "a2@contoso.example")}
+	res, err := r.Resolve(context.Background(), m)
+	require.NoError(t, err)
+	require.Len(t, res.OtherFrom, 3, "every From address after the first is a party")
+	assert.Equal(t, []string{"a1@contoso.example", "decline@contoso.example", "a2@contoso.example"}, res.Unresolved)
+	created, err := r.CreateSender(context.Background(), m, &res)
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, []string{"a1@contoso.example", "decline@contoso.example", "a2@contoso.example"}, offered,
+		"every unresolved author is offered, in order; the known one is not")
+	assert.Equal(t, records("contact:new-a1@contoso.example"), res.From.Records)
+	assert.True(t, res.OtherFrom[2].Created)
+	assert.Equal(t, records("contact:new-a2@contoso.example"), res.OtherFrom[2].Records)
+	assert.False(t, res.OtherFrom[1].Created, "the declined one stays unresolved")
+	assert.Equal(t, []string{"decline@contoso.example"}, res.Unresolved)
+}
+
+func TestResolveEveryAuthor(t *testing.T) {
+	d := directory(t,
+		party.Entry{Address: "anna@contoso.example", Record: rec("contact:anna"), Active: true, Account: rec("account:contoso")},
+		party.Entry{Address: "anna@contoso.example", Record: rec("lead:anna"), Active: true},
+		party.Entry{Address: "@northwind.example", Record: rec("account:northwind"), Active: true},
+	)
+	r := party.NewResolver(d, nil)
+	m := &correlate.Message{From: addrs("", "x@elsewhere.example", "ANNA@contoso.example", "bob@northwind.example"),
+		Sender: correlate.Address{Address: "assistant@elsewhere.example"}, To: addrs("support@fabrikam.example")}
+	res, err := r.Resolve(context.Background(), m)
+	require.NoError(t, err)
+	assert.Equal(t, "x@elsewhere.example", res.From.Address, "the first From address is the sender")
+	require.Len(t, res.OtherFrom, 2, "a2 is not dropped (issue 17 #13); the empty first address is skipped")
+	assert.Equal(t, party.FieldFrom, res.OtherFrom[0].Field)
+	assert.Equal(t, records("contact:anna"), res.OtherFrom[0].Records, "another author resolves by the From rules: one record, contact before lead")
+	assert.Equal(t, records("account:northwind"), res.OtherFrom[1].Accounts, "and is placed at an account by domain")
+	assert.True(t, res.OtherFrom[1].AccountByDomain)
+	assert.Equal(t, records("contact:anna"), res.Records())
+	assert.Equal(t, records("account:contoso", "account:northwind"), res.Accounts())
+	assert.Equal(t, []string{"x@elsewhere.example", "bob@northwind.example", "support@fabrikam.example"}, res.Unresolved)
+	assert.Len(t, res.Parties(), 4)
+	assert.Contains(t, res.String(), "From anna@contoso.example: contact:anna")
+
+	only := &correlate.Message{Sender: correlate.Address{Address: "assistant@elsewhere.example"}, From: addrs("")}
+	res, err = r.Resolve(context.Background(), only)
+	require.NoError(t, err)
+	assert.Equal(t, "assistant@elsewhere.example", res.From.Address, "Sender stands in for an empty From")
+	assert.Empty(t, res.OtherFrom)
+}
+
 func firstOr(rs []correlate.Record) correlate.Record {
 	if len(rs) == 0 {
 		return correlate.Record{}

@@ -32,25 +32,61 @@ type Index interface {
 // of t, the tracked email a token in m's subject names. A token is only a
 // claim: anybody can paste one into a subject (Zammad's open hijack bug
 // #5064). Returning false refuses the match; the Correlator then reports the
-// refusal in its Match's Evidence. A SenderPolicy must be safe for
-// concurrent use.
-type SenderPolicy func(ctx context.Context, m *correlate.Message, t correlate.Tracked) bool
+// refusal, with the policy's Evidence, in its Match's Evidence. A
+// SenderPolicy must be safe for concurrent use.
+//
+// It is [correlate.SenderPolicy], so the one default, guard.ParticipantPolicy
+// (participants, colleagues at the same organization, outgoing mail),
+// serves both this strategy and the Chain.
+type SenderPolicy = correlate.SenderPolicy
 
 // ParticipantPolicy is a SenderPolicy that accepts m when one of its From
 // addresses, or its Sender, took part in t (is among t.Participants), as
 // osTicket requires for its subject fallback. It refuses a message without
 // a sender. It trusts the From field as written: a spoofed From passes
 // unless the caller checks Authentication-Results first.
-func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) bool {
-	for _, a := range m.From {
-		if slices.Contains(t.Participants, correlate.NormalizeAddress(a.Address)) {
-			return true
+//
+// It is the strict form of guard.ParticipantPolicy, the default of the
+// root package, which also accepts a colleague at a participant's
+// organization and outgoing mail; prefer that one, which both the Chain
+// and this strategy take.
+func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+	first := ""
+	for _, s := range senders(m) {
+		if first == "" {
+			first = s
+		}
+		if slices.Contains(t.Participants, s) {
+			return correlate.Evidence{Field: "From", Value: s, Note: "took part: a participant of tracked email " + strconv.FormatInt(t.ID, 10)}, true
 		}
 	}
-	if s := correlate.NormalizeAddress(m.Sender.Address); s != "" {
-		return slices.Contains(t.Participants, s)
+	if first == "" {
+		return correlate.Evidence{Field: "From", Note: "did not take part: the message names no sender"}, false
 	}
-	return false
+	return correlate.Evidence{Field: "From", Value: first, Note: "did not take part: not a participant of tracked email " + strconv.FormatInt(t.ID, 10)}, false
+}
+
+// maxSenders bounds the sender addresses of one message that are compared
+// with participants: a hostile From list costs no more than a real one.
+const maxSenders = 16
+
+// senders returns the normalized, distinct addresses of m's From and Sender
+// fields, at most maxSenders; none for a nil m.
+func senders(m *correlate.Message) []string {
+	if m == nil {
+		return nil
+	}
+	out := make([]string, 0, len(m.From)+1)
+	add := func(a string) {
+		if s := correlate.NormalizeAddress(a); s != "" && len(out) < maxSenders && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, a := range m.From {
+		add(a.Address)
+	}
+	add(m.Sender.Address)
+	return out
 }
 
 // Options configures a [Correlator]. A nil *Options is equivalent to the
@@ -97,7 +133,8 @@ type Options struct {
 //   - the newest, when every tracked email carrying the token is filed under
 //     the same record;
 //   - otherwise (the counter rolled over and the token was issued twice) the
-//     newest whose participants include the sender, then the newest sharing
+//     newest whose participants include a sender (any From address, or
+//     Sender), then the newest sharing
 //     any participant with the message, then the newest; the Match's
 //     Evidence reports the ambiguity and its Confidence drops to High,
 //     Likely and Weak respectively.
@@ -235,11 +272,20 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 		if ambiguity != "" {
 			note(raw, ambiguity)
 		}
-		if c.policy != nil && !c.policy(ctx, m, *pick) {
-			ev = append(ev, correlate.Evidence{Field: "From", Value: m.SenderAddress(),
-				Note: "sender policy refused token " + raw + " of tracked email " + strconv.FormatInt(pick.ID, 10)})
-			why("sender policy refused token " + raw)
-			continue
+		if c.policy != nil {
+			pev, ok := c.policy(ctx, m, *pick)
+			if !ok {
+				if pev.Value == "" {
+					pev.Value = m.SenderAddress()
+				}
+				ev = append(ev, correlate.Evidence{Field: "From", Value: pev.Value,
+					Note: "sender policy refused token " + raw + " of tracked email " + strconv.FormatInt(pick.ID, 10) + ": " + pev.Note})
+				why("sender policy refused token " + raw + ": " + pev.Value + " " + pev.Note)
+				continue
+			}
+			if pev != (correlate.Evidence{}) {
+				ev = append(ev, pev)
+			}
 		}
 		var nb [48]byte // one allocation for the note, not two (FormatInt, then +)
 		names := string(strconv.AppendInt(append(nb[:0], "names tracked email "...), pick.ID, 10))
@@ -318,11 +364,13 @@ func choose(m *correlate.Message, ts []correlate.Tracked, conf float64) (*correl
 	}
 	shared := strconv.Itoa(len(cands)) + " tracked emails under " + strconv.Itoa(len(records)) +
 		" records share this token (counter roll-over?); chose tracked email "
-	if s := m.SenderAddress(); s != "" {
+	if ss := senders(m); len(ss) > 0 {
 		for _, i := range cands {
-			if slices.Contains(ts[i].Participants, s) {
-				return &ts[i], min(conf, correlate.High), shared + strconv.FormatInt(ts[i].ID, 10) +
-					", the newest with the sender among its participants"
+			for _, s := range ss {
+				if slices.Contains(ts[i].Participants, s) {
+					return &ts[i], min(conf, correlate.High), shared + strconv.FormatInt(ts[i].ID, 10) +
+						", the newest with a sender among its participants"
+				}
 			}
 		}
 	}

@@ -27,6 +27,14 @@ func mail(id, subject, from string, hours int, to ...string) *correlate.Message 
 	return m
 }
 
+// coAuthored adds more From addresses to m: "From: a1, a2".
+func coAuthored(m *correlate.Message, more ...string) *correlate.Message {
+	for _, a := range more {
+		m.From = append(m.From, correlate.Address{Address: a})
+	}
+	return m
+}
+
 // sent is an email tracked before the test message arrives.
 type sent struct {
 	m      *correlate.Message
@@ -118,7 +126,7 @@ func TestCorrelator(t *testing.T) {
 			},
 			in:     mail("r1@contoso", "RE: Printer offline CRM:0001001", "anna@contoso.example", 101, support),
 			record: "incident:CAS-1", conf: correlate.High, with: 0,
-			notes:  []string{"2 tracked emails under 2 records share this token", "the newest with the sender among its participants"},
+			notes:  []string{"2 tracked emails under 2 records share this token", "the newest with a sender among its participants"},
 			reason: "after the counter rolled over, Anna took part in the older conversation only; Dynamics would pick the newest",
 		},
 		{
@@ -170,7 +178,7 @@ func TestCorrelator(t *testing.T) {
 			},
 			in:     mail("r1@tailspin", "RE: Invoice question CRM:0001001", "bob@tailspin.example", 90, support),
 			record: "incident:CAS-2", conf: correlate.High, with: 1,
-			notes:  []string{"the newest with the sender among its participants"},
+			notes:  []string{"the newest with a sender among its participants"},
 			reason: "a reply whose Date is ten hours behind the mail it answers (a wrong clock) is within DateSkew",
 		},
 		{
@@ -208,6 +216,26 @@ func TestCorrelator(t *testing.T) {
 			in:      mail("r1@contoso", "RE: Printer offline CRM:0001001", "Anna@Contoso.example", 2, support),
 			record:  "incident:CAS-1", conf: correlate.High, with: 0,
 			reason: "Anna took part (addresses compare case-insensitively)",
+		},
+		{
+			name:    "policy accepts second author",
+			opts:    &token.Options{Policy: token.ParticipantPolicy},
+			tracked: []sent{{mail("s1@crm", "Printer offline CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"}},
+			in:      coAuthored(mail("r1@contoso", "RE: Printer offline CRM:0001001", "eve@evil.example", 2, support), "anna@contoso.example"),
+			record:  "incident:CAS-1", conf: correlate.High, with: 0,
+			notes:  []string{"took part: a participant of tracked email 1"},
+			reason: "From: eve, anna — Anna is an author too, and every From address counts (issue 17 #13)",
+		},
+		{
+			name: "roll-over, second author decides",
+			tracked: []sent{
+				{mail("s1@crm", "Printer offline CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"},
+				{mail("s2@crm", "Invoice question CRM:0001001", support, 100, "bob@tailspin.example"), "incident:CAS-2"},
+			},
+			in:     coAuthored(mail("r1@contoso", "RE: Printer offline CRM:0001001", "intern@contoso.example", 101, support), "anna@contoso.example"),
+			record: "incident:CAS-1", conf: correlate.High, with: 0,
+			notes:  []string{"the newest with a sender among its participants"},
+			reason: "the roll-over is decided by any author of the message, not only the first",
 		},
 		{
 			name:    "already tracked",
@@ -350,7 +378,7 @@ func TestCorrelator_forged(t *testing.T) {
 		require.NotEmpty(t, ev)
 		last := ev[len(ev)-1]
 		assert.Equal(t, correlate.Evidence{Field: "From", Value: "mallory@evil.example",
-			Note: "sender policy refused token CRM:0001001 of tracked email 1"}, last)
+			Note: "sender policy refused token CRM:0001001 of tracked email 1: did not take part: not a participant of tracked email 1"}, last)
 		assert.Contains(t, d.String(), "sender policy refused token CRM:0001001")
 
 		d, err = e.Correlate(ctx, mail("r1@contoso", "RE: Your case CRM:0001001", "anna@contoso.example", 4, support))
@@ -451,4 +479,41 @@ func TestCorrelator_String(t *testing.T) {
 	assert.Equal(t, "token", c.String())
 	assert.Equal(t, "token", correlate.NameOf(c))
 	assert.Equal(t, token.Format{}, c.Format())
+}
+
+// TestCorrelator_layoutHistory is issue 17 #12: after the number of digits
+// changed, tokens already sent (seven digits, CRM:0001005) were no longer
+// found unless MinDigits was set by hand.
+func TestCorrelator_layoutHistory(t *testing.T) {
+	ctx := context.Background()
+	before := token.Format{}
+	after := token.Format{CounterDigits: 4, LayoutHistory: []token.Layout{{}}}
+	st := memstore.New()
+	old := token.New(st, &token.Options{Format: before})
+	eng := correlate.NewEngine(st, &correlate.Chain{Correlators: []correlate.Correlator{old}}, nil)
+	tok, err := before.Make(1, 5)
+	require.NoError(t, err)
+	require.Equal(t, "CRM:0001005", tok.String())
+	track(t, eng, []sent{{mail("s1@crm", "Printer offline "+tok.String(), "support@fabrikam.example", 0, "anna@contoso.example"), "incident:CAS-5"}})
+
+	for _, f := range []token.Format{after, {CounterDigits: 4}} {
+		c := token.New(st, &token.Options{Format: f})
+		got, err := c.Correlate(ctx, mail("r1@contoso", "RE: Printer offline CRM:0001005", "anna@contoso.example", 2))
+		require.NoError(t, err)
+		if len(f.LayoutHistory) == 0 {
+			assert.False(t, got.Found(), "without the history the old token is not one: the defect, kept as the reason for LayoutHistory")
+			continue
+		}
+		assert.Equal(t, "incident:CAS-5", got.Record.String(), "a reply carrying a token issued under the earlier layout still correlates")
+
+		// An email tracked after the change that still carries the old
+		// token is indexed under it, so the thread goes on.
+		eng := correlate.NewEngine(st, &correlate.Chain{Correlators: []correlate.Correlator{c}}, nil)
+		tr, err := eng.Track(ctx, mail("r2@contoso", "RE: Printer offline CRM:0001005", "anna@contoso.example", 3), got)
+		require.NoError(t, err)
+		assert.Equal(t, "CRM:0001005", tr.Token)
+		next, err := f.Make(1, 6)
+		require.NoError(t, err)
+		assert.Equal(t, "CRM:00010006", next.String(), "new tokens have the current layout")
+	}
 }

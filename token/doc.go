@@ -97,9 +97,10 @@
 //     with another user's tokens.
 //   - Dynamics' exact parsing rules are not documented. Find accepts any
 //     configured prefix in any case, ASCII digits of the configured length
-//     (Format.MinDigits and MaxDigits widen it for tokens issued under
-//     earlier digit settings) starting with the designator 0 or 1, anywhere
-//     in the subject.
+//     or of an earlier layout (Format.LayoutHistory, which keeps the tokens
+//     issued before the digit settings changed recognizable, as the prefix
+//     history does for prefixes) starting with the designator 0 or 1,
+//     anywhere in the subject.
 //   - Stamp counts length in UTF-16 code units, as .NET does, so supplementary
 //     characters count two.
 //   - Dynamics (as documented for CRM 3.0) takes the most recent email

@@ -81,6 +81,23 @@ func ExampleFormat_Find() {
 	// "XCRM:0001003 CRM:0001004abc": []
 }
 
+// After the counter grows from three digits to four, the earlier layout
+// stays in LayoutHistory: the tokens already sent are still found, and
+// new ones have the current layout.
+func ExampleFormat_layoutHistory() {
+	f := token.Format{CounterDigits: 4, LayoutHistory: []token.Layout{{CounterDigits: 3}}}
+	for _, fd := range f.Find("RE: Printer CRM:0001005, and CRM:00010006") {
+		parts, _ := f.Split(fd.Token)
+		fmt.Println(fd.Token, parts.User, parts.Counter)
+	}
+	next, _ := f.Make(1, 7)
+	fmt.Println(next)
+	// Output:
+	// CRM:0001005 1 5
+	// CRM:00010006 1 6
+	// CRM:00010007
+}
+
 // Stamp shortens the subject, never the token, to stay within Dynamics'
 // 255-character limit; it never splits a character.
 func ExampleStamp() {
@@ -137,7 +154,8 @@ func ExampleParticipantPolicy() {
 	}
 	// Output:
 	// no record
-	//    From mallory@evil.example: sender policy refused token CRM:0001001 of tracked email 1
+	//    From mallory@evil.example: sender policy refused token CRM:0001001 of tracked email 1: did not take part: not a participant of tracked email 1
 	// incident:CAS-42 by TrackingToken (0.90): token CRM:0001001 names tracked email 1
+	//    From anna@contoso.example: took part: a participant of tracked email 1
 	//    Subject CRM:0001001: names tracked email 1
 }

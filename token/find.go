@@ -32,9 +32,10 @@ type Found struct {
 //     prefix "#", the "Ticket#2021…" of OTRS and Zammad are not tokens;
 //   - the digits must be ASCII digits and must not run into a letter or digit
 //     ("CRM:0001001abc");
-//   - the run must have a length within f's digit range (7 by default) and
-//     begin with the designator digit 0 or 1, so with the prefix "#" the
-//     "[#123]" of Freshdesk or FreeScout is not a token;
+//   - the run must have a length of f's current layout (7 digits by
+//     default, see MinDigits and MaxDigits) or of a layout of its
+//     LayoutHistory, and begin with the designator digit 0 or 1, so with
+//     the prefix "#" the "[#123]" of Freshdesk or FreeScout is not a token;
 //   - only configured prefixes count: Salesforce's "ref:_00D….:ref" and any
 //     other system's number are ignored.
 //
@@ -55,6 +56,7 @@ func (f Format) Find(subject string) []Found { return f.find(nil, subject) }
 func (f Format) find(out []Found, subject string) []Found {
 	var fb firstBytes
 	f.firstBytes(&fb)
+	lengths := f.lengths()
 	if fb.n > len(fb.b) {
 		// Too many distinct first bytes for IndexByte: test every byte.
 		for i := 0; i < len(subject); i++ {
@@ -62,7 +64,7 @@ func (f Format) find(out []Found, subject string) []Found {
 			if fb.set[c>>6]&(1<<(c&63)) == 0 {
 				continue
 			}
-			if fd, ok := f.candidate(subject, i); ok {
+			if fd, ok := f.candidate(subject, i, lengths); ok {
 				out = append(out, fd)
 				i = fd.End - 1
 			}
@@ -84,7 +86,7 @@ func (f Format) find(out []Found, subject string) []Found {
 			return out
 		}
 		pos := i + 1
-		if fd, ok := f.candidate(subject, i); ok {
+		if fd, ok := f.candidate(subject, i, lengths); ok {
 			out = append(out, fd)
 			pos = fd.End
 		}
@@ -98,13 +100,13 @@ func (f Format) find(out []Found, subject string) []Found {
 
 // candidate tries to read a token at subject[i], a possible first byte of a
 // prefix.
-func (f *Format) candidate(subject string, i int) (Found, bool) {
+func (f *Format) candidate(subject string, i int, lengths uint64) (Found, bool) {
 	if i > 0 {
 		if r, _ := utf8.DecodeLastRuneInString(subject[:i]); isWordRune(r) {
 			return Found{}, false
 		}
 	}
-	t, end, ok := f.matchAt(subject, i)
+	t, end, ok := f.matchAt(subject, i, lengths)
 	if !ok {
 		return Found{}, false
 	}
@@ -130,7 +132,7 @@ func indexFrom(s string, from int, c byte) int {
 // token Find or Make returns.
 func (f Format) Parse(s string) (Token, error) {
 	s = strings.TrimSpace(s)
-	t, end, ok := f.matchAt(s, 0)
+	t, end, ok := f.matchAt(s, 0, f.lengths())
 	if !ok || end != len(s) {
 		return Token{}, fmt.Errorf("%w: %q", ErrSyntax, truncate(s, 64))
 	}
@@ -265,11 +267,12 @@ func (f *Format) firstBytes(fb *firstBytes) {
 	}
 }
 
-// matchAt reads a token of f that begins exactly at s[i]. The caller has
-// checked the left boundary. It returns the token and the offset just after
+// matchAt reads a token of f that begins exactly at s[i], with a digit run
+// of one of the lengths (f.lengths()). The caller has checked the left
+// boundary. It returns the token and the offset just after
 // it.
-func (f *Format) matchAt(s string, i int) (Token, int, bool) {
-	lo, hi := f.digitRange()
+func (f *Format) matchAt(s string, i int, lengths uint64) (Token, int, bool) {
+	hi := maxLength(lengths)
 	for pi := 0; pi <= len(f.History); pi++ {
 		p := f.prefixAt(pi)
 		if p == "" {
@@ -284,7 +287,7 @@ func (f *Format) matchAt(s string, i int) (Token, int, bool) {
 		for k < len(s) && k-j <= hi && s[k] >= '0' && s[k] <= '9' {
 			k++
 		}
-		if l := k - j; l < lo || l > hi || (s[j] != '0' && s[j] != '1') {
+		if l := k - j; l > hi || lengths&(1<<l) == 0 || (s[j] != '0' && s[j] != '1') {
 			continue
 		}
 		t := Token{Prefix: p, Digits: s[j:k]}

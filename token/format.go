@@ -3,6 +3,7 @@ package token
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode"
 	"unicode/utf8"
@@ -28,6 +29,7 @@ const (
 const (
 	MaxPrefixLen     = 20 // characters of one prefix (Dynamics' settings page allows 1–20)
 	MaxPrefixes      = 32 // Prefix plus History
+	MaxLayouts       = 16 // entries of LayoutHistory
 	MaxUserDigits    = 10 // Dynamics' trackingtokeniddigits allows 1–10
 	MaxCounterDigits = 9  // Dynamics' counter allows 1–9 digits
 	// MaxDigits is the longest digit run Find reads as a token: one
@@ -100,11 +102,23 @@ type Format struct {
 	// never receives the same token twice.
 	Widen bool
 	// MinDigits and MaxDigits bound the digit run Find accepts as a token
-	// (designator, user number and counter together). 0 means exactly
-	// 1+UserDigits+CounterDigits, or with Widen up to MaxDigits (30). Widen
-	// the range to keep recognizing tokens issued under earlier digit
-	// settings; it must contain 1+UserDigits+CounterDigits.
+	// under the current layout (designator, user number and counter
+	// together). 0 means exactly 1+UserDigits+CounterDigits, or with Widen
+	// up to MaxDigits (30). The range must contain
+	// 1+UserDigits+CounterDigits. To keep recognizing the tokens issued
+	// under earlier digit settings, list those settings in LayoutHistory
+	// rather than widening this range by hand.
 	MinDigits, MaxDigits int
+	// LayoutHistory lists the digit layouts of earlier settings, newest
+	// first: after UserDigits, CounterDigits or Widen change, put the old
+	// values here, as Dynamics keeps old prefixes in its prefix history, so
+	// that every token already sent stays recognizable (Dynamics: "existing
+	// emails sent with the previous tracking token configuration will
+	// continue to correlate"). Find, Parse and the Correlator accept a digit
+	// run of the current layout or of any layout listed; Make, Stamp and a
+	// Generator issue tokens of the current layout only. At most
+	// MaxLayouts entries.
+	LayoutHistory []Layout
 	// Keys are the secrets of signed tokens, at least MinKeyLen bytes each.
 	// When set, new tokens are signed with Keys[0] and a token verifies if
 	// any key produced its signature, so keys can be rotated: put the new
@@ -115,6 +129,48 @@ type Format struct {
 	// 0 means DefaultSignatureLen (8 characters, 40 bits). See the package
 	// documentation for the forgery odds of each length.
 	SignatureLen int
+}
+
+// A Layout is the digit layout of tracking tokens under one setting: the
+// digits of the user number and of the counter, and whether the counter
+// widened past them (see Format). Zero fields mean the defaults, as in
+// Format. A token of the layout has 1+UserDigits+CounterDigits digits, or,
+// with Widen, between that and MaxDigits.
+type Layout struct {
+	UserDigits    int
+	CounterDigits int
+	Widen         bool
+}
+
+// digits returns the length of a token of l, defaults applied.
+func (l Layout) digits() (ud, cd int) {
+	ud, cd = l.UserDigits, l.CounterDigits
+	if ud <= 0 || ud > MaxUserDigits {
+		ud = DefaultUserDigits
+	}
+	if cd <= 0 || cd > MaxCounterDigits {
+		cd = DefaultCounterDigits
+	}
+	return ud, cd
+}
+
+// lengths returns the digit-run lengths of l as a set: bit n set for
+// length n.
+func (l Layout) lengths() uint64 {
+	ud, cd := l.digits()
+	lo, hi := 1+ud+cd, 1+ud+cd
+	if l.Widen {
+		hi = min(1+ud+maxCounterWidth, MaxDigits)
+	}
+	return span(lo, hi)
+}
+
+// span returns the set of lengths lo..hi.
+func span(lo, hi int) uint64 {
+	if lo > hi || lo < 0 || hi > 63 {
+		return 0
+	}
+	return (1<<(hi+1) - 1) &^ (1<<lo - 1)
 }
 
 // A Token is one tracking token: its prefix, its digit run and, for a signed
@@ -211,6 +267,17 @@ func (f Format) Validate() error {
 	if lo, hi := f.digitRange(); lo > layout || hi < layout {
 		bad("digit range %d–%d does not contain the %d digits of new tokens", lo, hi, layout)
 	}
+	if len(f.LayoutHistory) > MaxLayouts {
+		bad("%d earlier layouts, more than %d", len(f.LayoutHistory), MaxLayouts)
+	}
+	for i, l := range f.LayoutHistory {
+		if l.UserDigits < 0 || l.UserDigits > MaxUserDigits {
+			bad("layout history entry %d: UserDigits %d outside 1–%d", i, l.UserDigits, MaxUserDigits)
+		}
+		if l.CounterDigits < 0 || l.CounterDigits > MaxCounterDigits {
+			bad("layout history entry %d: CounterDigits %d outside 1–%d", i, l.CounterDigits, MaxCounterDigits)
+		}
+	}
 	if f.SignatureLen != 0 && (f.SignatureLen < MinSignatureLen || f.SignatureLen > MaxSignatureLen) {
 		bad("SignatureLen %d outside %d–%d", f.SignatureLen, MinSignatureLen, MaxSignatureLen)
 	}
@@ -302,6 +369,19 @@ func (f *Format) digitRange() (lo, hi int) {
 	return lo, hi
 }
 
+// lengths returns the set of digit-run lengths Find accepts: the current
+// layout's range and every layout of the history.
+func (f *Format) lengths() uint64 {
+	set := span(f.digitRange())
+	for _, l := range f.LayoutHistory {
+		set |= l.lengths()
+	}
+	return set
+}
+
+// maxLength returns the longest length in a set of lengths (-1 for none).
+func maxLength(set uint64) int { return bits.Len64(set) - 1 }
+
 // userNumber returns Base+user, checking that it fits the user digits.
 func (f *Format) userNumber(user int64) (int64, error) {
 	ud := f.userDigits()
@@ -363,11 +443,22 @@ func (f *Format) make(num, seq int64) (Token, error) {
 
 // Split returns the fields of t's digit run under f's digit settings: the
 // designator digit, UserDigits digits of user number, and the counter (the
-// rest). It fails with ErrSyntax when the run is too short or the counter
-// does not fit an int64.
+// rest). A run whose length the current layout does not produce but a
+// layout of LayoutHistory does is split by the first such layout: a token
+// issued before the user digits changed keeps its user number. It fails
+// with ErrSyntax when the run is too short or the counter does not fit an
+// int64.
 func (f Format) Split(t Token) (Parts, error) {
 	ud := f.userDigits()
 	d := t.Digits
+	if n := len(d); n < 64 && span(f.digitRange())&(1<<n) == 0 {
+		for _, l := range f.LayoutHistory {
+			if l.lengths()&(1<<n) != 0 {
+				ud, _ = l.digits()
+				break
+			}
+		}
+	}
 	if len(d) < ud+2 || !allDigits(d) {
 		return Parts{}, fmt.Errorf("%w: digits %q do not hold %d user digits and a counter", ErrSyntax, d, ud)
 	}

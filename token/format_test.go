@@ -148,6 +148,11 @@ func TestFormat_Validate(t *testing.T) {
 		{"range excludes layout", token.Format{MinDigits: 8}, []string{"does not contain the 7 digits"},
 			"new tokens must be found by the same Format"},
 		{"min digits", token.Format{MinDigits: 2}, []string{"MinDigits 2 outside"}, "no layout has fewer than 3 digits"},
+		{"layout history", token.Format{CounterDigits: 6, LayoutHistory: []token.Layout{{CounterDigits: 4, Widen: true}, {}}}, nil,
+			"earlier layouts, the zero Layout being Dynamics' default"},
+		{"layout history digits", token.Format{LayoutHistory: []token.Layout{{UserDigits: 11}, {CounterDigits: 10}}},
+			[]string{"layout history entry 0: UserDigits 11", "layout history entry 1: CounterDigits 10"}, "the same bounds as the current layout"},
+		{"too many layouts", token.Format{LayoutHistory: make([]token.Layout, 17)}, []string{"17 earlier layouts"}, "bounds the work of Find"},
 		{"short key", token.Format{Keys: [][]byte{[]byte("short")}}, []string{"key 0 has 5 bytes"}, "short HMAC keys are guessable"},
 		{"signature length", token.Format{SignatureLen: 4}, []string{"SignatureLen 4 outside 6–20"}, "20 bits is too easy to guess"},
 		{"several", token.Format{UserDigits: 11, CounterDigits: -1}, []string{"UserDigits", "CounterDigits"},
@@ -186,6 +191,10 @@ func TestFormat_Split(t *testing.T) {
 			"a widened counter is the rest of the run"},
 		{"old settings", token.Format{CounterDigits: 6, MinDigits: 7}, "CRM:0001001", token.Parts{User: 1, Counter: 1}, false,
 			"a token issued before the counter was widened splits by the user digits"},
+		{"earlier user digits", token.Format{UserDigits: 4, LayoutHistory: []token.Layout{{}}}, "CRM:0042007", token.Parts{User: 42, Counter: 7}, false,
+			"a token of an earlier layout splits by that layout's user digits, not the current four"},
+		{"current user digits", token.Format{UserDigits: 4, LayoutHistory: []token.Layout{{}}}, "CRM:00042007", token.Parts{User: 42, Counter: 7}, false,
+			"a token of the current layout splits by the current digits"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ var fuzzFormats = []token.Format{
 	{Prefix: "NEW:", History: []string{"CRM:", "#", "Заявка#", "Σ:", "k:"}},
 	{Keys: [][]byte{testKey}, SignatureLen: 13},
 	{Widen: true, CounterDigits: 4, MinDigits: 3},
+	{UserDigits: 4, CounterDigits: 5, LayoutHistory: []token.Layout{{Widen: true}, {UserDigits: 1, CounterDigits: 1}}},
 }
 
 var fuzzSeeds = []string{

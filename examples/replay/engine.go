@@ -10,11 +10,11 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
-	"github.com/mailcorrelate/mailcorrelate/token"
 )
 
 // sampleMailbox is the mailbox the embedded sample was synchronized from.
@@ -37,11 +37,13 @@ func openStore(ctx context.Context, url string) (correlate.Store, func() error, 
 
 // buildEngine wires the chain the flags ask for through mailcorrelate.New.
 func buildEngine(store correlate.Store, cfg *config, resolver *party.Resolver) (*correlate.Engine, error) {
-	opts := &mailcorrelate.Options{Audit: cfg.audit, TokenPolicy: token.ParticipantPolicy}
+	// The default sender policy (guard.ParticipantPolicy) accepts a
+	// participant or a colleague at the same organization.
+	opts := &mailcorrelate.Options{Audit: cfg.audit}
 	if resolver != nil {
 		// With an address book, "took part" also counts the sender's
-		// colleagues at the same customer account.
-		opts.TokenPolicy = resolver.SenderPolicy()
+		// colleagues at the same customer account, whatever their domain.
+		opts.SenderPolicy = guard.AnyOf(guard.ParticipantPolicy, resolver.SenderPolicy())
 	}
 	if cfg.preset == "emailrouter" {
 		opts.Preset = mailcorrelate.EmailRouter
