@@ -59,8 +59,8 @@ var (
 	// Message-ID and without anything to fingerprint it by: nothing could
 	// find it again.
 	ErrNoIdentity = errors.New("actions: email has no Message-ID and nothing to fingerprint")
-	// ErrNoRecord is returned (wrapped) by Link and Convert when the record
-	// to file the email under is the zero Record, and by Convert when the
+	// ErrNoRecord is returned (wrapped) by Link when the record to file
+	// the email under is the zero Record, and by Convert when the
 	// RecordCreator declined.
 	ErrNoRecord = errors.New("actions: no record")
 	// ErrBadCause is returned (wrapped) by Relink for a cause that is not
@@ -430,11 +430,10 @@ func (a *Actions) History(ctx context.Context, messageID string) (correlate.Trac
 
 // Emails returns a page of the emails filed under r, newest first, at most
 // limit (<= 0 means correlate.DefaultLimit), and the cursor of the next page
-// ("" on the last). Pass "" for the first page.
+// ("" on the last). Pass "" for the first page; a cursor the store did not
+// make is an error wrapping store.ErrBadCursor. The zero Record lists the
+// emails tracked without a record.
 func (a *Actions) Emails(ctx context.Context, r correlate.Record, limit int, cursor string) ([]correlate.Tracked, string, error) {
-	if r.IsZero() {
-		return nil, "", fmt.Errorf("actions: emails: %w", ErrNoRecord)
-	}
 	ts, next, err := a.st.Emails(ctx, r, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("actions: emails of %s: %w", r, err)

@@ -413,8 +413,15 @@ func TestEmails(t *testing.T) {
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("timeline = %s\nwant       %s", got, want)
 	}
-	if _, _, err := a.Emails(ctx, correlate.Record{}, 10, ""); !errors.Is(err, actions.ErrNoRecord) {
-		t.Errorf("Emails of no record: %v, want ErrNoRecord", err)
+	if _, _, err := a.Emails(ctx, cas1, 4, "not-a-cursor"); !errors.Is(err, store.ErrBadCursor) {
+		t.Errorf("Emails with a made-up cursor: %v, want store.ErrBadCursor", err)
+	}
+	// The zero record lists the emails tracked without one.
+	if _, err := a.Track(ctx, msg(t, "hi\r\n", "From: x@y.example", "Subject: new", "Message-ID: <lone@y.example>", "Date: Mon, 2 Mar 2026 11:00:00 +0000")); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _, err := a.Emails(ctx, correlate.Record{}, 10, ""); err != nil || len(ts) != 1 || ts[0].MessageID != "lone@y.example" {
+		t.Errorf("Emails of no record = %v, %v; want the one tracked without a record", ts, err)
 	}
 }
 

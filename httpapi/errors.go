@@ -60,7 +60,7 @@ func classify(err error) *apiError {
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: err.Error(), err: err}
 	case errors.Is(err, correlate.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: "not_found", msg: err.Error(), err: err}
-	case errors.Is(err, correlate.ErrBadRecord):
+	case errors.Is(err, correlate.ErrBadRecord), errors.Is(err, store.ErrBadCursor):
 		return badRequest(err.Error(), err)
 	case errors.Is(err, actions.ErrNoDirectory):
 		return &apiError{status: http.StatusNotImplemented, code: "not_configured", msg: err.Error(), err: err}

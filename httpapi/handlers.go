@@ -577,10 +577,6 @@ func (h *handler) recordEmails(w http.ResponseWriter, r *http.Request) error {
 	}
 	ts, next, err := h.act.Emails(r.Context(), rec, limit, cursor)
 	if err != nil {
-		if !errors.Is(err, store.ErrUnavailable) && cursor != "" && !errors.Is(err, context.Canceled) {
-			// A cursor the store cannot read is the client's mistake.
-			return badRequest("cursor: "+err.Error(), err)
-		}
 		return err
 	}
 	out := emailsPage{Emails: make([]Email, len(ts)), NextCursor: next}
