@@ -80,18 +80,21 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae := classify(err)
 	if ae.status >= 500 {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: request failed",
-			slog.String("request_id", requestID(r.Context())), slog.String("method", r.Method),
+			slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("method", r.Method),
 			slog.String("path", r.URL.EscapedPath()), slog.String("error", err.Error()))
 	}
-	writeError(w, r, ae)
+	writeError(w, ae)
 }
 
-func writeError(w http.ResponseWriter, r *http.Request, ae *apiError) {
+// writeError writes ae; the request id is the one ServeHTTP set on the
+// response.
+func writeError(w http.ResponseWriter, ae *apiError) {
+	id := w.Header().Get("X-Request-Id")
 	msg := ae.msg
 	if ae.status == http.StatusInternalServerError {
-		msg = "internal error (request " + requestID(r.Context()) + ")"
+		msg = "internal error (request " + id + ")"
 	}
-	writeJSON(w, ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: msg, Regarding: ae.regarding, RequestID: requestID(r.Context())}})
+	writeJSON(w, ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: msg, Regarding: ae.regarding, RequestID: id}})
 }
 
 // writeJSON writes v with the given status.
@@ -105,13 +108,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-type ctxKey struct{}
-
-func withRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
-}

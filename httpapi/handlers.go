@@ -97,9 +97,12 @@ type Filing struct {
 }
 
 // parseOpts are the options posted messages are read with: the raw body is
-// kept (a bounce is correlated through the message it returns) and the
-// text extracted (Convert's excerpt).
-var parseOpts = &correlate.ParseOptions{KeepBody: true, Text: true}
+// kept, so a bounce is correlated through the message it returns;
+// convertOpts also extract the text, for Convert's excerpt.
+var (
+	parseOpts   = &correlate.ParseOptions{KeepBody: true}
+	convertOpts = &correlate.ParseOptions{KeepBody: true, Text: true}
+)
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -482,7 +485,7 @@ func (h *handler) convert(w http.ResponseWriter, r *http.Request) error {
 		m = actions.MessageOf(t)
 	} else {
 		// The email itself, tracked or not: its body gives the excerpt.
-		if m, _, err = h.readMessage(w, r, parseOpts); err != nil {
+		if m, _, err = h.readMessage(w, r, convertOpts); err != nil {
 			return err
 		}
 		if got := actions.Identity(m); got != id {

@@ -51,6 +51,7 @@ type options struct {
 	noCreator   bool
 	noDirectory bool
 	maxMessage  int64
+	discardLog  bool // the access log is formatted, then dropped (benchmarks)
 }
 
 // testServer is a running handler over a memstore with the case tracked.
@@ -144,8 +145,12 @@ func newServer(t testing.TB, o options) *testServer {
 	if _, err := ts.act.Link(context.Background(), m, correlate.Record{Type: "incident", ID: "CAS-1"}, "crm"); err != nil {
 		t.Fatal(err)
 	}
+	var logTo io.Writer = ts.logs
+	if o.discardLog {
+		logTo = io.Discard
+	}
 	cfg := httpapi.Config{Actions: ts.act, Token: testToken, Mailbox: "support@fabrikam.example",
-		Logger: slog.New(slog.NewJSONHandler(ts.logs, nil)), MaxMessageBytes: o.maxMessage}
+		Logger: slog.New(slog.NewJSONHandler(logTo, nil)), MaxMessageBytes: o.maxMessage}
 	if !o.noCreator {
 		n := 0
 		cfg.Creator = actions.RecordCreatorFunc(func(ctx context.Context, req actions.RecordRequest) (correlate.Record, error) {

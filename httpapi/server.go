@@ -62,7 +62,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/actions"
@@ -113,6 +115,8 @@ type handler struct {
 	log      *slog.Logger
 	maxMsg   int64
 	mux      *http.ServeMux
+	idPrefix string // random, per handler: request ids are idPrefix and a counter
+	idSeq    atomic.Uint64
 }
 
 // An operation is one route: its method and pattern, and the operationId
@@ -144,6 +148,9 @@ func newHandler(cfg Config) (*handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	h.idPrefix = hex.EncodeToString(rnd[:]) + "-"
 	if h.maxMsg <= 0 {
 		h.maxMsg = DefaultMaxMessageBytes
 	}
@@ -202,7 +209,7 @@ func (h *handler) route(op operation, fn func(w http.ResponseWriter, r *http.Req
 	serve := func(w http.ResponseWriter, r *http.Request) {
 		if !public && !h.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mailcorrelate"`)
-			writeError(w, r, &apiError{status: http.StatusUnauthorized, code: "unauthorized",
+			writeError(w, &apiError{status: http.StatusUnauthorized, code: "unauthorized",
 				msg: "missing or wrong bearer token (Authorization: Bearer TOKEN)"})
 			return
 		}
@@ -230,11 +237,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
 	if !goodRequestID(id) {
-		id = newRequestID()
+		id = h.newRequestID()
 	}
 	w.Header().Set("X-Request-Id", id)
-	rw := &recorder{ResponseWriter: w}
-	r = r.WithContext(withRequestID(r.Context(), id))
+	rw := &jsonFallback{recorder: recorder{ResponseWriter: w}, r: r}
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -243,15 +249,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}
 				h.log.LogAttrs(r.Context(), slog.LevelError, "httpapi: panic", slog.String("request_id", id), slog.Any("panic", v))
 				if !rw.wrote {
-					writeError(rw, r, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error (request " + id + ")"})
+					writeError(rw, &apiError{status: http.StatusInternalServerError, code: "internal", msg: "internal error"})
 				}
 			}
 		}()
-		if _, pattern := h.mux.Handler(r); pattern == "" {
-			// No route: the mux would answer 404 or 405 in plain text.
-			h.mux.ServeHTTP(&jsonFallback{recorder: rw, r: r}, r)
-			return
-		}
 		h.mux.ServeHTTP(rw, r)
 	}()
 	if rw.status == 0 {
@@ -283,10 +284,10 @@ func goodRequestID(s string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// newRequestID returns the handler's random prefix and its next number:
+// unique across restarts without a random read per request.
+func (h *handler) newRequestID() string {
+	return h.idPrefix + strconv.FormatUint(h.idSeq.Add(1), 36)
 }
 
 // recorder remembers the status and size of a response.
@@ -316,24 +317,29 @@ func (rw *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-// jsonFallback turns the mux's plain-text 404 and 405 into JSON errors.
+// jsonFallback turns the plain-text errors of the mux (no such route: 404,
+// wrong method: 405) and of the pane's file server into JSON errors. The
+// API's own errors are JSON already and pass through.
 type jsonFallback struct {
-	*recorder
+	recorder
 	r       *http.Request
 	swallow bool
 }
 
 func (j *jsonFallback) WriteHeader(code int) {
-	switch code {
-	case http.StatusNotFound:
+	if code >= 400 && !j.wrote && !strings.HasPrefix(j.Header().Get("Content-Type"), "application/json") {
 		j.swallow = true
-		writeError(j.recorder, j.r, &apiError{status: code, code: "not_found", msg: "no such endpoint: " + j.r.Method + " " + j.r.URL.EscapedPath()})
-	case http.StatusMethodNotAllowed:
-		j.swallow = true
-		writeError(j.recorder, j.r, &apiError{status: code, code: "method_not_allowed", msg: "method " + j.r.Method + " not allowed here (Allow: " + j.Header().Get("Allow") + ")"})
-	default:
-		j.recorder.WriteHeader(code)
+		j.Header().Del("Content-Type")
+		ae := &apiError{status: code, code: "not_found", msg: "no such endpoint: " + j.r.Method + " " + j.r.URL.EscapedPath()}
+		if code == http.StatusMethodNotAllowed {
+			ae.code, ae.msg = "method_not_allowed", "method "+j.r.Method+" not allowed here (Allow: "+j.Header().Get("Allow")+")"
+		} else if code != http.StatusNotFound {
+			ae.code, ae.msg = "bad_request", http.StatusText(code)
+		}
+		writeError(&j.recorder, ae)
+		return
 	}
+	j.recorder.WriteHeader(code)
 }
 
 func (j *jsonFallback) Write(b []byte) (int, error) {
