@@ -49,7 +49,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(480, 1400),
+		chromedp.WindowSize(480, 900),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
