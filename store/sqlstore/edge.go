@@ -371,7 +371,7 @@ func (s *Store) Emails(ctx context.Context, r correlate.Record, limit int, cur s
 	if s.pg {
 		q = pgEmails
 	}
-	rs, err := s.query(ctx, nil, q, s.str(r.Type), s.str(r.ID), at, last, int64(limit)+1)
+	rs, err := s.query(ctx, nil, q, s.str(r.Type), s.str(r.ID), at, last, int64(min(limit, math.MaxInt32))+1)
 	if err != nil {
 		return nil, "", fail(ctx, "emails "+r.String(), err)
 	}
