@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -263,4 +265,41 @@ func TestStoreName(t *testing.T) {
 			t.Errorf("storeName(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestSQLiteStore serves from a SQLite file: a relink made through the API
+// is still there after a restart, and filing the sample again at the second
+// start adds nothing.
+func TestSQLiteStore(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "crm.db")
+	raw, _ := sampleReply(t)
+	s := start(t, "-store", db)
+	tok := s.token(t)
+	if code, v := s.call(t, "POST", "/v1/emails?regarding=incident:CAS-09999", tok, "message/rfc822", raw); code != 201 {
+		t.Fatalf("link: %d %v", code, v)
+	}
+	if code := s.stop(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, s.stderr)
+	}
+	tracked := regexp.MustCompile(`"tracked":(\d+)`)
+	first := tracked.FindStringSubmatch(s.stderr.String())
+
+	s = start(t, "-store", db)
+	tok = s.token(t)
+	code, v := s.call(t, "GET", "/v1/emails/test-reply@contoso.example/history", tok, "", "")
+	if cs, _ := v["changes"].([]any); code != 200 || len(cs) != 1 || cs[0].(map[string]any)["to"] != "incident:CAS-09999" {
+		t.Errorf("history after a restart: %d %v", code, v)
+	}
+	second := tracked.FindStringSubmatch(s.stderr.String())
+	if first == nil || second == nil || first[1] == "0" || second[1] != fmt.Sprint(mustAtoi(t, first[1])+1) {
+		t.Errorf("tracked at the first start %v, at the second %v: want the sample once, plus the linked reply", first, second)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
