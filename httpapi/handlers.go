@@ -22,8 +22,9 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
 
-// An Email is a tracked email as the API shows it.
-type Email struct {
+// An emailBody is a tracked email as the API shows it (Email in the
+// OpenAPI document).
+type emailBody struct {
 	ID             int64    `json:"id"`
 	MessageID      string   `json:"message_id"`
 	Regarding      string   `json:"regarding"`
@@ -40,8 +41,8 @@ type Email struct {
 	Parent         int64    `json:"parent"`
 }
 
-func emailOf(t correlate.Tracked) Email {
-	e := Email{ID: t.ID, MessageID: t.MessageID, Regarding: t.Record.String(), Method: t.Method.String(),
+func emailOf(t correlate.Tracked) emailBody {
+	e := emailBody{ID: t.ID, MessageID: t.MessageID, Regarding: t.Record.String(), Method: t.Method.String(),
 		MethodCode: int(t.Method), Subject: t.Subject, Direction: t.Direction.String(), Mailbox: t.Mailbox,
 		Folder: t.FolderPath, Token: t.Token, Participants: t.Participants, CorrelatedWith: t.CorrelatedWith, Parent: t.Parent}
 	if e.Participants == nil {
@@ -53,8 +54,9 @@ func emailOf(t correlate.Tracked) Email {
 	return e
 }
 
-// A Change is one change of a tracked email's record.
-type Change struct {
+// A changeBody is one change of a tracked email's record (Change in the
+// OpenAPI document).
+type changeBody struct {
 	From  string `json:"from"`
 	To    string `json:"to"`
 	Actor string `json:"actor"`
@@ -62,11 +64,11 @@ type Change struct {
 	Time  string `json:"time"`
 }
 
-func changeOf(c store.Change) Change {
-	return Change{From: c.From.String(), To: c.To.String(), Actor: c.Actor, Cause: string(c.Cause), Time: c.Time.UTC().Format(time.RFC3339Nano)}
+func changeOf(c store.Change) changeBody {
+	return changeBody{From: c.From.String(), To: c.To.String(), Actor: c.Actor, Cause: string(c.Cause), Time: c.Time.UTC().Format(time.RFC3339Nano)}
 }
 
-func changePtr(c *store.Change) *Change {
+func changePtr(c *store.Change) *changeBody {
 	if c == nil {
 		return nil
 	}
@@ -74,26 +76,26 @@ func changePtr(c *store.Change) *Change {
 	return &j
 }
 
-// A Decision is the answer of POST /v1/correlate: the replay command's
+// A decisionBody is the answer of POST /v1/correlate: the replay command's
 // jsonl row (internal/jsonrow), with the contact candidates when the
 // service has a directory.
-type Decision struct {
+type decisionBody struct {
 	jsonrow.Row
 	Contacts []actions.Candidate `json:"contacts,omitempty"`
 }
 
-// A Filing is the answer of POST /v1/emails.
-type Filing struct {
+// A filingBody is the answer of POST /v1/emails.
+type filingBody struct {
 	// Email is the tracked email; null when it was not tracked.
-	Email *Email `json:"email"`
+	Email *emailBody `json:"email"`
 	// New reports an email stored by this request.
 	New bool `json:"new"`
 	// Change is the change of record kept; null when none.
-	Change *Change `json:"change"`
+	Change *changeBody `json:"change"`
 	// NotTracked says why the email was left untracked.
 	NotTracked string `json:"not_tracked,omitempty"`
 	// Decision is the engine's decision, when it was consulted.
-	Decision *Decision `json:"decision,omitempty"`
+	Decision *decisionBody `json:"decision,omitempty"`
 }
 
 // parseOpts are the options posted messages are read with: the raw body is
@@ -248,12 +250,12 @@ func (h *handler) openapi(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// decide correlates m and builds its Decision row: regarding and reason
+// decide correlates m and builds its decision row: regarding and reason
 // as the engine decided, tracked as the store says now.
-func (h *handler) decide(ctx context.Context, m *correlate.Message, problem error) (Decision, error) {
+func (h *handler) decide(ctx context.Context, m *correlate.Message, problem error) (decisionBody, error) {
 	d, err := h.act.Engine().Correlate(ctx, m)
 	if err != nil {
-		return Decision{}, err
+		return decisionBody{}, err
 	}
 	in := jsonrow.Input{Message: m, Problem: problem, Folder: m.FolderPath, Decision: d,
 		Regarding: d.Match.Record, Reason: reason(d)}
@@ -263,18 +265,18 @@ func (h *handler) decide(ctx context.Context, m *correlate.Message, problem erro
 		case err == nil:
 			in.Tracked = true
 		case !errors.Is(err, correlate.ErrNotFound):
-			return Decision{}, err
+			return decisionBody{}, err
 		}
 	}
-	out := Decision{}
+	out := decisionBody{}
 	if res := h.act.Resolver(); res != nil {
 		pr, err := res.Resolve(ctx, m)
 		if err != nil {
-			return Decision{}, err
+			return decisionBody{}, err
 		}
 		in.Participants = &pr
 		if out.Contacts, err = h.act.Contacts(ctx, m); err != nil {
-			return Decision{}, err
+			return decisionBody{}, err
 		}
 	}
 	out.Row = jsonrow.New(in)
@@ -333,7 +335,7 @@ func (h *handler) track(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	var f actions.Filing
-	var out Filing
+	var out filingBody
 	if rec.IsZero() {
 		if f, err = h.act.Track(ctx, m); err != nil {
 			return err
@@ -393,9 +395,9 @@ type regardingBody struct {
 // relinked is the answer of PUT /v1/emails/{id}/regarding and of
 // POST /v1/emails/{id}/convert.
 type relinked struct {
-	Record string  `json:"record,omitempty"`
-	Email  Email   `json:"email"`
-	Change *Change `json:"change"`
+	Record string      `json:"record,omitempty"`
+	Email  emailBody   `json:"email"`
+	Change *changeBody `json:"change"`
 }
 
 func (h *handler) setRegarding(w http.ResponseWriter, r *http.Request) error {
@@ -428,8 +430,8 @@ func (h *handler) setRegarding(w http.ResponseWriter, r *http.Request) error {
 
 // historyBody is the answer of GET /v1/emails/{id}/history.
 type historyBody struct {
-	Email   Email    `json:"email"`
-	Changes []Change `json:"changes"`
+	Email   emailBody    `json:"email"`
+	Changes []changeBody `json:"changes"`
 }
 
 func (h *handler) history(w http.ResponseWriter, r *http.Request) error {
@@ -441,7 +443,7 @@ func (h *handler) history(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := historyBody{Email: emailOf(t), Changes: make([]Change, len(cs))}
+	out := historyBody{Email: emailOf(t), Changes: make([]changeBody, len(cs))}
 	for i, c := range cs {
 		out.Changes[i] = changeOf(c)
 	}
@@ -556,8 +558,8 @@ const (
 
 // emailsPage is the answer of GET /v1/records/{type}/{id}/emails.
 type emailsPage struct {
-	Emails     []Email `json:"emails"`
-	NextCursor string  `json:"next_cursor"`
+	Emails     []emailBody `json:"emails"`
+	NextCursor string      `json:"next_cursor"`
 }
 
 func (h *handler) recordEmails(w http.ResponseWriter, r *http.Request) error {
@@ -582,7 +584,7 @@ func (h *handler) recordEmails(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := emailsPage{Emails: make([]Email, len(ts)), NextCursor: next}
+	out := emailsPage{Emails: make([]emailBody, len(ts)), NextCursor: next}
 	for i, t := range ts {
 		out.Emails[i] = emailOf(t)
 	}

@@ -416,7 +416,7 @@ func TestRequestLog(t *testing.T) {
 func TestServerTimeouts(t *testing.T) {
 	ts := newServer(t, options{})
 	srv := httpapi.NewServer("127.0.0.1:0", ts.Config.Handler, httpapi.Timeouts{ReadHeader: 200 * time.Millisecond}, nil)
-	if srv.ReadTimeout != httpapi.DefaultTimeouts.Read || srv.WriteTimeout != httpapi.DefaultTimeouts.Write || srv.IdleTimeout != httpapi.DefaultTimeouts.Idle || srv.MaxHeaderBytes != 64<<10 {
+	if srv.ReadTimeout != httpapi.DefaultTimeouts().Read || srv.WriteTimeout != httpapi.DefaultTimeouts().Write || srv.IdleTimeout != httpapi.DefaultTimeouts().Idle || srv.MaxHeaderBytes != 64<<10 {
 		t.Errorf("server limits = %v %v %v %d", srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout, srv.MaxHeaderBytes)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -357,14 +357,18 @@ type Timeouts struct {
 	ReadHeader, Read, Write, Idle time.Duration
 }
 
-// DefaultTimeouts are the Timeouts NewServer uses for zero fields.
-var DefaultTimeouts = Timeouts{ReadHeader: 10 * time.Second, Read: 2 * time.Minute, Write: 2 * time.Minute, Idle: 2 * time.Minute}
+// DefaultTimeouts returns the Timeouts NewServer uses for zero fields:
+// 10 s for a header, 2 min to read a request, 2 min to write a response,
+// 2 min idle.
+func DefaultTimeouts() Timeouts {
+	return Timeouts{ReadHeader: 10 * time.Second, Read: 2 * time.Minute, Write: 2 * time.Minute, Idle: 2 * time.Minute}
+}
 
 // NewServer returns an http.Server for h on addr with the given timeouts
 // (zero fields: DefaultTimeouts), headers bounded to 64 KiB, and its own
 // errors logged to logger (nil: slog.Default()).
 func NewServer(addr string, h http.Handler, t Timeouts, logger *slog.Logger) *http.Server {
-	d := DefaultTimeouts
+	d := DefaultTimeouts()
 	if t.ReadHeader <= 0 {
 		t.ReadHeader = d.ReadHeader
 	}

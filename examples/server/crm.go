@@ -273,8 +273,18 @@ func (c *crm) place(m *correlate.Message, folderPath string) {
 	}
 }
 
-// recordFormats number the records the stand-in CRM creates, by type.
-var recordFormats = map[string]string{"incident": "CAS-%05d", "lead": "LEAD-%05d", "opportunity": "OPP-%05d"}
+// recordFormat is how the stand-in CRM numbers the records of a type.
+func recordFormat(typ string) string {
+	switch typ {
+	case "incident":
+		return "CAS-%05d"
+	case "lead":
+		return "LEAD-%05d"
+	case "opportunity":
+		return "OPP-%05d"
+	}
+	return strings.ToUpper(typ) + "-%05d"
+}
 
 // CreateRecord creates a record for Convert: the next number of the type's
 // sequence in the store, from 5001 (the sample's own records are lower).
@@ -287,11 +297,7 @@ func (c *crm) CreateRecord(ctx context.Context, req actions.RecordRequest) (corr
 	if err != nil {
 		return correlate.Record{}, err
 	}
-	f, ok := recordFormats[typ]
-	if !ok {
-		f = strings.ToUpper(typ) + "-%05d"
-	}
-	rec := correlate.Record{Type: typ, ID: fmt.Sprintf(f, 5000+n)}
+	rec := correlate.Record{Type: typ, ID: fmt.Sprintf(recordFormat(typ), 5000+n)}
 	c.log.Info("crm: created record", slog.String("record", rec.String()), slog.String("title", req.Title),
 		slog.String("sender", req.Sender.Address), slog.String("actor", req.Actor))
 	return rec, nil
