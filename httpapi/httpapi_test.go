@@ -69,6 +69,9 @@ func TestAuth(t *testing.T) {
 		if res.StatusCode != 200 {
 			t.Errorf("GET %s without a token: %d, want the static pane", p, res.StatusCode)
 		}
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("GET %s: Content-Security-Policy %q, want the pane confined to its own origin", p, csp)
+		}
 	}
 }
 

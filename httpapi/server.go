@@ -178,7 +178,15 @@ func newHandler(cfg Config) (*handler, error) {
 		}
 		h.route(op, fn)
 	}
-	static := http.FileServerFS(pane)
+	files := http.FileServerFS(pane)
+	// The pane loads nothing but its own files and talks to nothing but
+	// this service: a script smuggled into the page (email is written by
+	// strangers) could neither run inline nor send data elsewhere.
+	static := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none'")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		files.ServeHTTP(w, r)
+	})
 	h.mux.Handle("GET /{$}", static)
 	h.mux.Handle("GET /pane/", http.StripPrefix("/pane", static))
 	return h, nil
