@@ -93,6 +93,8 @@ type held struct {
 	msg    *correlate.Message
 	label  correlate.Record
 	method correlate.Method // the winning method on the full store; None when no record
+	raw    []byte           // the message as generated (a slice of the world's blob)
+	folder string
 }
 
 // A world is a store of tracked emails built by replaying generated mail
@@ -318,7 +320,7 @@ func buildWorld(size int, c chain) *world {
 		if err != nil {
 			panic(err)
 		}
-		h := held{msg: m, label: r.label}
+		h := held{msg: m, label: r.label, raw: w.blob[r.off : r.off+r.n : r.off+r.n], folder: r.folder}
 		if d.Found() {
 			h.method = d.Match.Method
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,105 +13,32 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
-	"github.com/mailcorrelate/mailcorrelate/party"
+	"github.com/mailcorrelate/mailcorrelate/internal/jsonrow"
 )
 
-// jsonRow is one line of -format jsonl. The field names are a contract (see
-// the README); add fields, never rename them.
-type jsonRow struct {
-	MessageID      string         `json:"message_id"`
-	Source         string         `json:"source"`
-	Folder         string         `json:"folder"`
-	Date           string         `json:"date"`
-	Subject        string         `json:"subject"`
-	Regarding      string         `json:"regarding"`
-	Method         string         `json:"method"`
-	MethodCode     int            `json:"method_code"`
-	Confidence     float64        `json:"confidence"`
-	CorrelatedWith string         `json:"correlated_with"`
-	Parent         string         `json:"parent"`
-	SubjectChanged bool           `json:"subject_changed"`
-	Seeded         bool           `json:"seeded"`
-	Tracked        bool           `json:"tracked"`
-	Conflicts      []jsonConflict `json:"conflicts"`
-	Reason         string         `json:"reason"`
-	Evidence       []string       `json:"evidence"`
-	ParseErrors    []string       `json:"parse_errors"`
-	// Participants is the resolution of From/To/Cc/Bcc against -directory;
-	// absent without it.
-	Participants *party.Resolution `json:"participants,omitempty"`
-	// Filter is the incoming-email filter's verdict; absent for seeded
-	// email, which bypasses the filter.
-	Filter *party.Verdict `json:"filter,omitempty"`
-}
-
-type jsonConflict struct {
-	Strategy  string  `json:"strategy"`
-	Regarding string  `json:"regarding"`
-	Method    string  `json:"method"`
-	Conf      float64 `json:"confidence"`
-	Reason    string  `json:"reason"`
-}
+// jsonRow is one line of -format jsonl (internal/jsonrow, shared with the
+// HTTP service's /v1/correlate). The field names are a contract (see the
+// README); add fields, never rename them.
+type jsonRow = jsonrow.Row
 
 func toJSON(rw row) jsonRow {
-	j := jsonRow{
-		Source:      rw.in.item.Where(),
-		Folder:      rw.in.item.Folder,
-		Regarding:   rw.regarding.String(),
-		Reason:      rw.reason,
-		Seeded:      rw.seeded,
-		Tracked:     rw.tracked,
-		Conflicts:   []jsonConflict{},
-		Evidence:    []string{},
-		ParseErrors: []string{},
+	in := jsonrow.Input{
+		Message:      rw.in.msg,
+		Problem:      rw.in.problem,
+		Source:       rw.in.item.Where(),
+		Folder:       rw.in.item.Folder,
+		Decision:     rw.decision,
+		Seeded:       rw.seeded,
+		Tracked:      rw.tracked,
+		Regarding:    rw.regarding,
+		Reason:       rw.reason,
+		Participants: rw.parties,
 	}
-	if m := rw.in.msg; m != nil {
-		j.MessageID = m.MessageID
-		j.Subject = m.Subject
-		if !m.Date.IsZero() {
-			j.Date = m.Date.UTC().Format(time.RFC3339)
-		}
-	}
-	var pe *correlate.ParseError
-	if errors.As(rw.in.problem, &pe) {
-		for _, p := range pe.Problems {
-			j.ParseErrors = append(j.ParseErrors, p.Error())
-		}
-	} else if rw.in.problem != nil {
-		j.ParseErrors = append(j.ParseErrors, rw.in.problem.Error())
-	}
-	mt := rw.decision.Match
-	method := mt.Method
-	if rw.seeded {
-		method = correlate.None
-	} else {
-		j.Confidence = mt.Confidence
-		j.SubjectChanged = mt.SubjectChanged
-		if mt.CorrelatedWith != nil {
-			j.CorrelatedWith = mt.CorrelatedWith.MessageID
-		}
-		if mt.Parent != nil {
-			j.Parent = mt.Parent.MessageID
-		}
-		for _, e := range mt.Evidence {
-			j.Evidence = append(j.Evidence, e.String())
-		}
-	}
-	if rw.seeded || mt.Found() || mt.Track {
-		j.Method, j.MethodCode = method.String(), int(method)
-	} else {
-		j.Method, j.MethodCode = correlate.None.String(), 0
-	}
-	j.Participants = rw.parties
 	if !rw.seeded && rw.in.msg != nil && rw.err == nil {
 		v := rw.verdict
-		j.Filter = &v
+		in.Filter = &v
 	}
-	for _, c := range rw.decision.Conflicts {
-		j.Conflicts = append(j.Conflicts, jsonConflict{Strategy: c.Strategy, Regarding: c.Record.String(),
-			Method: c.Method.String(), Conf: c.Confidence, Reason: c.Reason})
-	}
-	return j
+	return jsonrow.New(in)
 }
 
 type output struct {
