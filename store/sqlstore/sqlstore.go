@@ -51,8 +51,9 @@ type Options struct {
 	upTo int
 }
 
-// A Store is a [correlate.Store] in a SQL database: an SQLite file for one
-// machine, or a PostgreSQL database shared by many workers. Open one with
+// A Store is a [store.Store] (and so a [correlate.Store]) in a SQL
+// database: an SQLite file for one machine, or a PostgreSQL database shared
+// by many workers. Open one with
 // [Open] and Close it when done. A Store is safe for concurrent use, and any
 // number of Stores, in any number of processes, may share one database.
 type Store struct {
@@ -94,7 +95,10 @@ var _ store.Store = (*Store)(nil)
 //
 // The schema is created and migrated by versioned migrations embedded in
 // this package, inside one locked transaction, so any number of workers may
-// Open the same database at once.
+// Open the same database at once (migration 2 builds an index of mc_email
+// and reads mc_key once: on a large PostgreSQL store the first Open of this
+// version holds writers back for that long). A server or file it cannot
+// reach is an error wrapping store.ErrUnavailable.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
