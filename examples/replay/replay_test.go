@@ -122,7 +122,9 @@ func TestSQLiteStoreResumes(t *testing.T) {
 
 // TestNotmuchDefault replays notmuch's default corpus as a Maildir, with the
 // first message of each thread (per the notmuch oracle) seeded, and checks
-// that every other message lands in its thread's record.
+// that every other message lands in its thread's record. The corpus is an
+// archive whose folders (foo, bar/baz …) no rule maps: -all-folders reads
+// them, as Dynamics would not.
 func TestNotmuchDefault(t *testing.T) {
 	const corpus = "../../../shared/corpora/notmuch"
 	oracle, err := os.ReadFile(corpus + "/oracle-notmuch-0.37/default.threads.json")
@@ -152,7 +154,7 @@ func TestNotmuchDefault(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "seed.jsonl"), seed.Bytes(), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "labels.jsonl"), labels.Bytes(), 0o644))
-	r, _, stderr := replayWith(t, "-q", "-smart", "off", "-seed", filepath.Join(dir, "seed.jsonl"),
+	r, _, stderr := replayWith(t, "-q", "-all-folders", "-smart", "off", "-seed", filepath.Join(dir, "seed.jsonl"),
 		"-labels", filepath.Join(dir, "labels.jsonl"), corpus+"/test/corpora/default")
 	t.Log(stderr)
 	assert.Len(t, threads, 24)
