@@ -331,5 +331,3 @@ func TestRerunSkipsTrackedMail(t *testing.T) {
 	assert.Equal(t, 3, again.stats.earlier, "the same input again: its cursor says it was all processed")
 	assert.Equal(t, want, ledgerOf(t, st), "no row added, not even for the email without a Message-ID")
 }
-
-
