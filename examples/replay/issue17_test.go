@@ -331,3 +331,33 @@ func TestRerunSkipsTrackedMail(t *testing.T) {
 	assert.Equal(t, 3, again.stats.earlier, "the same input again: its cursor says it was all processed")
 	assert.Equal(t, want, ledgerOf(t, st), "no row added, not even for the email without a Message-ID")
 }
+
+// TestExport: -export writes the ledger of the store — message_id,
+// regarding and method of every tracked email, sorted by message_id — and
+// replays nothing.
+func TestExport(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "ledger.db")
+	first, _, _ := replayWith(t, "-q", "-store", db)
+	out := filepath.Join(dir, "ledger.jsonl")
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"-store", db, "-export", out}, &stdout, &stderr), stderr.String())
+	assert.Empty(t, stdout.String()+stderr.String(), "nothing replayed, nothing said")
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	require.Len(t, lines, first.stats.tracked)
+	var ids []string
+	methods := map[string]int{}
+	for _, l := range lines {
+		var obj map[string]string
+		require.NoError(t, json.Unmarshal([]byte(l), &obj), l)
+		assert.Len(t, obj, 3, "message_id, regarding, method: %s", l)
+		ids = append(ids, obj["message_id"])
+		methods[obj["method"]]++
+	}
+	assert.True(t, slices.IsSorted(ids), "sorted by message_id, so two ledgers compare with diff")
+	assert.Equal(t, first.stats.seeded+1, methods["None"], "seeded emails and the track-only one were filed without a method")
+	assert.Equal(t, 43, methods["InReplyTo"], "47 In-Reply-To matches, of which 4 are auto-replies and a bounce, correlated but not tracked")
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"-store", db, "-export", out, "mail/"}, &stdout, &stderr), "-export replays nothing")
+}
