@@ -180,9 +180,9 @@ func (r *replay) scan() (*plan, error) {
 	return p, nil
 }
 
-// zeroSec is the Unix time of the zero time.Time: a message without a
-// (readable) Date sorts first, as the zero time did.
-var zeroSec = correlate.Message{}.Date.Unix()
+// zeroSec is the Unix time of the zero time.Time (January 1, year 1 UTC):
+// a message without a (readable) Date sorts first, as the zero time did.
+const zeroSec = -62135596800
 
 // openRoot opens PATH for reading: a directory is the root itself, a file
 // is read in its directory. The root is opened with os.OpenRoot, so that
@@ -232,6 +232,8 @@ func (p *plan) order() {
 // it, body kept (a bounce is correlated through the message it returns).
 func (p *plan) read(e entry) *input {
 	f := p.files[e.file]
+	// Source names the message whole ("file@offset" for an mbox), so
+	// that Where, which the output uses, gives it as it is.
 	in := &input{item: mailbox.Item{Source: p.where(e), Offset: -1, Folder: p.folders[f.folder]}}
 	if err, ok := p.walkErrs[entryKey{e.file, e.off}]; ok {
 		in.problem = err

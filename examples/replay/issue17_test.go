@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -360,4 +361,8 @@ func TestExport(t *testing.T) {
 	assert.Equal(t, first.stats.seeded+1, methods["None"], "seeded emails and the track-only one were filed without a method")
 	assert.Equal(t, 43, methods["InReplyTo"], "47 In-Reply-To matches, of which 4 are auto-replies and a bounce, correlated but not tracked")
 	assert.Equal(t, exitUsage, run(context.Background(), []string{"-store", db, "-export", out, "mail/"}, &stdout, &stderr), "-export replays nothing")
+}
+
+func TestZeroSec(t *testing.T) {
+	assert.Equal(t, int64(zeroSec), time.Time{}.Unix(), "a message without a Date sorts as the zero time did")
 }

@@ -199,13 +199,14 @@ func (r *replay) run(ctx context.Context) error {
 	i := cur.next
 	for ; i < len(p.entries); i++ {
 		if err := ctx.Err(); err != nil {
-			return err
+			stopped = err
+			break
 		}
 		cur.at(i, p.entries[i])
 		in := p.read(p.entries[i])
 		in.n = i
 		rw := r.process(ctx, in, cur)
-		if rw.err != nil && errors.Is(rw.err, store.ErrUnavailable) {
+		if rw.err != nil && (errors.Is(rw.err, store.ErrUnavailable) || ctx.Err() != nil) {
 			// Not about this message: every later one would fail the
 			// same way. Stop; the next run resumes here.
 			stopped = rw.err
