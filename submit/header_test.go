@@ -2,8 +2,8 @@ package submit
 
 import (
 	"bufio"
-	"encoding/base64"
 	"bytes"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"unicode/utf16"
