@@ -63,6 +63,10 @@ type Authenticator interface {
 // passwords (see HashPassword). The zero Users accepts nobody.
 type Users struct {
 	users map[string]userEntry
+	// dummy is checked against for an unknown user, so that the time
+	// taken does not tell unknown users from wrong passwords: it has the
+	// most iterations of any user's hash.
+	dummy passwordHash
 }
 
 type userEntry struct {
@@ -128,10 +132,6 @@ func (h passwordHash) matches(password string) bool {
 	return err == nil && subtle.ConstantTimeCompare(key, h.key) == 1
 }
 
-// dummyHash is checked against when the user is unknown, so that the time
-// taken does not tell unknown users from wrong passwords.
-var dummyHash = passwordHash{iterations: DefaultIterations, salt: make([]byte, saltLen), key: make([]byte, keyLen)}
-
 // ParseUsers reads a users file: one user per line,
 //
 //	NAME TOKENUSER HASH [SENDER ...]
@@ -141,7 +141,7 @@ var dummyHash = passwordHash{iterations: DefaultIterations, salt: make([]byte, s
 // send as. Blank lines and lines starting with # are ignored. Every problem
 // is reported with its line number; no user is returned then.
 func ParseUsers(r io.Reader) (*Users, error) {
-	u := &Users{users: map[string]userEntry{}}
+	u := &Users{users: map[string]userEntry{}, dummy: passwordHash{iterations: 1, salt: make([]byte, saltLen), key: make([]byte, keyLen)}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	var errs []error
@@ -170,6 +170,7 @@ func ParseUsers(r io.Reader) (*Users, error) {
 			continue
 		}
 		u.users[f[0]] = userEntry{user: User{Name: f[0], TokenUser: ord, Senders: f[3:]}, hash: h}
+		u.dummy.iterations = max(u.dummy.iterations, h.iterations)
 	}
 	if err := sc.Err(); err != nil {
 		errs = append(errs, err)
@@ -197,7 +198,9 @@ func (u *Users) Authenticate(_ context.Context, username, password string) (User
 		e, ok = u.users[username]
 	}
 	if !ok {
-		dummyHash.matches(password)
+		if u != nil {
+			u.dummy.matches(password)
+		}
 		return User{}, ErrBadCredentials
 	}
 	if !e.hash.matches(password) {

@@ -3,6 +3,7 @@ package submit
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,12 +45,25 @@ func (l *limitListener) Accept() (net.Conn, error) {
 }
 
 // limitConn gives its slot back when closed (once, however often Close is
-// called).
+// called). After hangUp, it closes itself once the next write is done: the
+// reply that says why.
 type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	hang    atomic.Bool
 }
+
+func (c *limitConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if c.hang.Load() {
+		c.Close()
+	}
+	return n, err
+}
+
+// hangUp makes c close after its next write.
+func (c *limitConn) hangUp() { c.hang.Store(true) }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()

@@ -190,8 +190,8 @@ func New(o Options) (*Relay, error) {
 	if o.Instance == "" {
 		o.Instance = host
 	}
-	if o.Instance == "" || strings.ContainsAny(o.Instance, "/ \t\r\n") {
-		errs = append(errs, fmt.Errorf("Instance %q: want a name without slashes or white space", o.Instance))
+	if o.Instance == "" || len(o.Instance) > 200 || strings.ContainsAny(o.Instance, "/ \t\r\n") {
+		errs = append(errs, fmt.Errorf("Instance %.60q: want 1–200 bytes without slashes or white space", o.Instance))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("submit: options: %w", errors.Join(errs...))

@@ -3,6 +3,7 @@ package submit
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"sync"
@@ -89,9 +90,17 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
-// hangUp makes the connection end after the reply being written: the next
-// read times out at once, and the server closes the connection.
-func (s *session) hangUp() { s.conn.Conn().SetReadDeadline(time.Now()) }
+// hangUp makes the connection end once the reply being prepared is
+// written.
+func (s *session) hangUp() {
+	c := s.conn.Conn()
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if lc, ok := c.(*limitConn); ok {
+		lc.hangUp()
+	}
+}
 
 // Mail implements smtp.Session: it checks the sender and opens the upstream
 // transaction.
