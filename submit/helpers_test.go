@@ -17,6 +17,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,7 +254,8 @@ func serve(t testing.TB, r *submit.Relay, addr string) (string, func() error) {
 	go func() { done <- r.Serve(ctx, l) }()
 	var once sync.Once
 	var serveErr error
-	stop := func() error {
+	var checked atomic.Bool // the test read Serve's error itself
+	halt := func() error {
 		once.Do(func() {
 			cancel()
 			select {
@@ -264,12 +266,26 @@ func serve(t testing.TB, r *submit.Relay, addr string) (string, func() error) {
 		})
 		return serveErr
 	}
+	stop := func() error {
+		checked.Store(true)
+		return halt()
+	}
 	t.Cleanup(func() {
-		if err := stop(); err != nil {
+		if err := halt(); err != nil && !checked.Load() {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return l.Addr().String(), stop
+	// Serve greets clients once it holds its lease and has recovered.
+	addr = l.Addr().String()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Noop(); err != nil {
+		t.Fatalf("the relay does not answer: %v", err)
+	}
+	return addr, stop
 }
 
 // dial connects to the relay and logs in (no login when user is "").

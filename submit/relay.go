@@ -137,10 +137,14 @@ type Relay struct {
 	leaseKey string
 	holder   string
 	lease    atomic.Pointer[store.Lease]
+	served   atomic.Bool
 
 	mu       sync.Mutex
 	inflight map[string]bool // Message-IDs being relayed, so a duplicate waits
 	cleanup  []cleanup       // pending rows to clear or roll back, retried
+	busy     int             // messages being received or sent
+	closing  bool            // Serve is stopping: no new message starts
+	idle     *sync.Cond      // signalled when busy drops to 0
 
 	// stopped is closed when the relay lost its lease and must stop.
 	stopOnce sync.Once
@@ -198,6 +202,7 @@ func New(o Options) (*Relay, error) {
 	}
 	defaults(&o)
 	r := &Relay{o: o, st: o.Store, engine: o.Engine, log: o.Logger, inflight: map[string]bool{}, stopped: make(chan struct{})}
+	r.idle = sync.NewCond(&r.mu)
 	if o.Tokens != nil {
 		r.format = o.Tokens.Format()
 	}
@@ -252,9 +257,14 @@ func randomID() string {
 // Serve takes the relay's lease, rolls back the sends a previous run of the
 // same Instance left unfinished, and serves SMTP on l until ctx is done (it
 // then stops accepting, waits up to a minute for the messages being sent,
-// and returns nil) or the relay loses its lease or l fails (it returns the
-// error). It closes l.
+// closes the connections and returns nil) or the relay loses its lease or l
+// fails (it returns the error). It closes l. A Relay serves once: after
+// Serve has served and returned, make a new Relay.
 func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
+	if r.served.Load() {
+		l.Close()
+		return errors.New("submit: this Relay has served already; make a new one")
+	}
 	lease, err := r.st.Acquire(ctx, r.leaseKey, r.holder, r.o.LeaseTTL)
 	if err != nil {
 		l.Close()
@@ -264,6 +274,7 @@ func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("submit: lease: %w", err)
 	}
 	r.lease.Store(&lease)
+	r.served.Store(true)
 	defer func() {
 		if l := r.lease.Load(); l != nil {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -310,11 +321,11 @@ func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
 	case <-r.stopped:
 		serveErr = r.stopErr
 	}
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	if err := s.Shutdown(sctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
-		s.Close()
-	}
-	scancel()
+	// Stop accepting, let the messages being sent finish (a minute at
+	// most), then drop every connection: idle clients reconnect later.
+	l.Close()
+	r.drain(time.Minute)
+	s.Close()
 	cancel()
 	wg.Wait()
 	r.drainCleanup(context.WithoutCancel(ctx))
@@ -452,6 +463,44 @@ func (r *Relay) drainCleanup(ctx context.Context) {
 			r.mu.Unlock()
 		}
 	}
+}
+
+// enter counts a message in; false when the relay is stopping.
+func (r *Relay) enter() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return false
+	}
+	r.busy++
+	return true
+}
+
+// leave counts a message out.
+func (r *Relay) leave() {
+	r.mu.Lock()
+	r.busy--
+	if r.busy == 0 {
+		r.idle.Broadcast()
+	}
+	r.mu.Unlock()
+}
+
+// drain stops new messages and waits up to max for the ones under way.
+func (r *Relay) drain(max time.Duration) {
+	t := time.AfterFunc(max, func() {
+		r.mu.Lock()
+		r.idle.Broadcast()
+		r.mu.Unlock()
+	})
+	defer t.Stop()
+	deadline := time.Now().Add(max)
+	r.mu.Lock()
+	r.closing = true
+	for r.busy > 0 && time.Now().Before(deadline) {
+		r.idle.Wait()
+	}
+	r.mu.Unlock()
 }
 
 // claim marks a Message-ID as being relayed; false when it already is.

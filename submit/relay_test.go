@@ -384,8 +384,10 @@ func TestRefusals(t *testing.T) {
 		why      string
 	}{
 		{
-			name:     "no auth",
-			run:      func(h *harness) error { return send(h.dial("", ""), "alice@fabrikam.example", []string{"j@x.example"}, caseMail) },
+			name: "no auth",
+			run: func(h *harness) error {
+				return send(h.dial("", ""), "alice@fabrikam.example", []string{"j@x.example"}, caseMail)
+			},
 			wantCode: 530, why: "every client authenticates before MAIL",
 		},
 		{
@@ -398,14 +400,18 @@ func TestRefusals(t *testing.T) {
 			wantCode: 535, why: "a wrong password is refused as authentication failed",
 		},
 		{
-			name:     "sender not allowed",
-			run:      func(h *harness) error { return send(h.dial("alice", "alice-pw"), "ceo@fabrikam.example", []string{"j@x.example"}, caseMail) },
+			name: "sender not allowed",
+			run: func(h *harness) error {
+				return send(h.dial("alice", "alice-pw"), "ceo@fabrikam.example", []string{"j@x.example"}, caseMail)
+			},
 			wantCode: 553, why: "alice may not send as another person",
 		},
 		{
-			name:     "too large",
-			opts:     func(o *submit.Options) { o.MaxMessageBytes = 1024 },
-			run:      func(h *harness) error { return send(h.dial("alice", "alice-pw"), "alice@fabrikam.example", []string{"j@x.example"}, big) },
+			name: "too large",
+			opts: func(o *submit.Options) { o.MaxMessageBytes = 1024 },
+			run: func(h *harness) error {
+				return send(h.dial("alice", "alice-pw"), "alice@fabrikam.example", []string{"j@x.example"}, big)
+			},
 			wantCode: 552, why: "a message over the size limit gets 552",
 		},
 		{

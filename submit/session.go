@@ -108,6 +108,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.user == nil {
 		return errAuthRequired
 	}
+	if !s.r.enter() {
+		return errShuttingDown
+	}
+	s.r.leave()
 	if !s.user.MaySend(from) {
 		return senderRefused(s.user.Name, from)
 	}
@@ -204,6 +208,10 @@ func (s *session) Data(r io.Reader) error {
 	if s.up == nil || !s.inTx {
 		return errNoUpstream
 	}
+	if !s.r.enter() {
+		return errShuttingDown
+	}
+	defer s.r.leave()
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	br := readerPool.Get().(*bufio.Reader)
