@@ -415,3 +415,5 @@ func nonLoopbackIPs() []net.IP {
 func plainAuth(user, password string) sasl.Client { return sasl.NewPlainClient("", user, password) }
 
 func newMemstore() store.Store { return memstore.New() }
+
+func discardSlog() *slog.Logger { return slog.New(slog.DiscardHandler) }

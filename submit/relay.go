@@ -476,6 +476,13 @@ func (r *Relay) enter() bool {
 	return true
 }
 
+// isClosing reports whether Serve is stopping.
+func (r *Relay) isClosing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closing
+}
+
 // leave counts a message out.
 func (r *Relay) leave() {
 	r.mu.Lock()

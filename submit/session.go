@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -24,14 +25,47 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 
 // A session is one client connection, with the upstream connection it
 // opened at its first MAIL command.
+//
+// go-smtp calls a session's methods one at a time, except Logout, which a
+// server that is closing calls from another goroutine: mu is held by every
+// method that uses the upstream connection, and a Logout that finds it held
+// leaves the connection to be closed by the method holding it.
 type session struct {
 	r     *Relay
 	conn  *smtp.Conn
 	user  *User
 	fails int
 
+	mu   sync.Mutex
 	up   *upstreamConn
-	inTx bool // an upstream transaction is open: MAIL sent, no final reply yet
+	inTx bool // an upstream transaction is open: MAIL accepted, no final reply yet
+	// pending delivers the upstream's answer to MAIL, sent while the
+	// client goes on to RCPT; mailErr keeps a refusal for every RCPT.
+	pending chan mailResult
+	mailErr error
+	gone    atomic.Bool // Logout ran while mu was held
+}
+
+// mailResult is the outcome of MAIL upstream: the connection (nil when it
+// was lost) and the upstream's refusal or the failure to reach it.
+type mailResult struct {
+	up  *upstreamConn
+	err error
+}
+
+// lock takes mu; unlock releases it, first closing the upstream connection
+// when Logout ran meanwhile.
+func (s *session) lock() { s.mu.Lock() }
+
+func (s *session) unlock() {
+	if s.gone.Load() {
+		s.await()
+		if s.up != nil {
+			s.up.abort()
+			s.up = nil
+		}
+	}
+	s.mu.Unlock()
 }
 
 // canAuth reports whether the connection may authenticate: it runs over
@@ -102,16 +136,16 @@ func (s *session) hangUp() {
 	}
 }
 
-// Mail implements smtp.Session: it checks the sender and opens the upstream
-// transaction.
+// Mail implements smtp.Session: it checks the sender, and sends MAIL
+// upstream (connecting first when needed) without waiting for the answer,
+// which the client gets at its first RCPT: the two round trips overlap.
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.user == nil {
 		return errAuthRequired
 	}
-	if !s.r.enter() {
+	if s.r.isClosing() {
 		return errShuttingDown
 	}
-	s.r.leave()
 	if !s.user.MaySend(from) {
 		return senderRefused(s.user.Name, from)
 	}
@@ -121,37 +155,73 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		c.Auth = nil
 		o = &c
 	}
+	s.lock()
+	defer s.unlock()
+	s.await()
+	up := s.up
+	s.up, s.inTx, s.mailErr = nil, true, nil
+	ch := make(chan mailResult, 1)
+	s.pending = ch
+	go func() { ch <- s.r.mail(up, from, o) }()
+	return nil
+}
+
+// mail sends MAIL on up, or on a new connection when up is nil.
+func (r *Relay) mail(up *upstreamConn, from string, o *smtp.MailOptions) mailResult {
 	for try := 0; ; try++ {
-		if s.up == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), s.r.o.Upstream.timeout())
-			up, err := s.r.o.Upstream.dial(ctx, s.r.hello())
+		if up == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), r.o.Upstream.timeout())
+			var err error
+			up, err = r.o.Upstream.dial(ctx, r.hello())
 			cancel()
 			if err != nil {
-				s.r.log.Error("submit: upstream unavailable", "err", err)
-				return errNoUpstream
+				r.log.Error("submit: upstream unavailable", "err", err)
+				return mailResult{err: errNoUpstream}
 			}
-			s.up = up
 		}
-		err := s.up.c.Mail(from, o)
+		err := up.c.Mail(from, o)
 		if err == nil {
-			s.inTx = true
-			return nil
+			return mailResult{up: up}
+		}
+		if !unusable(err) {
+			return mailResult{up: up, err: err} // refused; the connection is fine
 		}
 		// A connection that sat idle since its last message may have been
 		// dropped by the server: try once more on a new one.
-		reused := s.up.used
-		if !s.upstreamFailed(err) || !reused || try > 0 {
-			return upstreamError(err)
+		reused := up.used
+		up.abort()
+		up = nil
+		if !reused || try > 0 {
+			return mailResult{err: upstreamError(err)}
 		}
 	}
 }
 
-// upstreamFailed drops the upstream connection when err means it is no
-// longer usable (an I/O error, or the server's 421); it reports whether it
-// did.
-func (s *session) upstreamFailed(err error) bool {
+// unusable reports whether err leaves the upstream connection unusable: an
+// I/O error, or the server's 421 (it is closing the connection).
+func unusable(err error) bool {
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code != 421 {
+	return !errors.As(err, &se) || se.Code == 421
+}
+
+// await collects the answer to a MAIL sent upstream; it returns the
+// refusal, if any. Called with mu held.
+func (s *session) await() error {
+	if s.pending != nil {
+		res := <-s.pending
+		s.pending = nil
+		s.up, s.mailErr = res.up, res.err
+		if res.err != nil {
+			s.inTx = false
+		}
+	}
+	return s.mailErr
+}
+
+// drop closes the upstream connection after err when err makes it
+// unusable; it reports whether it did. Called with mu held.
+func (s *session) drop(err error) bool {
+	if !unusable(err) {
 		return false
 	}
 	if s.up != nil {
@@ -163,13 +233,19 @@ func (s *session) upstreamFailed(err error) bool {
 }
 
 // Rcpt implements smtp.Session: the recipient is passed upstream, and the
-// client gets the upstream's answer.
+// client gets the upstream's answer (or its answer to MAIL, when it refused
+// that).
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	s.lock()
+	defer s.unlock()
+	if err := s.await(); err != nil {
+		return upstreamError(err)
+	}
 	if s.up == nil || !s.inTx {
 		return errNoUpstream
 	}
 	if err := s.up.c.Rcpt(to, opts); err != nil {
-		s.upstreamFailed(err)
+		s.drop(err)
 		return upstreamError(err)
 	}
 	return nil
@@ -178,16 +254,27 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // Reset implements smtp.Session: an upstream transaction left open is
 // aborted.
 func (s *session) Reset() {
+	s.lock()
+	defer s.unlock()
+	s.await()
 	if s.up != nil && s.inTx {
 		if err := s.up.c.Reset(); err != nil {
-			s.upstreamFailed(err)
+			s.drop(err)
 		}
-		s.inTx = false
 	}
+	s.inTx, s.mailErr = false, nil
 }
 
 // Logout implements smtp.Session.
 func (s *session) Logout() error {
+	if !s.mu.TryLock() {
+		// A method is using the connection (the server is closing):
+		// it closes the upstream connection when it is done.
+		s.gone.Store(true)
+		return nil
+	}
+	defer s.mu.Unlock()
+	s.await()
 	if s.up != nil {
 		s.up.close()
 		s.up = nil
@@ -195,16 +282,29 @@ func (s *session) Logout() error {
 	return nil
 }
 
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // storeTimeout bounds the store work of one message before it is relayed,
 // and again after.
 const storeTimeout = time.Minute
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
-var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+// dataResult is the upstream's answer to DATA.
+type dataResult struct {
+	wc  *smtp.DataCommand
+	err error
+}
 
 // Data implements smtp.Session: it decides what to do with the message,
 // tracks it (with a pending row), relays it, and commits or rolls back.
+// DATA goes upstream while the relay reads the header and tracks, so that
+// round trip overlaps them.
 func (s *session) Data(r io.Reader) error {
+	s.lock()
+	defer s.unlock()
+	if err := s.await(); err != nil {
+		return upstreamError(err)
+	}
 	if s.up == nil || !s.inTx {
 		return errNoUpstream
 	}
@@ -212,6 +312,33 @@ func (s *session) Data(r io.Reader) error {
 		return errShuttingDown
 	}
 	defer s.r.leave()
+	up := s.up
+	dch := make(chan dataResult, 1)
+	go func() {
+		wc, err := up.c.Data()
+		dch <- dataResult{wc, err}
+	}()
+	// upstreamData waits for the upstream's answer to DATA; abandon makes
+	// sure nothing the relay decided against is delivered: once the
+	// upstream said 354 the only way out is to drop the connection.
+	var dres *dataResult
+	upstreamData := func() dataResult {
+		if dres == nil {
+			d := <-dch
+			dres = &d
+		}
+		return *dres
+	}
+	abandon := func() {
+		d := upstreamData()
+		if d.err == nil {
+			s.up.abort()
+			s.up, s.inTx = nil, false
+		} else {
+			s.drop(d.err)
+		}
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	br := readerPool.Get().(*bufio.Reader)
@@ -225,7 +352,8 @@ func (s *session) Data(r io.Reader) error {
 		defer s.r.unclaim(p.claimed)
 	}
 	if err != nil {
-		return err // the server calls Reset, which aborts the upstream transaction
+		abandon()
+		return err
 	}
 	var attempt string
 	var t correlate.Tracked
@@ -234,11 +362,12 @@ func (s *session) Data(r io.Reader) error {
 		attempt, t, existing, err = s.r.track(ctx, p, s.user.Name)
 		if err != nil {
 			s.r.log.Error("submit: tracking failed; message not sent", "user", s.user.Name, "message_id", p.id, "err", err)
+			abandon()
 			return errTrackFailed
 		}
 		p.retry = existing
 	}
-	err = s.send(p, br)
+	err = s.send(p, br, upstreamData())
 	// The commit or rollback gets time of its own: sending may have taken
 	// most of ctx's.
 	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -266,21 +395,22 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-// send relays the message: the planned header, then the body, from the
-// plan or straight from the client. A failure reading from the client
-// aborts the upstream transaction without ending the message, so nothing
-// is delivered.
-func (s *session) send(p *plan, br *bufio.Reader) error {
+// send relays the message once the upstream answered DATA (d): the
+// planned header, then the body, from the plan or straight from the
+// client. A failure reading from the client aborts the upstream
+// transaction without ending the message, so nothing is delivered.
+func (s *session) send(p *plan, br *bufio.Reader, d dataResult) error {
 	up := s.up
-	wc, err := up.c.Data()
-	if err != nil {
+	if d.err != nil {
 		// A refused DATA leaves the transaction to Reset.
-		s.upstreamFailed(err)
-		return upstreamError(err)
+		s.drop(d.err)
+		return upstreamError(d.err)
 	}
+	wc := d.wc
 	up.conn.SetWriteDeadline(time.Now().Add(s.r.o.Upstream.submissionTimeout()))
 	werr := func(err error) error {
-		s.upstreamFailed(err)
+		up.abort()
+		s.up, s.inTx = nil, false
 		return upstreamError(err)
 	}
 	if _, err := wc.Write(p.header); err != nil {
@@ -311,10 +441,10 @@ func (s *session) send(p *plan, br *bufio.Reader) error {
 			}
 		}
 	}
-	_, err = wc.CloseWithResponse()
+	_, err := wc.CloseWithResponse()
 	s.inTx = false
 	if err != nil {
-		s.upstreamFailed(err)
+		s.drop(err)
 		return upstreamError(err)
 	}
 	up.conn.SetWriteDeadline(time.Time{})
