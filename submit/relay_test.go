@@ -509,7 +509,30 @@ func TestAuthFailuresHangUp(t *testing.T) {
 // 421 and closed, and a slot comes back when a client leaves.
 func TestConnectionLimit(t *testing.T) {
 	h := newHarness(t, nil, func(o *submit.Options) { o.MaxConnections = 2 })
-	a, b := h.dial("alice", "alice-pw"), h.dial("bob", "bob-pw")
+	// The connection that checked the relay was up gives its slot back as
+	// soon as the relay sees it closed: wait for that.
+	var a, b *smtp.Client
+	deadline := time.Now().Add(5 * time.Second)
+	for a == nil || b == nil {
+		c, err := smtp.Dial(h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Auth(plainAuth("bob", "bob-pw")); err != nil {
+			c.Close()
+			if code(err) != 421 || time.Now().After(deadline) {
+				t.Fatalf("connection within the limit: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		t.Cleanup(func() { c.Close() })
+		if a == nil {
+			a = c
+		} else {
+			b = c
+		}
+	}
 	c, err := smtp.Dial(h.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -519,7 +542,7 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatalf("third connection: %v, want 421", err)
 	}
 	a.Quit()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		c, err := smtp.Dial(h.addr)
 		if err == nil {
