@@ -114,7 +114,8 @@ type Options struct {
 	// Instance names this relay among the relays sharing Store; it holds
 	// the lease "submit/INSTANCE" while it serves, and rolls back at
 	// start-up the sends its previous run left unfinished. "" means the
-	// host name.
+	// host name. A run that was killed holds the lease until it expires:
+	// the next run waits for that (LeaseTTL at most) before it serves.
 	Instance string
 	// LeaseTTL is how long the lease lasts without renewal (it is renewed
 	// every third of it); 0 means DefaultLeaseTTL.
@@ -265,13 +266,10 @@ func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
 		l.Close()
 		return errors.New("submit: this Relay has served already; make a new one")
 	}
-	lease, err := r.st.Acquire(ctx, r.leaseKey, r.holder, r.o.LeaseTTL)
+	lease, err := r.acquire(ctx)
 	if err != nil {
 		l.Close()
-		if errors.Is(err, store.ErrLeaseHeld) {
-			return fmt.Errorf("submit: another relay is running as instance %q: %w", r.o.Instance, err)
-		}
-		return fmt.Errorf("submit: lease: %w", err)
+		return err
 	}
 	r.lease.Store(&lease)
 	r.served.Store(true)
@@ -333,6 +331,36 @@ func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
 		return serveErr
 	}
 	return nil
+}
+
+// acquire takes the instance's lease. A run that was killed leaves its
+// lease behind until it expires, so a lease held by another holder is
+// waited for, one LeaseTTL and a half at most: a dead run's lease expires
+// by then, a live relay's does not (it renews it), and that is an error.
+func (r *Relay) acquire(ctx context.Context) (store.Lease, error) {
+	deadline := time.Now().Add(r.o.LeaseTTL * 3 / 2)
+	logged := false
+	for {
+		lease, err := r.st.Acquire(ctx, r.leaseKey, r.holder, r.o.LeaseTTL)
+		switch {
+		case err == nil:
+			return lease, nil
+		case !errors.Is(err, store.ErrLeaseHeld):
+			return store.Lease{}, fmt.Errorf("submit: lease: %w", err)
+		case time.Now().After(deadline):
+			return store.Lease{}, fmt.Errorf("submit: another relay is running as instance %q: %w", r.o.Instance, err)
+		}
+		if !logged {
+			r.log.Warn("submit: waiting for the lease of this instance: a previous run that did not stop cleanly holds it until it expires, or another relay runs as the same instance",
+				"instance", r.o.Instance, "at_most", (r.o.LeaseTTL * 3 / 2).String())
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return store.Lease{}, fmt.Errorf("submit: lease: %w", ctx.Err())
+		case <-time.After(min(time.Second, r.o.LeaseTTL/10)):
+		}
+	}
 }
 
 // keep renews the lease every third of its TTL and retries failed
