@@ -1,6 +1,7 @@
 package submit_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 	"github.com/mailcorrelate/mailcorrelate/store"
+	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 	"github.com/mailcorrelate/mailcorrelate/submit"
 )
 
@@ -70,9 +72,20 @@ func spooler(dir string) func(io.Reader) error {
 // nothing). Each relayed message is stamped, signed and tracked in a
 // memstore.
 func BenchmarkSubmit(b *testing.B) {
-	for _, up := range []string{"spool", "discard"} {
-		b.Run("upstream="+up, func(b *testing.B) {
-			benchSubmit(b, up, nil)
+	for _, c := range []struct{ store, upstream string }{
+		{"memory", "spool"}, {"memory", "discard"}, {"sqlite", "spool"},
+	} {
+		b.Run("store="+c.store+"/upstream="+c.upstream, func(b *testing.B) {
+			var st store.Store
+			if c.store == "sqlite" {
+				s, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(b.TempDir(), "submit.db"), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				st = s
+			}
+			benchSubmit(b, c.upstream, st)
 		})
 	}
 }

@@ -35,8 +35,11 @@
 // # Transactions
 //
 // A message is tracked before it is relayed, together with a pending row
-// (store.State "submit/pending/INSTANCE/ATTEMPT") in one atomic Apply. When
-// the upstream server accepts the message the row is cleared; when it
+// (store.State "submit/pending/INSTANCE/ATTEMPT") in one atomic Apply; the
+// email carries the attempt as an index key (KindAttempt). When the
+// upstream server accepts the message the row is cleared (the rows of
+// messages finishing together in one Apply), and only then does the client
+// get its 250; when it
 // refuses, or the connection fails, the tracked email is deleted and the
 // client gets the upstream's reply. When tracking fails the message is not
 // relayed and the client gets a temporary 451, so it retries. A relay
@@ -58,5 +61,7 @@
 // bounded (25 MiB by default: 552), as are recipients (452), connections
 // (421 at connect) and failed logins (421 after three). MAIL and RCPT are
 // passed to the upstream server as they come, so the client gets its
-// answer to each.
+// answer to each recipient; the upstream's answer to MAIL, sent while the
+// client goes on, comes with the first RCPT. DATA goes upstream while the
+// relay reads the header and tracks, so that round trip costs nothing.
 package submit

@@ -295,27 +295,26 @@ func regarding(m *correlate.Message) (correlate.Record, bool, error) {
 const regardingKey = "X-Crm-Regarding"
 
 // previous returns the tracked email an earlier attempt stored for this
-// message: the one with Message-ID id, or an outgoing email this user sent
-// that the client's own id alias names; nil when there is none.
+// message, nil when there is none. When the relay replaces the client's
+// Message-ID (alias), every email it tracks carries the client's id as an
+// index key too, so the client's id finds an earlier attempt of this user
+// whatever id that attempt gave the message; otherwise the message keeps
+// its id, and the id finds it.
 func (r *Relay) previous(ctx context.Context, u *User, id, alias string) (*correlate.Tracked, error) {
-	ts, err := r.st.Lookup(ctx, correlate.MessageIDKey(id), correlate.Query{Limit: 1})
+	key := id
+	if alias != "" {
+		key = alias
+	}
+	ts, err := r.st.Lookup(ctx, correlate.MessageIDKey(key), correlate.Query{Limit: 8})
 	if err != nil {
 		return nil, err
 	}
 	for i := range ts {
-		if ts[i].MessageID == id {
-			return &ts[i], nil
+		t := &ts[i]
+		if alias == "" && t.MessageID == id {
+			return t, nil
 		}
-	}
-	if alias == "" {
-		return nil, nil
-	}
-	ts, err = r.st.Lookup(ctx, correlate.MessageIDKey(alias), correlate.Query{Limit: 4})
-	if err != nil {
-		return nil, err
-	}
-	for i := range ts {
-		if t := &ts[i]; t.Direction == correlate.Outgoing && t.Mailbox == u.Name && t.MessageID != alias {
+		if alias != "" && t.MessageID != alias && t.Direction == correlate.Outgoing && t.Mailbox == u.Name {
 			return t, nil
 		}
 	}

@@ -70,7 +70,10 @@ func TestRecover(t *testing.T) {
 func TestLeaseHeld(t *testing.T) {
 	st := memstore.New()
 	h := newHarness(t, st, nil)
-	second, err := submit.New(submit.Options{Store: st, Upstream: submit.Upstream{Addr: h.up.Addr}, Auth: h.users, Instance: "test"})
+	// The second waits a LeaseTTL and a half for the lease (a killed run's
+	// would expire by then); the first, alive, keeps renewing it.
+	second, err := submit.New(submit.Options{Store: st, Upstream: submit.Upstream{Addr: h.up.Addr}, Auth: h.users, Instance: "test",
+		LeaseTTL: 500 * time.Millisecond, Logger: discardSlog()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,6 +148,12 @@ type Relay struct {
 	idle     *sync.Cond      // signalled when busy drops to 0
 
 	// stopped is closed when the relay lost its lease and must stop.
+	// Group commit of pending rows: queue waits for the goroutine that
+	// writes batches (running while committing is set) to take it.
+	cmu        sync.Mutex
+	queue      []commitReq
+	committing bool
+
 	stopOnce sync.Once
 	stopped  chan struct{}
 	stopErr  error
@@ -456,19 +462,73 @@ func (r *Relay) clearPending(ctx context.Context, attempt string) error {
 }
 
 // finish commits (clears the pending row of) or rolls back an attempt; on
-// failure it queues the work for the next renewal tick.
+// failure it queues the work for the next renewal tick. Commits of
+// messages finishing together are written in one Apply (group commit):
+// each waits for the Apply that clears its row, so its client gets 250 only
+// once the row is gone.
 func (r *Relay) finish(ctx context.Context, attempt string, rollback bool) {
 	var err error
 	if rollback {
 		_, err = r.rollback(ctx, attempt)
 	} else {
-		err = r.clearPending(ctx, attempt)
+		err = r.commit(ctx, attempt)
 	}
 	if err != nil {
 		r.log.Error("submit: store update after relaying failed; retrying", "attempt", attempt, "rollback", rollback, "err", err)
 		r.mu.Lock()
 		r.cleanup = append(r.cleanup, cleanup{attempt: attempt, rollback: rollback})
 		r.mu.Unlock()
+	}
+}
+
+// A commitReq asks for an attempt's pending row to be cleared.
+type commitReq struct {
+	name string
+	done chan error
+}
+
+// commit clears the pending row of attempt, together with the rows of the
+// other attempts that finish while an Apply is under way: a goroutine,
+// started when the first request comes, writes batches until none is
+// left.
+func (r *Relay) commit(ctx context.Context, attempt string) error {
+	req := commitReq{name: r.pendingPrefix() + attempt, done: make(chan error, 1)}
+	r.cmu.Lock()
+	r.queue = append(r.queue, req)
+	if !r.committing {
+		r.committing = true
+		go r.commitBatches()
+	}
+	r.cmu.Unlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Relay) commitBatches() {
+	for {
+		r.cmu.Lock()
+		batch := r.queue
+		r.queue = nil
+		if len(batch) == 0 {
+			r.committing = false
+			r.cmu.Unlock()
+			return
+		}
+		r.cmu.Unlock()
+		states := make([]store.State, len(batch))
+		for i, q := range batch {
+			states[i] = store.State{Name: q.name}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		_, err := r.st.Apply(ctx, store.Batch{Lease: r.lease.Load(), States: states})
+		cancel()
+		for _, q := range batch {
+			q.done <- err
+		}
 	}
 }
 
