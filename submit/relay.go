@@ -32,8 +32,8 @@ const RegardingField = "X-CRM-Regarding"
 
 // Defaults of Options.
 const (
-	DefaultMaxMessageBytes = 25 << 20 // 25 MiB, Exchange Online's default
-	DefaultMaxHeaderBytes  = 1 << 20
+	DefaultMaxMessageBytes = 25 << 20 // 25 MiB
+	DefaultMaxHeaderBytes  = 1 << 20  // 1 MiB, as correlate.ParseMessage
 	DefaultMaxRecipients   = 100
 	DefaultMaxConnections  = 100
 	DefaultReadTimeout     = 10 * time.Minute
@@ -286,7 +286,7 @@ func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
 			cancel()
 		}
 	}()
-	n, err := r.recover(ctx)
+	n, err := r.rollBackPending(ctx)
 	if err != nil {
 		l.Close()
 		return err
@@ -420,10 +420,10 @@ type pendingValue struct {
 	Time      time.Time `json:"time"`
 }
 
-// recover rolls back every pending row of this instance: the tracked emails
+// rollBackPending rolls back every pending row of this instance: the tracked emails
 // their attempts stored are deleted, then the rows. It returns how many
 // emails it deleted.
-func (r *Relay) recover(ctx context.Context) (int, error) {
+func (r *Relay) rollBackPending(ctx context.Context) (int, error) {
 	states, err := r.st.States(ctx, r.pendingPrefix())
 	if err != nil {
 		return 0, fmt.Errorf("submit: recover: %w", err)

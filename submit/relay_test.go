@@ -432,6 +432,17 @@ func TestRefusals(t *testing.T) {
 			wantCode: 552, why: "the limit holds while the relay reads a body it needs whole",
 		},
 		{
+			name: "SMTPUTF8 the upstream lacks",
+			run: func(h *harness) error {
+				c := h.dial("alice", "alice-pw")
+				if err := c.Mail("alice@fabrikam.example", &smtp.MailOptions{UTF8: true}); err != nil {
+					return err
+				}
+				return c.Rcpt("jörg@contoso.example", nil)
+			},
+			wantCode: 553, why: "internationalized mail the upstream cannot take is refused with a reply that says so",
+		},
+		{
 			name: "line too long",
 			run: func(h *harness) error {
 				return send(h.dial("alice", "alice-pw"), "alice@fabrikam.example", []string{"j@x.example"}, caseMail+strings.Repeat("x", 2048)+"\r\n")

@@ -179,6 +179,9 @@ func (r *Relay) mail(up *upstreamConn, from string, o *smtp.MailOptions) mailRes
 				return mailResult{err: errNoUpstream}
 			}
 		}
+		if err := extensionsFor(up, o); err != nil {
+			return mailResult{up: up, err: err}
+		}
 		err := up.c.Mail(from, o)
 		if err == nil {
 			return mailResult{up: up}
@@ -195,6 +198,22 @@ func (r *Relay) mail(up *upstreamConn, from string, o *smtp.MailOptions) mailRes
 			return mailResult{err: upstreamError(err)}
 		}
 	}
+}
+
+// extensionsFor refuses a message that asks for what the upstream does not
+// offer (the relay advertises SMTPUTF8 before it knows its upstream), with
+// a reply of its own rather than the client library's bare error.
+func extensionsFor(up *upstreamConn, o *smtp.MailOptions) error {
+	if o == nil {
+		return nil
+	}
+	if ok, _ := up.c.Extension("SMTPUTF8"); o.UTF8 && !ok {
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "The upstream server does not take internationalized addresses (SMTPUTF8)"}
+	}
+	if ok, _ := up.c.Extension("REQUIRETLS"); o.RequireTLS && !ok {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 30}, Message: "The upstream server does not offer REQUIRETLS"}
+	}
+	return nil
 }
 
 // unusable reports whether err leaves the upstream connection unusable: an
