@@ -65,8 +65,12 @@ func BenchmarkEmails(b *testing.B) {
 			batch = batch[:0]
 		}
 	}
-	if _, err := sqlstore.DB(s).ExecContext(ctx, "ANALYZE"); err != nil {
-		b.Fatal(err)
+	// Measure the store at rest, not the aftermath of its bulk load: the
+	// vacuum and analysis autovacuum would run, and the checkpoint.
+	for _, q := range []string{"VACUUM (ANALYZE) mc_email", "VACUUM (ANALYZE) mc_key", "CHECKPOINT"} {
+		if _, err := sqlstore.DB(s).ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.Logf("filled with %d emails in %v", n, time.Since(start).Round(time.Second))
 
