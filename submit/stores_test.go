@@ -44,18 +44,7 @@ func sqlStores(t *testing.T) map[string]func(t *testing.T) store.Store {
 	}
 	if url := os.Getenv("MAILCORRELATE_TEST_POSTGRES"); url != "" {
 		out["postgres"] = open(url, &sqlstore.Options{Schema: schema})
-		t.Cleanup(func() {
-			ctx := context.Background()
-			conn, err := pgx.Connect(ctx, url)
-			if err != nil {
-				t.Errorf("dropping schema %s: %v", schema, err)
-				return
-			}
-			defer conn.Close(ctx)
-			if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-				t.Errorf("dropping schema %s: %v", schema, err)
-			}
-		})
+		t.Cleanup(func() { dropSchema(t, url, schema) })
 	} else if os.Getenv("CI") == "true" {
 		t.Fatal("MAILCORRELATE_TEST_POSTGRES is not set but CI=true: the relay must run on PostgreSQL in CI")
 	} else {
@@ -133,5 +122,19 @@ func TestRelayOnSQLStores(t *testing.T) {
 				t.Fatalf("%d tracked, %d pending; want 14 (12, a's late one, b's) and 0", n, p)
 			}
 		})
+	}
+}
+
+// dropSchema drops a PostgreSQL schema and everything in it.
+func dropSchema(t testing.TB, url, schema string) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Errorf("dropping schema %s: %v", schema, err)
+		return
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		t.Errorf("dropping schema %s: %v", schema, err)
 	}
 }
