@@ -148,8 +148,8 @@ type Relay struct {
 	idle     *sync.Cond      // signalled when busy drops to 0
 
 	// stopped is closed when the relay lost its lease and must stop.
-	// Group commit of pending rows: queue waits for the goroutine that
-	// writes batches (running while committing is set) to take it.
+	// Group commit of pending rows: while an Apply of them is under way
+	// (committing), later ones wait in queue for the next.
 	cmu        sync.Mutex
 	queue      []commitReq
 	committing bool
@@ -456,8 +456,12 @@ func (r *Relay) rollback(ctx context.Context, attempt string) (int, error) {
 	return n, r.clearPending(ctx, attempt)
 }
 
+// clearPending deletes the pending row of attempt. Clearing rows is not
+// fenced by the lease (only tracking is): a relay that lost its lease may
+// still drop rows of its own, which the run that took the lease over
+// deletes as well.
 func (r *Relay) clearPending(ctx context.Context, attempt string) error {
-	_, err := r.st.Apply(ctx, store.Batch{Lease: r.lease.Load(), States: []store.State{{Name: r.pendingPrefix() + attempt}}})
+	_, err := r.st.Apply(ctx, store.Batch{States: []store.State{{Name: r.pendingPrefix() + attempt}}})
 	return err
 }
 
@@ -488,26 +492,41 @@ type commitReq struct {
 }
 
 // commit clears the pending row of attempt, together with the rows of the
-// other attempts that finish while an Apply is under way: a goroutine,
-// started when the first request comes, writes batches until none is
-// left.
+// other attempts that finish while an Apply is under way (group commit).
+// The first caller writes its own row at once; callers that come while an
+// Apply is under way queue, and the caller whose Apply ends writes the
+// queue in one more Apply, in a goroutine of its own so that its client
+// does not wait for the others.
 func (r *Relay) commit(ctx context.Context, attempt string) error {
-	req := commitReq{name: r.pendingPrefix() + attempt, done: make(chan error, 1)}
+	name := r.pendingPrefix() + attempt
 	r.cmu.Lock()
-	r.queue = append(r.queue, req)
-	if !r.committing {
-		r.committing = true
+	if r.committing {
+		req := commitReq{name: name, done: make(chan error, 1)}
+		r.queue = append(r.queue, req)
+		r.cmu.Unlock()
+		select {
+		case err := <-req.done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r.committing = true
+	r.cmu.Unlock()
+	_, err := r.st.Apply(ctx, store.Batch{States: []store.State{{Name: name}}})
+	r.cmu.Lock()
+	if len(r.queue) == 0 {
+		r.committing = false
+		r.cmu.Unlock()
+	} else {
+		r.cmu.Unlock()
 		go r.commitBatches()
 	}
-	r.cmu.Unlock()
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return err
 }
 
+// commitBatches writes the queued rows, batch after batch, until none is
+// left; committing is set while it runs.
 func (r *Relay) commitBatches() {
 	for {
 		r.cmu.Lock()
@@ -524,7 +543,7 @@ func (r *Relay) commitBatches() {
 			states[i] = store.State{Name: q.name}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		_, err := r.st.Apply(ctx, store.Batch{Lease: r.lease.Load(), States: states})
+		_, err := r.st.Apply(ctx, store.Batch{States: states})
 		cancel()
 		for _, q := range batch {
 			q.done <- err
