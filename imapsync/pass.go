@@ -75,7 +75,7 @@ type passRun struct {
 	ic      *imapConn
 	prefix  string
 	folders []*folderRun
-	list    []folderInfo  // LIST, when needed
+	list    []folderInfo            // LIST, when needed
 	byID    map[string]folderStatus // STATUS of listed folders, when searched
 	notices []string
 }
