@@ -254,7 +254,7 @@ func (ic *imapConn) list() ([]folderInfo, error) {
 		out = append(out, f)
 	}
 	if err := <-done; err != nil {
-		return nil, transient(CauseServer, fmt.Errorf("LIST: %w", err))
+		return nil, netErr(err, "LIST")
 	}
 	return out, nil
 }
@@ -299,7 +299,7 @@ func (ic *imapConn) status(name string) (folderStatus, error) {
 		if isStatusError(err) {
 			return folderStatus{}, fmt.Errorf("%w: STATUS %q: %s", errNoFolder, name, sanitize(err.Error()))
 		}
-		return folderStatus{}, transient(CauseServer, fmt.Errorf("STATUS %q: %w", name, err))
+		return folderStatus{}, netErr(err, fmt.Sprintf("STATUS %q", name))
 	}
 	fs := folderStatus{name: name, uidValidity: st.UidValidity, uidNext: st.UidNext, messages: st.Messages}
 	if v, ok := st.Items["HIGHESTMODSEQ"]; ok {
@@ -323,6 +323,15 @@ func (ic *imapConn) status(name string) (folderStatus, error) {
 		fs.id = idName + name + ";" + strconv.FormatUint(uint64(fs.uidValidity), 10)
 	}
 	return fs, nil
+}
+
+// netErr classifies a failed command: refused by the server (a tagged NO
+// or BAD) is a server error, anything else a lost connection.
+func netErr(err error, op string) error {
+	if isStatusError(err) {
+		return transient(CauseServer, fmt.Errorf("%s: %w", op, err))
+	}
+	return transient(CauseConnect, fmt.Errorf("%s: %w", op, err))
 }
 
 // errNoFolder reports a folder that cannot be selected (deleted, renamed
@@ -354,7 +363,7 @@ func (ic *imapConn) examine(name string, uidValidity uint32) error {
 		if isStatusError(err) {
 			return fmt.Errorf("%w: EXAMINE %q: %s", errNoFolder, name, sanitize(err.Error()))
 		}
-		return transient(CauseServer, fmt.Errorf("EXAMINE %q: %w", name, err))
+		return netErr(err, fmt.Sprintf("EXAMINE %q", name))
 	}
 	if uidValidity != 0 && st.UidValidity != uidValidity {
 		return fmt.Errorf("%w: %q now has UIDVALIDITY %d, not %d", errUIDValidity, name, st.UidValidity, uidValidity)
@@ -375,7 +384,7 @@ func (ic *imapConn) searchUIDs(after uint32) ([]uint32, error) {
 	crit.Uid = set
 	uids, err := ic.c.UidSearch(crit)
 	if err != nil {
-		return nil, transient(CauseServer, fmt.Errorf("UID SEARCH in %q: %w", ic.selected, err))
+		return nil, netErr(err, fmt.Sprintf("UID SEARCH in %q", ic.selected))
 	}
 	// "n:*" includes the last message even when its UID is below n.
 	out := uids[:0]
@@ -438,7 +447,7 @@ func (ic *imapConn) fetchHeaders(uids []uint32, maxHeader int64, dst []fetched) 
 		dst = append(dst, f)
 	}
 	if err := <-done; err != nil {
-		return dst, transient(CauseServer, fmt.Errorf("UID FETCH in %q: %w", ic.selected, err))
+		return dst, netErr(err, fmt.Sprintf("UID FETCH in %q", ic.selected))
 	}
 	return dst, nil
 }
@@ -463,7 +472,7 @@ func (ic *imapConn) fetchText(uid uint32, max int64) ([]byte, error) {
 		}
 	}
 	if err := <-done; err != nil {
-		return nil, transient(CauseServer, fmt.Errorf("UID FETCH body in %q: %w", ic.selected, err))
+		return nil, netErr(err, fmt.Sprintf("UID FETCH body in %q", ic.selected))
 	}
 	return body, nil
 }
