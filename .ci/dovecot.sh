@@ -162,17 +162,27 @@ start_server() {
 	return 1
 }
 
+# stop_server stops the master and every process it started: the mail
+# processes serving open sessions outlive the master otherwise, and a
+# restart would not end them (the tests restart Dovecot to check that
+# clients reconnect).
 stop_server() {
-	local dir=$1 pid tries
+	local dir=$1 pid tries children
 	[ -f "$dir/run/master.pid" ] || return 0
 	pid=$(cat "$dir/run/master.pid")
+	children=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
 	kill "$pid" 2>/dev/null || return 0
 	for tries in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "dovecot master $pid did not stop; killing it"
-	kill -9 "$pid" 2>/dev/null || true
+	if kill -0 "$pid" 2>/dev/null; then
+		log "dovecot master $pid did not stop; killing it"
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	for pid in $children; do
+		kill -9 "$pid" 2>/dev/null || true
+	done
 }
 
 start() {

@@ -33,6 +33,8 @@ type imapConn struct {
 	caps     map[string]bool
 	selected string // the folder EXAMINEd, "" when none
 	selUV    uint32
+	selNext  uint32        // its UIDNEXT when EXAMINEd
+	selMsgs  uint32        // its message count when EXAMINEd
 	wake     chan struct{} // a unilateral update arrived (EXISTS, EXPUNGE …)
 	idOK     int           // folder id support: 0 unknown, 1 X-GUID works, -1 it does not
 }
@@ -368,7 +370,7 @@ func (ic *imapConn) examine(name string, uidValidity uint32) error {
 	if uidValidity != 0 && st.UidValidity != uidValidity {
 		return fmt.Errorf("%w: %q now has UIDVALIDITY %d, not %d", errUIDValidity, name, st.UidValidity, uidValidity)
 	}
-	ic.selected, ic.selUV = name, st.UidValidity
+	ic.selected, ic.selUV, ic.selNext, ic.selMsgs = name, st.UidValidity, st.UidNext, st.Messages
 	return nil
 }
 
@@ -477,22 +479,22 @@ func (ic *imapConn) fetchText(uid uint32, max int64) ([]byte, error) {
 	return body, nil
 }
 
-// wait returns when there may be new mail: a unilateral update arrived
-// (with IDLE on Inbox: new mail, a message moved out of it), d passed, or
-// ctx ended (then its error). With useIdle and a server that offers IDLE,
-// it idles on Inbox, re-issuing IDLE every restart.
-func (ic *imapConn) wait(ctx context.Context, d time.Duration, useIdle bool, restart time.Duration) error {
+// wait returns when there may be new mail: with IDLE, a unilateral update
+// on Inbox (new mail, a message moved out of it); d passed; or ctx ended
+// (then its error). inbox is Inbox as the pass saw it: mail that arrived
+// or left since returns at once. With useIdle and a server that offers
+// IDLE, it idles on Inbox, re-issuing IDLE every restart.
+func (ic *imapConn) wait(ctx context.Context, d time.Duration, useIdle bool, restart time.Duration, inbox folderStatus) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	// The pass's own commands (STATUS of the selected folder, EXAMINE)
+	// bring updates too: they are not news.
 	select {
 	case <-ic.wake:
-		return nil // mail arrived during the pass
 	default:
 	}
 	if !useIdle || !ic.supports("IDLE") {
 		select {
-		case <-ic.wake:
-			return nil
 		case <-timer.C:
 			// A poll: NOOP keeps the session alive and proves it works.
 			if err := ic.c.Noop(); err != nil {
@@ -503,8 +505,16 @@ func (ic *imapConn) wait(ctx context.Context, d time.Duration, useIdle bool, res
 			return ctx.Err()
 		}
 	}
+	ic.selected = ""
 	if err := ic.examine("INBOX", 0); err != nil {
 		return err
+	}
+	if inbox.uidValidity != 0 && (ic.selNext != inbox.uidNext || ic.selMsgs != inbox.messages) {
+		return nil // mail arrived in Inbox or left it since the pass looked
+	}
+	select {
+	case <-ic.wake:
+	default:
 	}
 	ic.c.Timeout = 0 // IDLE lasts; the restart bounds it
 	defer func() { ic.c.Timeout = ic.timeout }()

@@ -82,8 +82,8 @@ type passRun struct {
 
 // pass reads every folder of mb once: new mail in Inbox, the tracked
 // folders and Sent, merged by date, each message written with its
-// folder's cursor.
-func (s *Syncer) pass(ctx context.Context, mb *mailbox, ic *imapConn) error {
+// folder's cursor. It returns Inbox's status as the pass saw it.
+func (s *Syncer) pass(ctx context.Context, mb *mailbox, ic *imapConn) (folderStatus, error) {
 	mb.update(func(st *Status) { st.State = StateSyncing })
 	p := &passRun{s: s, mb: mb, ic: ic, prefix: StatePrefix + mb.addr + "/"}
 	select {
@@ -105,7 +105,13 @@ func (s *Syncer) pass(ctx context.Context, mb *mailbox, ic *imapConn) error {
 			st.LastSuccess = now
 		}
 	})
-	return err
+	var inbox folderStatus
+	for _, f := range p.folders {
+		if f.role == roleInbox {
+			inbox = f.fs
+		}
+	}
+	return inbox, err
 }
 
 func (p *passRun) notice(format string, args ...any) {

@@ -298,4 +298,3 @@ func TestErrorClasses(t *testing.T) {
 	assert.Equal(t, "imapsync: mailbox a@b: authentication refused: no", e.Error())
 	assert.False(t, IsPermanent(classify("a@b", errors.New("boom"))), "unknown errors are retried")
 }
-

@@ -259,7 +259,7 @@ func (s *Syncer) once(ctx context.Context, mb *mailbox) error {
 		return e
 	}
 	defer ic.close()
-	if err := s.pass(lctx, mb, ic); err != nil {
+	if _, err := s.pass(lctx, mb, ic); err != nil {
 		e := classify(mb.addr, err)
 		mb.fail(s.o.Now(), e)
 		return e
@@ -443,14 +443,14 @@ func (s *Syncer) connected(ctx context.Context, mb *mailbox, ic *imapConn, failu
 		if err := s.acquireWorker(ctx); err != nil {
 			return err
 		}
-		err := s.pass(ctx, mb, ic)
+		inbox, err := s.pass(ctx, mb, ic)
 		s.releaseWorker()
 		if err != nil {
 			return err
 		}
 		*failures = 0
 		mb.update(func(st *Status) { st.State = StateIdle; st.Failures = 0 })
-		if err := ic.wait(ctx, s.o.PollInterval, !s.o.NoIdle, s.o.IdleRestart); err != nil {
+		if err := ic.wait(ctx, s.o.PollInterval, !s.o.NoIdle, s.o.IdleRestart, inbox); err != nil {
 			return err
 		}
 	}
