@@ -33,10 +33,14 @@ var (
 	// ErrLeaseHeld is returned (wrapped) by Store.Acquire when another
 	// holder has the lease and it has not expired.
 	ErrLeaseHeld = errors.New("store: lease held by another worker")
-	// ErrLeaseLost is returned (wrapped) by Apply, Renew and Release when
-	// the lease given is no longer held by its holder (it expired and was
-	// taken over, or was released).
+	// ErrLeaseLost is returned (wrapped) by Apply and Release when the
+	// lease given is no longer held by its holder: it expired (whether or
+	// not another holder took it since), or was released.
 	ErrLeaseLost = errors.New("store: lease lost")
+	// ErrBadCursor is returned (wrapped) by Store.Emails for a cursor it
+	// did not make: input to refuse (an HTTP 400), not a failure of the
+	// Store.
+	ErrBadCursor = errors.New("store: bad cursor")
 	// ErrUnavailable is wrapped by the errors of a Store that cannot reach
 	// its data at all — the connection was refused or lost, the server is
 	// shutting down, the disk is full or read-only — as opposed to an
@@ -44,6 +48,12 @@ var (
 	// (and retry later) rather than go on with the next message.
 	ErrUnavailable = errors.New("store: unavailable")
 )
+
+// MaxNameLen is the longest name, in bytes, of a State or a Lease. Every
+// Store refuses a longer one with an error (names are index keys; the
+// names the edges build from a mailbox address and a folder id are far
+// shorter).
+const MaxNameLen = 1024
 
 // A Cause says why a tracked email's record changed.
 type Cause string
@@ -88,10 +98,11 @@ type Entry struct {
 }
 
 // A Relink changes the record of the tracked email with the given ID (or,
-// when ID is 0, of the one with the given Message-ID) to Record, and keeps
-// the change with Change's Actor, Cause and Time (a zero Time is the time
-// of Apply). A Relink to the record the email already has changes nothing
-// and keeps nothing.
+// when ID is 0, of the one with the given Message-ID, which may be one of
+// the same Batch's Puts) to Record, and keeps the change with Change's
+// Actor, Cause and Time (a zero Time is the time of Apply; the Store fills
+// in Change's other fields). A Relink to the record the email already has
+// changes nothing and keeps nothing.
 type Relink struct {
 	ID        int64
 	MessageID string
@@ -102,15 +113,21 @@ type Relink struct {
 // A State is one named piece of sync state, opaque to the Store: the edge
 // that owns the name chooses its encoding. Names are hierarchical by
 // convention ("imap/alice@example.com/F6c1…"), so that States can list a
-// prefix. A nil Value in a Batch deletes the state.
+// prefix; a name is 1 to MaxNameLen bytes. A nil Value in a Batch deletes
+// the state; an empty, non-nil one is stored.
 type State struct {
 	Name  string
 	Value []byte
 }
 
-// A Lease is the right of one holder to work on a name (a mailbox) until a
-// time. Token increases every time the lease changes hands, so a holder
-// can tell its lease from a later one of the same name.
+// A Lease is the right of one holder to work on a name (a mailbox, 1 to
+// MaxNameLen bytes) until a time. Token increases every time the lease
+// changes hands, so a holder can tell its lease from a later one of the
+// same name.
+//
+// Stores in a shared database keep Until by the database server's clock,
+// so that workers whose clocks disagree still agree on when a lease
+// expires; a holder should renew well before Until by its own clock.
 type Lease struct {
 	Name   string
 	Holder string
@@ -140,7 +157,8 @@ type Batch struct {
 // A Result says what Apply did.
 type Result struct {
 	// Tracked has one element per Batch.Puts: the stored email with its ID,
-	// or the email already stored under its Message-ID when Existing.
+	// or the email already stored under its Message-ID when Existing, as
+	// the Puts left it (a Relink of the same Batch is not reflected).
 	Tracked []correlate.Tracked
 	// Existing has one element per Batch.Puts: true when the email was
 	// already stored and nothing of its Entry was written.
@@ -157,7 +175,8 @@ type Store interface {
 	correlate.Store
 
 	// Apply makes the writes of b atomically: all of them or, on any
-	// error, none.
+	// error, none. An empty Batch with a Lease writes nothing and only
+	// checks that the lease is held.
 	Apply(ctx context.Context, b Batch) (Result, error)
 	// States returns the states whose names start with prefix, in name
 	// order.
@@ -166,14 +185,18 @@ type Store interface {
 	// History returns the changes of record of the tracked email id,
 	// oldest first. Every change is kept, whichever call made it: Apply's
 	// Relinks, correlate.Store.Relink (cause manual, no actor) and
-	// RelinkKey (cause folder). An email that never changed record has
-	// none; an unknown id is an error wrapping correlate.ErrNotFound.
+	// RelinkKey (cause folder, no actor). An email that never changed
+	// record has none; an unknown id is an error wrapping
+	// correlate.ErrNotFound. Deleting an email deletes its history.
 	History(ctx context.Context, id int64) ([]Change, error)
 	// Emails returns a page of the tracked emails filed under r, newest
 	// first (by Time, then ID), at most limit (<= 0 means
 	// correlate.DefaultLimit), and the cursor of the next page ("" on the
 	// last). Pass "" for the first page. Cursors are opaque and stay valid
-	// while emails are added or removed.
+	// while emails are added or removed: a page starts after the last
+	// email of the page before, wherever that email has gone since. A
+	// cursor the Store did not make is an error wrapping ErrBadCursor.
+	// The zero Record lists the emails tracked without a record.
 	Emails(ctx context.Context, r correlate.Record, limit int, cursor string) ([]correlate.Tracked, string, error)
 	// Scan returns the tracked emails with an ID greater than after, in ID
 	// order, at most limit (<= 0 means correlate.DefaultLimit).

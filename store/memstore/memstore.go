@@ -1,5 +1,6 @@
-// Package memstore is the in-memory [correlate.Store]: the embedded default,
-// for tests, single-process tools and caches in front of a database.
+// Package memstore is the in-memory [store.Store] (and so
+// [correlate.Store]): the embedded default, for tests, single-process tools
+// and caches in front of a database.
 //
 // # Layout
 //
@@ -29,18 +30,30 @@
 //     only what it returns;
 //   - the email's own Message-ID, which Put checks for duplicates, is found
 //     through its correlate.KindMessageID key when the caller indexes it (the
-//     Engine always does), so it costs no second map.
+//     Engine always does), so it costs no second map;
+//   - each record's timeline (Emails) is a posting list of the same pool,
+//     oldest first, reached by the record's 4-byte number: 4 bytes an email
+//     and 12 a record, plus the slack of its region. Relink, RelinkKey and
+//     Delete move the email from one list to another, and a page of Emails
+//     is a binary search for the cursor and a slice, whatever the page;
+//   - changes of record (History) are 32-byte records without pointers,
+//     kept only for the emails that changed.
 //
 // At the defaults of the mailcorrelate package (about four keys per email)
-// a store of a million tracked emails holds about 380 bytes per email; see
-// BENCHMARKS.md. A tracked email's Method must fit in 16 bits, as every
+// a store of a million tracked emails held about 375 bytes per email
+// before the timelines, which add 8 bytes an email in this package's
+// benchmark (ten emails a record: 190 → 198); see BENCHMARKS.md. A tracked email's Method must fit in 16 bits, as every
 // correlate.Method does.
 //
-// Deleting an email removes it from the index; its texts stay in the arena
-// until the Store is dropped.
+// Deleting an email removes it from the index and its timeline; its texts
+// and its history stay in memory until the Store is dropped.
 //
-// A Store is safe for concurrent use: reads share a lock, writes take it
-// alone. Nothing survives the process; use store/sqlstore for that.
+// Sync state and leases are small maps; lease times are by this process's
+// clock, which is all a store inside one process needs.
+//
+// A Store is safe for concurrent use: reads share a lock, writes (Apply
+// among them, whole) take it alone. Nothing survives the process; use
+// store/sqlstore for that.
 package memstore
 
 import (
@@ -56,6 +69,7 @@ import (
 	"unsafe"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // A Store is an in-memory correlate.Store. The zero Store is empty and ready
@@ -90,6 +104,32 @@ type Store struct {
 	seq    map[string]int64
 	live   int64
 	nkeys  int64
+
+	// byRecord[i] lists the emails filed under records[i], oldest first,
+	// in the pool like the keys' posting lists: the record's timeline.
+	byRecord []plist
+	// hist maps an email that changed record to its newest change in
+	// changes (changes[0] is unused); each change names the one before.
+	hist    map[uint32]uint32
+	changes []change
+	states  []store.State // by name; the values are the Store's own copies
+	leases  map[string]*lease
+}
+
+// change is one change of an email's record, without Go pointers.
+type change struct {
+	at           int64  // Unix nanoseconds
+	from, to     uint32 // indexes into records
+	actor, cause uint32 // indexes into strs
+	prev         uint32 // the email's change before this one; 0 for none
+}
+
+// lease is the state of a named lease: released or expired when until is
+// not after now. token counts the times it changed hands.
+type lease struct {
+	holder string
+	until  time.Time
+	token  int64
 }
 
 const (
@@ -143,18 +183,23 @@ func (v slot) id() uint32     { return uint32(v) }
 const chkMask = 1<<31 - 1
 
 // kentry is one distinct key of an indirect slot: its check bits, the next
-// entry with the same primary hash, and its postings — a single email
-// inline, or a list in a region of pool.
+// entry with the same primary hash, and its postings.
 type kentry struct {
 	chk  uint32
 	next uint32
+	plist
+}
+
+// A plist is a posting list, oldest first: a single email inline, or a list
+// in a region of pool.
+type plist struct {
 	one  uint32 // the email when n == 1; the size of the region when n > 1
 	list uint32 // the offset of the region in pool when n > 1
 	n    uint32
 }
 
 var (
-	_ correlate.Store  = (*Store)(nil)
+	_ store.Store      = (*Store)(nil)
 	_ correlate.Prober = (*Store)(nil)
 )
 
@@ -179,6 +224,10 @@ func (s *Store) init() {
 	s.index = make(map[uint64]slot)
 	s.seq = make(map[string]int64)
 	s.ents = make([]kentry, 1)
+	s.byRecord = make([]plist, 1)
+	s.hist = make(map[uint32]uint32)
+	s.changes = make([]change, 1)
+	s.leases = make(map[string]*lease)
 }
 
 // ready reports whether init has run; readers of a zero Store see an empty
@@ -228,20 +277,24 @@ func (s *Store) postings(h1 uint64, chk uint32, one *[1]uint32) []uint32 {
 		return one[:]
 	}
 	for e := v.id(); e != 0; e = s.ents[e].next {
-		ke := &s.ents[e]
-		if ke.chk != chk {
-			continue
+		if ke := &s.ents[e]; ke.chk == chk {
+			return s.ids(&ke.plist, one)
 		}
-		switch ke.n {
-		case 0:
-			return nil
-		case 1:
-			one[0] = ke.one
-			return one[:]
-		}
-		return s.pool[ke.list : ke.list+ke.n : ke.list+ke.n]
 	}
 	return nil
+}
+
+// ids returns the emails of pl, oldest first. The result may alias
+// internal storage: read only, under the lock.
+func (s *Store) ids(pl *plist, one *[1]uint32) []uint32 {
+	switch pl.n {
+	case 0:
+		return nil
+	case 1:
+		one[0] = pl.one
+		return one[:]
+	}
+	return s.pool[pl.list : pl.list+pl.n : pl.list+pl.n]
 }
 
 // alloc returns the offset in pool of a free region of 1<<class entries.
@@ -256,10 +309,10 @@ func (s *Store) alloc(class int) uint32 {
 	return off
 }
 
-// release returns the region of ke to the free regions.
-func (s *Store) release(ke *kentry) {
-	class := bits.TrailingZeros32(ke.one)
-	s.free[class] = append(s.free[class], ke.list)
+// release returns the region of pl to the free regions.
+func (s *Store) release(pl *plist) {
+	class := bits.TrailingZeros32(pl.one)
+	s.free[class] = append(s.free[class], pl.list)
 }
 
 // before reports whether email a sorts before email b: older first, then by
@@ -282,50 +335,73 @@ func (s *Store) addPosting(h1 uint64, chk uint32, id uint32) {
 	if v.isDirect() {
 		// Make the slot indirect: one entry for the key already there, then
 		// add to it (same key) or chain a new one (another key, same hash).
-		s.ents = append(s.ents, kentry{chk: v.chk(), one: v.id(), n: 1})
+		s.ents = append(s.ents, kentry{chk: v.chk(), plist: plist{one: v.id(), n: 1}})
 		v = slot(indirect | uint64(len(s.ents)-1))
 		s.index[h1] = v
 	}
 	for e := v.id(); e != 0; e = s.ents[e].next {
 		if s.ents[e].chk == chk {
-			s.addToEntry(e, id)
+			s.addTo(&s.ents[e].plist, id)
 			return
 		}
 	}
-	s.ents = append(s.ents, kentry{chk: chk, next: v.id(), one: id, n: 1})
+	s.ents = append(s.ents, kentry{chk: chk, next: v.id(), plist: plist{one: id, n: 1}})
 	s.index[h1] = slot(indirect | uint64(len(s.ents)-1))
 }
 
-func (s *Store) addToEntry(e, id uint32) {
-	ke := &s.ents[e]
-	switch ke.n {
+// addTo adds email id to pl, in order. pl must not point into pool (alloc
+// may move it).
+func (s *Store) addTo(pl *plist, id uint32) {
+	switch pl.n {
 	case 0:
-		ke.one, ke.n = id, 1
+		pl.one, pl.n = id, 1
 		return
 	case 1:
 		off := s.alloc(1)
-		if s.before(ke.one, id) {
-			s.pool[off], s.pool[off+1] = ke.one, id
+		if s.before(pl.one, id) {
+			s.pool[off], s.pool[off+1] = pl.one, id
 		} else {
-			s.pool[off], s.pool[off+1] = id, ke.one
+			s.pool[off], s.pool[off+1] = id, pl.one
 		}
-		ke.list, ke.one, ke.n = off, 2, 2
+		pl.list, pl.one, pl.n = off, 2, 2
 		return
 	}
-	if ke.n == ke.one { // the region is full: move to one twice its size
-		off := s.alloc(bits.TrailingZeros32(ke.one) + 1)
-		copy(s.pool[off:off+ke.n], s.pool[ke.list:ke.list+ke.n])
-		s.release(ke)
-		ke.list, ke.one = off, 2*ke.one
+	if pl.n == pl.one { // the region is full: move to one twice its size
+		off := s.alloc(bits.TrailingZeros32(pl.one) + 1)
+		copy(s.pool[off:off+pl.n], s.pool[pl.list:pl.list+pl.n])
+		s.release(pl)
+		pl.list, pl.one = off, 2*pl.one
 	}
-	l := s.pool[ke.list : ke.list+ke.n : ke.list+ke.one]
+	l := s.pool[pl.list : pl.list+pl.n : pl.list+pl.one]
 	if s.before(l[len(l)-1], id) { // mail mostly arrives in time order
 		l = append(l, id) // within the region
 	} else {
 		i := sort.Search(len(l), func(i int) bool { return s.before(id, l[i]) })
 		l = slices.Insert(l, i, id) // within the region: it has room
 	}
-	ke.n = uint32(len(l))
+	pl.n = uint32(len(l))
+}
+
+// removeFrom removes email id from pl, if it is there. A list of several
+// emails is ordered by before, so id is found by binary search.
+func (s *Store) removeFrom(pl *plist, id uint32) {
+	switch {
+	case pl.n == 1 && pl.one == id:
+		pl.n, pl.one = 0, 0
+	case pl.n > 1:
+		l := s.pool[pl.list : pl.list+pl.n]
+		i := sort.Search(len(l), func(i int) bool { return !s.before(l[i], id) })
+		if i == len(l) || l[i] != id {
+			return
+		}
+		l = slices.Delete(l, i, i+1)
+		pl.n = uint32(len(l))
+		if pl.n == 1 {
+			first := l[0]
+			s.release(pl)
+			pl.one, pl.list = first, 0
+		}
+	}
 }
 
 // removePosting removes id from every key whose primary hash is h1.
@@ -341,22 +417,7 @@ func (s *Store) removePosting(h1 uint64, id uint32) {
 		return
 	}
 	for e := v.id(); e != 0; e = s.ents[e].next {
-		ke := &s.ents[e]
-		switch {
-		case ke.n == 1 && ke.one == id:
-			ke.n, ke.one = 0, 0
-		case ke.n > 1:
-			l := s.pool[ke.list : ke.list+ke.n]
-			if i := slices.Index(l, id); i >= 0 {
-				l = slices.Delete(l, i, i+1)
-				ke.n = uint32(len(l))
-				if ke.n == 1 {
-					first := l[0]
-					s.release(ke)
-					ke.one, ke.list = first, 0
-				}
-			}
-		}
+		s.removeFrom(&s.ents[e].plist, id)
 	}
 }
 
@@ -397,29 +458,50 @@ func (s *Store) duplicate(id string, h1 uint64, chk uint32) uint32 {
 	return 0
 }
 
+// maxRows is the most emails a Store assigns IDs to (IDs are 32 bits).
+const maxRows = 1<<32 - 2
+
+// checkPut returns the error of a Put of t that no Store state can cure.
+func checkPut(t *correlate.Tracked) error {
+	if t.ID != 0 {
+		return fmt.Errorf("tracked email already has ID %d", t.ID)
+	}
+	if t.Method < math.MinInt16 || t.Method > math.MaxInt16 {
+		return fmt.Errorf("method %d out of the range a Store keeps (%d to %d)", t.Method, math.MinInt16, math.MaxInt16)
+	}
+	return nil
+}
+
 // Put implements correlate.Store.
 func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.Key) (correlate.Tracked, error) {
 	if err := ctx.Err(); err != nil {
 		return correlate.Tracked{}, fmt.Errorf("memstore: put: %w", err)
 	}
-	if t.ID != 0 {
-		return correlate.Tracked{}, fmt.Errorf("memstore: put: tracked email already has ID %d", t.ID)
-	}
-	if t.Method < math.MinInt16 || t.Method > math.MaxInt16 {
-		return correlate.Tracked{}, fmt.Errorf("memstore: put: method %d out of the range a Store keeps (%d to %d)", t.Method, math.MinInt16, math.MaxInt16)
+	if err := checkPut(&t); err != nil {
+		return correlate.Tracked{}, fmt.Errorf("memstore: put: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
-	if s.nrows >= 1<<32-2 {
+	if s.nrows >= maxRows {
 		return correlate.Tracked{}, fmt.Errorf("memstore: put: store full (%d emails)", s.nrows)
 	}
+	id, exists := s.put(t, keys)
+	if exists {
+		return s.tracked(id, nil), fmt.Errorf("memstore: put %q: %w", t.MessageID, correlate.ErrExists)
+	}
+	return s.tracked(id, nil), nil
+}
+
+// put stores t (checked by checkPut, with room for it) and returns its
+// ID, or the ID of the email already stored under its MessageID and true.
+func (s *Store) put(t correlate.Tracked, keys []correlate.Key) (uint32, bool) {
 	var mh1 uint64
 	var mchk uint32
 	if t.MessageID != "" {
 		mh1, mchk = s.keyHash(correlate.Key{Kind: correlate.KindMessageID, Value: t.MessageID})
 		if id := s.duplicate(t.MessageID, mh1, mchk); id != 0 {
-			return s.tracked(id, nil), fmt.Errorf("memstore: put %q: %w", t.MessageID, correlate.ErrExists)
+			return id, true
 		}
 	}
 	if s.nrows%rowChunk == 0 {
@@ -483,9 +565,16 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 		r.flags |= rowHidden
 		s.hidden++
 	}
+	s.addTo(&s.byRecord[r.record], id)
 	s.live++
 	s.nkeys += int64(r.nkeys)
-	return s.tracked(id, nil), nil
+	return id, false
+}
+
+// byMessageID returns the live email whose Message-ID is id, or 0.
+func (s *Store) byMessageID(id string) uint32 {
+	h1, chk := s.keyHash(correlate.Key{Kind: correlate.KindMessageID, Value: id})
+	return s.duplicate(id, h1, chk)
 }
 
 // internStr returns the index in strs of v, adding it when new.
@@ -505,22 +594,46 @@ func (s *Store) internStr(v string) uint32 {
 
 func (s *Store) str(i uint32) string { return s.arena.str(s.strs[i]) }
 
-// internRecord returns the index in records of r, adding it when new.
-func (s *Store) internRecord(r correlate.Record) uint32 {
+// findRecord returns the index in records of r, and whether it is there.
+// Records are found exactly: on a collision of their hashes, a record takes
+// the next free hash (open addressing over recIdx), so that one record has
+// one index and one timeline.
+func (s *Store) findRecord(r correlate.Record) (uint32, bool) {
+	i, _, ok := s.probeRecord(r)
+	return i, ok
+}
+
+// probeRecord returns the index of r and true, or the free slot of recIdx
+// for it and false.
+func (s *Store) probeRecord(r correlate.Record) (uint32, uint64, bool) {
 	if r.IsZero() {
-		return 0
+		return 0, 0, true
 	}
 	var h maphash.Hash
 	h.SetSeed(s.seed2)
 	h.WriteString(r.Type)
 	h.WriteByte(0)
 	h.WriteString(r.ID)
-	k := h.Sum64()
-	if i, ok := s.recIdx[k]; ok && s.record(i) == r {
+	for k := h.Sum64(); ; k++ {
+		i, ok := s.recIdx[k]
+		if !ok {
+			return 0, k, false
+		}
+		if s.record(i) == r {
+			return i, k, true
+		}
+	}
+}
+
+// internRecord returns the index in records of r, adding it when new.
+func (s *Store) internRecord(r correlate.Record) uint32 {
+	i, k, ok := s.probeRecord(r)
+	if ok {
 		return i
 	}
 	s.records = append(s.records, recordEntry{typ: s.strs[s.internStr(r.Type)], id: s.strs[s.internStr(r.ID)]})
-	i := uint32(len(s.records) - 1)
+	s.byRecord = append(s.byRecord, plist{})
+	i = uint32(len(s.records) - 1)
 	s.recIdx[k] = i
 	return i
 }
@@ -636,6 +749,8 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 	for _, h1 := range s.ekeys[r.keysOff : r.keysOff+n] {
 		s.removePosting(h1, uint32(id))
 	}
+	s.removeFrom(&s.byRecord[r.record], uint32(id))
+	delete(s.hist, uint32(id))
 	s.nkeys -= int64(r.nkeys)
 	s.live--
 	r.flags |= rowDead
@@ -818,41 +933,83 @@ func (s *Store) Count(ctx context.Context, k correlate.Key) (int, error) {
 	return len(s.postings(h1, chk, &one)), nil
 }
 
-// Relink implements correlate.Store.
+// Relink implements correlate.Store. A change is kept in the email's
+// History with cause manual.
 func (s *Store) Relink(ctx context.Context, id int64, r correlate.Record) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: relink: %w", err)
 	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.alive(id) {
 		return fmt.Errorf("memstore: relink %d: %w", id, correlate.ErrNotFound)
 	}
-	s.row(uint32(id)).record = s.internRecord(r)
+	s.relink(uint32(id), r, "", store.CauseManual, now)
 	return nil
 }
 
-// RelinkKey implements correlate.Store.
+// RelinkKey implements correlate.Store. A change is kept in the History of
+// every email it changes, with cause folder.
 func (s *Store) RelinkKey(ctx context.Context, k correlate.Key, r correlate.Record) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: relink: %w", err)
 	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.init()
-	ri := s.internRecord(r)
-	n := 0
 	var one [1]uint32
 	h1, chk := s.keyHash(k)
-	for _, e := range s.postings(h1, chk, &one) {
-		if rc := s.row(e); rc.record != ri {
-			if s.record(rc.record) != r {
-				n++
-			}
-			rc.record = ri
+	// A copy: relinking moves emails between timelines, in the pool the
+	// key's list lives in.
+	emails := slices.Clone(s.postings(h1, chk, &one))
+	n := 0
+	for _, e := range emails {
+		if _, changed := s.relink(e, r, "", store.CauseFolder, now); changed {
+			n++
 		}
 	}
 	return n, nil
+}
+
+// relink files the live email id under r and keeps the change, unless r is
+// its record already.
+func (s *Store) relink(id uint32, r correlate.Record, actor string, cause store.Cause, at time.Time) (store.Change, bool) {
+	ri := s.internRecord(r)
+	row := s.row(id)
+	from := row.record
+	if from == ri {
+		return store.Change{}, false
+	}
+	s.removeFrom(&s.byRecord[from], id)
+	row.record = ri
+	s.addTo(&s.byRecord[ri], id)
+	s.changes = append(s.changes, change{
+		at:    unixNano(at),
+		from:  from,
+		to:    ri,
+		actor: s.internStr(actor),
+		cause: s.internStr(string(cause)),
+		prev:  s.hist[id],
+	})
+	c := uint32(len(s.changes) - 1)
+	s.hist[id] = c
+	return s.change(id, c), true
+}
+
+// change materializes change c of email id.
+func (s *Store) change(id, c uint32) store.Change {
+	ch := &s.changes[c]
+	return store.Change{
+		Email:     int64(id),
+		MessageID: s.arena.str(s.row(id).msgID),
+		From:      s.record(ch.from),
+		To:        s.record(ch.to),
+		Actor:     s.str(ch.actor),
+		Cause:     store.Cause(s.str(ch.cause)),
+		Time:      time.Unix(0, ch.at).UTC(),
+	}
 }
 
 // NextSequence implements correlate.Store.

@@ -13,16 +13,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/store/storetest"
 )
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) correlate.Store { return memstore.New() })
+	storetest.RunStore(t, func(t *testing.T) store.Store { return memstore.New() })
 }
 
 func TestZeroValue(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) correlate.Store { return new(memstore.Store) })
+	storetest.RunStore(t, func(t *testing.T) store.Store { return new(memstore.Store) })
 }
 
 func TestProbeAgreesWithLookup(t *testing.T) {
@@ -188,4 +191,110 @@ func TestMethodRange(t *testing.T) {
 	tr, err := s.Put(context.Background(), correlate.Tracked{MessageID: "b@x", Method: correlate.FolderTracking}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, correlate.FolderTracking, tr.Method)
+}
+
+// TestTimelineModel puts, deletes and relinks emails at random, by every
+// call that changes a record, and checks every record's timeline and
+// history against a plain model: the timelines live in the pool beside the
+// keys' posting lists and move between regions as they grow and shrink.
+func TestTimelineModel(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 5))
+	s := memstore.New()
+	records := []correlate.Record{{}, {Type: "case", ID: "1"}, {Type: "case", ID: "2"}, {Type: "lead", ID: "1"}}
+	folders := []correlate.Key{{Kind: "folder", Value: "a"}, {Kind: "folder", Value: "b"}}
+	type email struct {
+		at      time.Time
+		rec     int
+		folder  int
+		changes int
+	}
+	live := map[int64]*email{}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for step := range 2000 {
+		switch op := r.IntN(10); {
+		case op < 5 || len(live) == 0:
+			e := &email{at: t0.Add(time.Duration(r.IntN(300)) * time.Minute), rec: r.IntN(len(records)), folder: r.IntN(len(folders))}
+			tr, err := s.Put(ctx, correlate.Tracked{Time: e.at, Record: records[e.rec]}, []correlate.Key{folders[e.folder]})
+			require.NoError(t, err)
+			live[tr.ID] = e
+		case op < 7:
+			for id := range live {
+				require.NoError(t, s.Delete(ctx, id))
+				delete(live, id)
+				break
+			}
+		case op < 9:
+			for id, e := range live {
+				to := r.IntN(len(records))
+				if op == 7 {
+					require.NoError(t, s.Relink(ctx, id, records[to]))
+				} else {
+					_, err := s.Apply(ctx, store.Batch{Relinks: []store.Relink{{ID: id, Record: records[to]}}})
+					require.NoError(t, err)
+				}
+				if to != e.rec {
+					e.rec = to
+					e.changes++
+				}
+				break
+			}
+		default:
+			f, to := r.IntN(len(folders)), r.IntN(len(records))
+			want := 0
+			for _, e := range live {
+				if e.folder == f && e.rec != to {
+					e.rec = to
+					e.changes++
+					want++
+				}
+			}
+			n, err := s.RelinkKey(ctx, folders[f], records[to])
+			require.NoError(t, err)
+			require.Equal(t, want, n, "step %d", step)
+		}
+		if step%50 != 0 {
+			continue
+		}
+		for ri, rc := range records {
+			want := []int64{}
+			for id, e := range live {
+				if e.rec == ri {
+					want = append(want, id)
+				}
+			}
+			slices.SortFunc(want, func(a, b int64) int {
+				if c := live[b].at.Compare(live[a].at); c != 0 {
+					return c
+				}
+				return cmp.Compare(b, a)
+			})
+			var got []int64
+			cur := ""
+			for {
+				ts, next, err := s.Emails(ctx, rc, 1+r.IntN(20), cur)
+				require.NoError(t, err)
+				for _, x := range ts {
+					got = append(got, x.ID)
+					require.Equal(t, rc, x.Record)
+				}
+				if next == "" {
+					break
+				}
+				cur = next
+			}
+			if got == nil {
+				got = []int64{}
+			}
+			require.Equal(t, want, got, "step %d, record %v", step, rc)
+		}
+		for id, e := range live {
+			h, err := s.History(ctx, id)
+			require.NoError(t, err)
+			require.Len(t, h, e.changes, "step %d, email %d", step, id)
+			if len(h) > 0 {
+				require.Equal(t, records[e.rec], h[len(h)-1].To)
+			}
+		}
+	}
 }

@@ -1,5 +1,6 @@
 // Package storetest is the contract every [correlate.Store] implementation
-// must pass. A store's tests call [Run] with a constructor:
+// must pass, and [RunStore] the contract of a [store.Store]. A store's tests
+// call [Run] (and RunStore) with a constructor:
 //
 //	func TestContract(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) correlate.Store { return memstore.New() })
@@ -8,6 +9,8 @@
 // The constructor is called once per subtest and must return an empty store
 // (clean it up with t.Cleanup). Run it with -race: the concurrency cases are
 // only meaningful under the race detector.
+//
+// [store.Store]: https://pkg.go.dev/github.com/mailcorrelate/mailcorrelate/store#Store
 package storetest
 
 import (
