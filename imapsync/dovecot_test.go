@@ -22,6 +22,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
 // dovecot is the Dovecot server .ci/dovecot.sh started.
@@ -164,7 +165,7 @@ func (d dovecot) restart(t testing.TB) {
 func dovecotWorld(t *testing.T) (*world, dovecot, string, string, *admin) {
 	d := needDovecot(t)
 	user, pw := d.newUser(t)
-	w := &world{t: t, st: newFakeStore(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
+	w := &world{t: t, st: memstore.New(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
 	var err error
 	w.eng, err = mailcorrelate.New(w.st, &mailcorrelate.Options{Folders: w.rules})
 	require.NoError(t, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/imapsync/internal/imapfake"
 	"github.com/mailcorrelate/mailcorrelate/store"
+	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
 // mail builds a message: id, date, subject and the id it replies to
@@ -60,7 +61,7 @@ const testAddr = "support@fabrikam.example"
 type world struct {
 	t      *testing.T
 	srv    *imapfake.Server
-	st     *fakeStore
+	st     *memstore.Store
 	rules  *folder.Rules
 	eng    *correlate.Engine
 	mu     sync.Mutex
@@ -74,7 +75,7 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	srv.AddUser("support", "secret")
-	w := &world{t: t, srv: srv, st: newFakeStore(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
+	w := &world{t: t, srv: srv, st: memstore.New(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
 	w.eng, err = mailcorrelate.New(w.st, &mailcorrelate.Options{Folders: w.rules})
 	require.NoError(t, err)
 	return w
