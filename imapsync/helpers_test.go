@@ -13,7 +13,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
-	"github.com/mailcorrelate/mailcorrelate/imapsync/internal/imapfake"
+	"github.com/mailcorrelate/mailcorrelate/internal/imapfake"
 	"github.com/mailcorrelate/mailcorrelate/store"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
