@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/internal/ledger"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
@@ -71,6 +73,36 @@ func buildEngine(store correlate.Store, cfg *config, resolver *party.Resolver) (
 		opts.Folders = rules
 	}
 	return mailcorrelate.New(store, opts)
+}
+
+// exportLedger writes the ledger of -store to -export: every tracked
+// email's message_id, regarding and method, in ID order.
+func exportLedger(ctx context.Context, cfg *config, stdout io.Writer) error {
+	st, closeStore, err := openStore(ctx, cfg.store)
+	if err != nil {
+		return fmt.Errorf("-store: %w", err)
+	}
+	defer closeStore()
+	sc, ok := st.(ledger.Scanner)
+	if !ok {
+		return fmt.Errorf("-export: the store of %q cannot list its emails", cfg.store)
+	}
+	w := stdout
+	var f *os.File
+	if cfg.export != "-" {
+		if f, err = os.Create(cfg.export); err != nil {
+			return fmt.Errorf("-export: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	if _, err := ledger.Export(ctx, sc, w); err != nil {
+		return fmt.Errorf("-export: %w", err)
+	}
+	if f != nil {
+		return f.Close()
+	}
+	return nil
 }
 
 func readFolders(name string) (*folder.Rules, error) {

@@ -28,6 +28,7 @@ type config struct {
 	audit      bool
 	quiet      bool
 	progress   bool
+	export     string
 }
 
 var errHelp = errors.New("help requested")
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&own, "own", "", "the organization's addresses, comma-separated (\"@example.com\" for a domain), ignored by smart matching; default: the -mailbox domain")
 	fs.BoolVar(&c.audit, "audit", true, "consult every strategy and report conflicts")
 	fs.BoolVar(&c.quiet, "q", false, "no per-message output, only the summary")
+	fs.StringVar(&c.export, "export", "", "with -store sqlite:PATH or postgres://…: write its ledger (message_id, regarding, method) as JSON Lines to FILE (- for stdout) and exit without replaying")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -80,6 +82,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{err.Error()}
 	}
 	c.paths = fs.Args()
+	if c.export != "" && (c.store == "" || c.store == "memory") {
+		return nil, usageError{"-export needs -store sqlite:PATH or postgres://… (a memory store is empty)"}
+	}
 	for _, a := range strings.Split(own, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			c.own = append(c.own, a)

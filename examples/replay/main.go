@@ -42,6 +42,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitCode(err)
 	}
+	if cfg.export != "" {
+		if err := exportLedger(ctx, cfg, stdout); err != nil {
+			fmt.Fprintln(stderr, "replay:", err)
+			return 1
+		}
+		return 0
+	}
 	r, err := newReplay(ctx, cfg, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
