@@ -188,3 +188,22 @@ func TestDirectoryAndFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestExport: -store … -export FILE writes the ledger of a store and
+// exits without replaying: every tracked email once, with its record.
+func TestExport(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "replay.db")
+	r, _, _ := replayWith(t, "-q", "-store", db)
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"-store", db, "-export", "-"}, &stdout, &stderr), stderr.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	tracked := 0
+	for _, rw := range r.rows {
+		if rw.tracked {
+			tracked++
+		}
+	}
+	assert.Len(t, lines, tracked, "one line per tracked email")
+	assert.Contains(t, stdout.String(), `"regarding":"incident:CAS-01001"`)
+	assert.Equal(t, 1, run(context.Background(), []string{"-export", "-"}, &stdout, &stderr), "a memory store has nothing to export")
+}

@@ -111,10 +111,10 @@ func TestBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "give -demo"},                                  // nothing to do
-		{[]string{"-imap", "imap://a@b"}, "-password-file"},  // no credentials
+		{nil, "give -demo"}, // nothing to do
+		{[]string{"-imap", "imap://a@b"}, "-password-file"},   // no credentials
 		{[]string{"-demo", "-imap", "imap://a@b"}, "exclude"}, // two modes
-		{[]string{"-export", "x.jsonl"}, "-store"},           // nothing to export from memory
+		{[]string{"-export", "x.jsonl"}, "-store"},            // nothing to export from memory
 		{[]string{"-demo", "-format", "xml"}, "-format"},
 		{[]string{"-demo", "-after", "yesterday"}, "-after"},
 	} {
