@@ -11,17 +11,9 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/store"
+	"github.com/mailcorrelate/mailcorrelate/store/internal/check"
 	"github.com/mailcorrelate/mailcorrelate/store/internal/cursor"
 )
-
-// checkName returns an error for a name of a State or a Lease outside 1 to
-// store.MaxNameLen bytes.
-func checkName(what, name string) error {
-	if name == "" || len(name) > store.MaxNameLen {
-		return fmt.Errorf("%s name of %d bytes: want 1 to %d", what, len(name), store.MaxNameLen)
-	}
-	return nil
-}
 
 // Apply implements store.Store. It checks the whole batch first, under the
 // write lock, and writes only when nothing can fail: the batch is written
@@ -35,15 +27,8 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 			return store.Result{}, fmt.Errorf("memstore: apply: put %d: %w", i, err)
 		}
 	}
-	for i, rl := range b.Relinks {
-		if rl.ID == 0 && rl.MessageID == "" {
-			return store.Result{}, fmt.Errorf("memstore: apply: relink %d names no email (no ID, no Message-ID)", i)
-		}
-	}
-	for _, st := range b.States {
-		if err := checkName("state", st.Name); err != nil {
-			return store.Result{}, fmt.Errorf("memstore: apply: %w", err)
-		}
+	if err := check.Batch(&b); err != nil {
+		return store.Result{}, fmt.Errorf("memstore: apply: %w", err)
 	}
 	now := time.Now()
 	s.mu.Lock()
@@ -239,7 +224,7 @@ func (s *Store) Acquire(ctx context.Context, name, holder string, ttl time.Durat
 	if err := ctx.Err(); err != nil {
 		return store.Lease{}, fmt.Errorf("memstore: acquire: %w", err)
 	}
-	if err := checkName("lease", name); err != nil {
+	if err := check.Name("lease", name); err != nil {
 		return store.Lease{}, fmt.Errorf("memstore: acquire: %w", err)
 	}
 	if ttl <= 0 {

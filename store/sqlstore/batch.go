@@ -8,13 +8,12 @@ import (
 	"strings"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
-// An Entry is one email of a batch: the tracked email (ID 0) and its keys.
-type Entry struct {
-	Tracked correlate.Tracked
-	Keys    []correlate.Key
-}
+// An Entry is one email of a batch: the tracked email (ID 0) and its keys;
+// the same type as the Puts of a [store.Batch].
+type Entry = store.Entry
 
 // A Result says what [Store.PutBatch] did with one Entry.
 type Result struct {
@@ -39,13 +38,33 @@ func (s *Store) PutBatch(ctx context.Context, batch []Entry) ([]Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fail(ctx, "put batch", err)
 	}
-	// first[i] is the Entry whose MessageID Entry i repeats, else i.
+	first, err := firstOf(batch)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: put batch: %w", err)
+	}
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	var res []Result
+	err = s.transact(ctx, func(tx *sql.Tx) (err error) {
+		res, err = s.writeEntries(ctx, tx, batch, first)
+		return err
+	})
+	if err != nil {
+		return nil, fail(ctx, "put batch", err)
+	}
+	return res, nil
+}
+
+// firstOf checks that no Entry of batch has an ID and returns, for each,
+// the Entry whose MessageID it repeats, else its own index.
+func firstOf(batch []Entry) ([]int, error) {
 	first := make([]int, len(batch))
 	seen := make(map[string]int, len(batch))
 	for i := range batch {
 		t := &batch[i].Tracked
 		if t.ID != 0 {
-			return nil, fmt.Errorf("sqlstore: put batch: entry %d already has ID %d", i, t.ID)
+			return nil, fmt.Errorf("entry %d already has ID %d", i, t.ID)
 		}
 		first[i] = i
 		if t.MessageID == "" {
@@ -57,32 +76,62 @@ func (s *Store) PutBatch(ctx context.Context, batch []Entry) ([]Result, error) {
 			seen[t.MessageID] = i
 		}
 	}
-	if len(batch) == 0 {
-		return nil, nil
-	}
+	return first, nil
+}
+
+// transact runs f in a transaction and commits it; when PostgreSQL reports
+// a deadlock or a serialization failure, or a concurrent Delete raced the
+// read of a duplicate, it runs f again in a new one.
+func (s *Store) transact(ctx context.Context, f func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		var (
-			res []Result
-			err error
-		)
-		if s.pg {
-			res, err = s.pgPutBatch(ctx, batch, first)
-		} else {
-			res, err = s.sqlitePutBatch(ctx, batch, first)
-		}
+		err := s.inTx(ctx, f)
 		if err != nil && attempt < maxAttempts && ctx.Err() == nil && (retryable(err) || errors.Is(err, errRace)) {
 			continue
 		}
-		if err != nil {
-			return nil, fail(ctx, "put batch", err)
-		}
-		for i, j := range first {
-			if j != i {
-				res[i] = Result{Tracked: res[j].Tracked, Exists: true}
-			}
-		}
-		return res, nil
+		return err
 	}
+}
+
+// inTx runs f in a transaction, committed when f succeeds. SQLite's
+// transactions take the write lock when they begin, this process's
+// writers first taking wmu.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	if !s.pg {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// writeEntries writes batch inside tx, as PutBatch documents; first is
+// firstOf(batch).
+func (s *Store) writeEntries(ctx context.Context, tx *sql.Tx, batch []Entry, first []int) ([]Result, error) {
+	var (
+		res []Result
+		err error
+	)
+	if s.pg {
+		res, err = s.pgPutBatch(ctx, tx, batch, first)
+	} else {
+		res, err = s.sqlitePutBatch(ctx, tx, batch, first)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, j := range first {
+		if j != i {
+			res[i] = Result{Tracked: res[j].Tracked, Exists: true}
+		}
+	}
+	return res, nil
 }
 
 // stmtTimeout applies the statement timeout to one statement of a batch.
@@ -96,23 +145,25 @@ func (s *Store) stmtTimeout(ctx context.Context) (context.Context, context.Cance
 // pgBatchSQL writes one chunk: IDs are drawn in input order, emails whose
 // MessageID is taken are skipped (ON CONFLICT DO NOTHING), the keys of the
 // others are inserted, and the statement returns each input's ordinal, its
-// drawn ID and whether it was inserted.
+// drawn ID and whether it was inserted. The emails are inserted in
+// Message-ID order, so that batches racing over the same Message-IDs wait
+// for each other in one order and never deadlock.
 const pgBatchSQL = `WITH input AS MATERIALIZED (
 	SELECT nextval('mc_email_id_seq') AS id, u.*
 	FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[], $7::bytea[],
 		$8::bytea[], $9::bytea[], $10::bytea[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
-		$16::bytea[])
+		$16::bytea[], $17::bytea[])
 		WITH ORDINALITY AS u(` + insertCols + `, ord)
 	ORDER BY u.ord
 ), ins AS (
 	INSERT INTO mc_email (id, ` + insertCols + `)
-	SELECT id, ` + insertCols + ` FROM input
+	SELECT id, ` + insertCols + ` FROM input ORDER BY message_id
 	ON CONFLICT (message_id) DO NOTHING
 	RETURNING id, at
 ), k AS (
 	INSERT INTO mc_key (kind, value, at, email)
 	SELECT q.kind, q.value, ins.at, ins.id
-	FROM unnest($17::bigint[], $18::bytea[], $19::bytea[]) AS q(ord, kind, value)
+	FROM unnest($18::bigint[], $19::bytea[], $20::bytea[]) AS q(ord, kind, value)
 	JOIN input ON input.ord = q.ord
 	JOIN ins ON ins.id = input.id
 )
@@ -122,7 +173,7 @@ SELECT input.ord, input.id, ins.id IS NOT NULL FROM input LEFT JOIN ins ON ins.i
 type pgColumns struct {
 	msgID, recType, recID, token, conv, subject, parts, mailbox, folderID, folderPath [][]byte
 	dir, at, method, corr, parent                                                     []int64
-	indexKeys                                                                         [][]byte
+	indexKeys, msgIDLong                                                              [][]byte
 	keyOrd                                                                            []int64
 	keyKind, keyValue                                                                 [][]byte
 }
@@ -133,16 +184,19 @@ func (c *pgColumns) reset() {
 		conv: c.conv[:0], subject: c.subject[:0], parts: c.parts[:0], mailbox: c.mailbox[:0],
 		folderID: c.folderID[:0], folderPath: c.folderPath[:0],
 		dir: c.dir[:0], at: c.at[:0], method: c.method[:0], corr: c.corr[:0], parent: c.parent[:0],
-		indexKeys: c.indexKeys[:0],
-		keyOrd:    c.keyOrd[:0], keyKind: c.keyKind[:0], keyValue: c.keyValue[:0],
+		indexKeys: c.indexKeys[:0], msgIDLong: c.msgIDLong[:0],
+		keyOrd: c.keyOrd[:0], keyKind: c.keyKind[:0], keyValue: c.keyValue[:0],
 	}
 }
 
 func (c *pgColumns) add(ord int64, e *Entry) {
 	t := &e.Tracked
-	var msgID []byte
+	var msgID, long []byte
 	if t.MessageID != "" {
-		msgID = []byte(t.MessageID)
+		msgID = []byte(indexValue(t.MessageID))
+		if string(msgID) != t.MessageID {
+			long = []byte(t.MessageID)
+		}
 	}
 	var conv []byte
 	if len(t.ConversationIndex) > 0 {
@@ -165,24 +219,20 @@ func (c *pgColumns) add(ord int64, e *Entry) {
 	c.parent = append(c.parent, t.Parent)
 	keys := dedupKeys(e.Keys)
 	c.indexKeys = append(c.indexKeys, encodeKeys(keys))
+	c.msgIDLong = append(c.msgIDLong, long)
 	for _, k := range keys {
 		c.keyOrd = append(c.keyOrd, ord)
-		c.keyKind = append(c.keyKind, bytesOf(k.Kind))
-		c.keyValue = append(c.keyValue, bytesOf(k.Value))
+		c.keyKind = append(c.keyKind, bytesOf(indexValue(k.Kind)))
+		c.keyValue = append(c.keyValue, bytesOf(indexValue(k.Value)))
 	}
 }
 
 func (c *pgColumns) args() []any {
 	return []any{c.msgID, c.recType, c.recID, c.token, c.conv, c.subject, c.parts, c.mailbox, c.folderID, c.folderPath,
-		c.dir, c.at, c.method, c.corr, c.parent, c.indexKeys, c.keyOrd, c.keyKind, c.keyValue}
+		c.dir, c.at, c.method, c.corr, c.parent, c.indexKeys, c.msgIDLong, c.keyOrd, c.keyKind, c.keyValue}
 }
 
-func (s *Store) pgPutBatch(ctx context.Context, batch []Entry, first []int) ([]Result, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
+func (s *Store) pgPutBatch(ctx context.Context, tx *sql.Tx, batch []Entry, first []int) ([]Result, error) {
 	res := make([]Result, len(batch))
 	var taken [][]byte // MessageIDs that conflicted
 	var cols pgColumns
@@ -228,7 +278,7 @@ func (s *Store) pgPutBatch(ctx context.Context, batch []Entry, first []int) ([]R
 				res[i] = Result{Tracked: t}
 			} else {
 				res[i].Exists = true
-				taken = append(taken, []byte(batch[i].Tracked.MessageID))
+				taken = append(taken, []byte(indexValue(batch[i].Tracked.MessageID)))
 			}
 		}
 		err = rs.Err()
@@ -246,9 +296,6 @@ func (s *Store) pgPutBatch(ctx context.Context, batch []Entry, first []int) ([]R
 		if err := s.pgFillTaken(ctx, tx, batch, first, res, taken); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
 	}
 	return res, nil
 }
@@ -284,7 +331,7 @@ func (s *Store) pgFillTaken(ctx context.Context, tx *sql.Tx, batch []Entry, firs
 }
 
 // SQLite writes a batch with multi-row statements: sqliteEmailRows emails
-// per INSERT (17 parameters each) and sqliteBatchKeyRows keys per INSERT
+// per INSERT (18 parameters each) and sqliteBatchKeyRows keys per INSERT
 // (4 each), below SQLite's limit of 32,766 parameters and large enough
 // that the per-statement cost of database/sql disappears. Their parameters
 // are anonymous ("?"): the driver looks each parameter's name up, and
@@ -341,18 +388,11 @@ var (
 // in sqlite_sequence, so the IDs of deleted emails are not reused).
 const sqliteLastIDSQL = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'mc_email'), 0)"
 
-// sqlitePutBatch writes the batch in one IMMEDIATE transaction, which holds
-// SQLite's write lock from its start: no other writer, in this process or
-// another, can take an ID, so the batch numbers its emails itself, after
-// the largest ID ever assigned.
-func (s *Store) sqlitePutBatch(ctx context.Context, batch []Entry, first []int) ([]Result, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
+// sqlitePutBatch writes the batch in tx, an IMMEDIATE transaction, which
+// holds SQLite's write lock from its start: no other writer, in this
+// process or another, can take an ID, so the batch numbers its emails
+// itself, after the largest ID ever assigned.
+func (s *Store) sqlitePutBatch(ctx context.Context, tx *sql.Tx, batch []Entry, first []int) ([]Result, error) {
 	sctx, cancel := s.stmtTimeout(ctx)
 	defer func() { cancel() }()
 	var next int64
@@ -428,7 +468,7 @@ func (s *Store) sqlitePutBatch(ctx context.Context, batch []Entry, first []int) 
 			res[i] = Result{Tracked: t}
 			at := toMicro(t.Time)
 			for _, k := range keys[j] {
-				keyArgs = append(keyArgs, k.Kind, k.Value, at, id)
+				keyArgs = append(keyArgs, indexValue(k.Kind), indexValue(k.Value), at, id)
 			}
 		}
 		if err := flushKeys(false); err != nil {
@@ -462,5 +502,5 @@ func (s *Store) sqlitePutBatch(ctx context.Context, batch []Entry, first []int) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return res, tx.Commit()
+	return res, nil
 }

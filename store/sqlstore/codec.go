@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
@@ -92,4 +94,25 @@ func boundMicro(t time.Time) int64 {
 		us++
 	}
 	return us
+}
+
+// Values in B-tree indexes — key kinds and values, Message-IDs, sequence
+// names — are kept as themselves up to maxIndexed bytes. A longer one
+// (mail from strangers has From addresses and Message-IDs of kilobytes;
+// PostgreSQL refuses an index entry of more than 2,704 bytes, and SQLite
+// moves long ones out of the index page) is indexed as hashedPrefix and its
+// SHA-256 instead, and so is a value that itself begins with hashedPrefix,
+// so that no value can pass for another's hash.
+const (
+	maxIndexed   = 512
+	hashedPrefix = "\x00sha256:"
+)
+
+// indexValue returns what the indexes keep of v.
+func indexValue(v string) string {
+	if len(v) <= maxIndexed && !strings.HasPrefix(v, hashedPrefix) {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return hashedPrefix + string(sum[:])
 }

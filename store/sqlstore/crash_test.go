@@ -84,6 +84,10 @@ func TestMain(m *testing.M) {
 		crashHelper(url, os.Getenv("SQLSTORE_CRASH_HELPER_SCHEMA"))
 		return
 	}
+	if path := os.Getenv(openEnv); path != "" {
+		openHelper(path, os.Getenv(openAtEnv))
+		return
+	}
 	code := m.Run()
 	for i := len(cleanups) - 1; i >= 0; i-- {
 		cleanups[i]()

@@ -1,6 +1,7 @@
-// Package sqlstore is a [correlate.Store] in a SQL database: an embedded
-// SQLite file for one machine, or PostgreSQL for many workers sharing one
-// ledger of tracked emails that survives restarts.
+// Package sqlstore is a [store.Store] (and so a [correlate.Store]) in a SQL
+// database: an embedded SQLite file for one machine, or PostgreSQL for many
+// workers sharing one ledger of tracked emails, their sync state and their
+// leases, that survives restarts.
 //
 //	s, err := sqlstore.Open(ctx, "sqlite:/var/lib/mailcorrelate/ledger.db", nil)
 //	s, err := sqlstore.Open(ctx, "postgres://crm@db.example/mail?sslmode=verify-full",
@@ -11,8 +12,11 @@
 // SQLite runs through modernc.org/sqlite, a pure-Go translation of SQLite
 // (no cgo, so the library cross-compiles), in WAL mode: readers never wait
 // for the writer, and writers of several processes take turns through a
-// busy timeout. PostgreSQL runs through pgx (github.com/jackc/pgx/v5), the
-// Go PostgreSQL driver, behind database/sql.
+// busy timeout. Any number of processes may open a new file at once: where
+// SQLite answers "database is locked" without waiting (switching the file
+// to WAL, migrating it), Open waits and tries again until the busy timeout.
+// PostgreSQL runs through pgx (github.com/jackc/pgx/v5), the Go PostgreSQL
+// driver, behind database/sql.
 //
 // # Durability
 //
@@ -32,13 +36,25 @@
 //   - mc_email: one row per tracked email, its ID assigned by the database
 //     (never reused), a unique index on message_id (NULL when the email has
 //     none), times as Unix microseconds, and the list of its keys
-//     (index_keys), which Delete follows;
+//     (index_keys), which Delete follows; an index on (record, at, id) is
+//     each record's timeline (on PostgreSQL the record is indexed by 8
+//     bytes of its SHA-256, so that a record of any length fits);
 //   - mc_key: the inverted index, one row per (kind, value, email), with the
 //     email's time copied so that its primary key (kind, value, at, email)
 //     answers a newest-first, time-windowed lookup by a backward index range
 //     scan; it has no other index, so a key costs one index entry;
+//   - mc_history: every change of an email's record, indexed by email;
+//   - mc_state: named sync state; mc_lease: leases (holder, expiry, token);
 //   - mc_sequence: named counters;
 //   - mc_migration: the migrations applied.
+//
+// Index values — key kinds and values, Message-IDs, sequence names — longer
+// than 512 bytes are indexed by their SHA-256 (behind a prefix that no kept
+// value begins with: one that does is hashed too), the Message-ID itself
+// kept in message_id_long: PostgreSQL refuses a B-tree entry over 2,704
+// bytes, and mail from strangers has From addresses and Message-IDs of
+// kilobytes. Every read hashes its arguments alike, so nothing changes for
+// the caller. State and lease names are at most store.MaxNameLen bytes.
 //
 // On PostgreSQL every string is BYTEA, because mail carries NUL bytes and
 // invalid UTF-8 that TEXT rejects: every Go string round-trips. Read them in
@@ -52,9 +68,22 @@
 // duplicate MessageID stores nothing and returns the stored email with
 // [correlate.ErrExists], also when several workers race to track the same
 // email. [Store.PutBatch] writes many emails in one transaction, sending
-// column arrays (unnest) on PostgreSQL. [Store.NextSequence] is one atomic
-// upsert … RETURNING: no value is ever handed out twice. Writes that lose a
-// PostgreSQL deadlock are retried.
+// column arrays (unnest) on PostgreSQL. [Store.Apply] writes the Puts the
+// same way, then its Relinks (each keeping a row of history) and States,
+// and checks its lease last, in one transaction. [Store.NextSequence] is
+// one atomic upsert … RETURNING: no value is ever handed out twice. Writes
+// that lose a PostgreSQL deadlock are retried.
+//
+// # Leases
+//
+// A lease is a row (name, holder, until, token). [Store.Acquire] is one
+// upsert that takes a free or expired lease (the token counts on), renews
+// the holder's own (the token stays) or leaves another holder's alone, so
+// any number of workers, in any number of processes and machines, may race
+// for it: one wins. On PostgreSQL every expiry is judged by the server's
+// clock (clock_timestamp()), so workers whose clocks disagree agree on it;
+// a batch's lease is checked in its transaction, its row locked until the
+// commit, so that no one takes the lease over in between.
 //
 // # Reads
 //
@@ -68,7 +97,11 @@
 //
 // Every error is wrapped and starts with "sqlstore:". A done context makes a
 // call fail with an error wrapping ctx.Err(); a call that fails leaves the
-// database as it was. Options.StatementTimeout bounds each call.
+// database as it was. Options.StatementTimeout bounds each call. An error
+// that is about the store rather than the call — the server refused or lost
+// the connection or is shutting down, the disk is full, the database is
+// read-only, unreadable or locked past the busy timeout — also wraps
+// store.ErrUnavailable: stop, and try again later.
 //
 // A Store is safe for concurrent use, and any number of Stores, in one
 // process or many, may share a database.

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store"
 	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 )
 
@@ -137,4 +139,55 @@ func ExampleStore_Candidates() {
 	// incident:CAS-1 2
 	// incident:CAS-3 1
 	// incident:CAS-2 1
+}
+
+// A sync worker takes its mailbox's lease, then files a folder's new mail
+// and the folder's cursor in one transaction under it: a crash leaves both
+// or neither, and a worker that lost the lease writes nothing.
+func ExampleStore_Apply() {
+	ctx := context.Background()
+	s, err := sqlstore.Open(ctx, "sqlite::memory:", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	lease, err := s.Acquire(ctx, "imap/support@fabrikam.example", "worker-1", time.Minute)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = s.Acquire(ctx, "imap/support@fabrikam.example", "worker-2", time.Minute)
+	fmt.Println(errors.Is(err, store.ErrLeaseHeld))
+
+	record := correlate.Record{Type: "incident", ID: "CAS-01042"}
+	b := store.Batch{Lease: &lease, States: []store.State{{Name: "imap/support@fabrikam.example/INBOX", Value: []byte("uidnext 3")}}}
+	for i, id := range []string{"a1@contoso.example", "a2@contoso.example"} {
+		b.Puts = append(b.Puts, store.Entry{
+			Tracked: correlate.Tracked{MessageID: id, Record: record, Time: time.Date(2026, 3, 1, 9+i, 0, 0, 0, time.UTC)},
+			Keys:    []correlate.Key{correlate.MessageIDKey(id)},
+		})
+	}
+	if _, err := s.Apply(ctx, b); err != nil {
+		log.Fatal(err)
+	}
+	page, next, err := s.Emails(ctx, record, 10, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, t := range page {
+		fmt.Println(t.MessageID)
+	}
+	st, _ := s.States(ctx, "imap/support@fabrikam.example/")
+	fmt.Println(st[0].Name, string(st[0].Value), next == "")
+
+	if err := s.Release(ctx, lease); err != nil {
+		log.Fatal(err)
+	}
+	_, err = s.Apply(ctx, b)
+	fmt.Println(errors.Is(err, store.ErrLeaseLost))
+	// Output:
+	// true
+	// a2@contoso.example
+	// a1@contoso.example
+	// imap/support@fabrikam.example/INBOX uidnext 3 true
+	// true
 }

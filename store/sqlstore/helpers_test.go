@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,20 +41,47 @@ func newSchema(t testing.TB, url string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "mctest_" + hex.EncodeToString(b[:])
+	cleanupExec(t, url, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+	return schema
+}
+
+// cleanupExec runs stmt on the server at url when the test ends.
+func cleanupExec(t testing.TB, url, stmt string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, url)
 		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+			t.Errorf("%s: %v", stmt, err)
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Errorf("%s: %v", stmt, err)
 		}
 	})
-	return schema
+}
+
+// newDatabase creates a database of its own on the test server, dropped
+// when the test ends, and returns its URL: for tests of what lands in a
+// database's default schema, which other tests (and other packages' tests
+// sharing the server) may also use.
+func newDatabase(t testing.TB, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "mctest_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	require.NoError(t, err)
+	cleanupExec(t, url, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	u, err := neturl.Parse(url)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	return u.String()
 }
 
 // openPG opens a Store on a fresh schema of the test server.

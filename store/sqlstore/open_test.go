@@ -134,12 +134,21 @@ func TestNewerSchema(t *testing.T) {
 	assert.Contains(t, err.Error(), "newer")
 }
 
-// TestSchemaOption keeps two schemas of one PostgreSQL database apart.
+// TestSchemaOption keeps two schemas of one PostgreSQL database apart, and
+// out of the default schema, public. It runs in a database of its own:
+// public in the shared test database may hold a store that another test
+// or package made (issue 17, item 14).
 func TestSchemaOption(t *testing.T) {
-	url := pgURL(t)
+	url := newDatabase(t, pgURL(t))
 	ctx := context.Background()
-	a := openPG(t, &sqlstore.Options{Schema: newSchema(t, url)})
-	b := openPG(t, &sqlstore.Options{Schema: newSchema(t, url)})
+	open := func(opts *sqlstore.Options) *sqlstore.Store {
+		s, err := sqlstore.Open(ctx, url, opts)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a := open(&sqlstore.Options{Schema: "tenant_a"})
+	b := open(&sqlstore.Options{Schema: "tenant b"})
 	_, err := a.Put(ctx, mail(1, "a@x").Tracked, mail(1, "a@x").Keys)
 	require.NoError(t, err)
 	st, err := b.Stats(ctx)
@@ -149,9 +158,19 @@ func TestSchemaOption(t *testing.T) {
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	var n int
-	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename = 'mc_email'").Scan(&n))
-	assert.Zero(t, n, "nothing was created in public")
+	tables := func(schema string) int {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'mc_email'", schema).Scan(&n))
+		return n
+	}
+	assert.Zero(t, tables("public"), "nothing was created in public")
+	assert.Equal(t, 1, tables("tenant b"), "a schema name is an identifier, quoted")
+
+	def := open(nil)
+	assert.Equal(t, 1, tables("public"), "without Schema the store is in the connection's search_path: public")
+	st, err = def.Stats(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, st.Emails, "and apart from the named schemas")
 }
 
 func TestStatementTimeout(t *testing.T) {

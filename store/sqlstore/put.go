@@ -59,36 +59,33 @@ func (s *Store) emailArgs(t *correlate.Tracked, keys []correlate.Key) []any {
 		blob(t.ConversationIndex), s.str(t.Subject), blob(encodeStrings(t.Participants)),
 		s.str(t.Mailbox), s.str(t.FolderID), s.str(t.FolderPath),
 		int64(t.Direction), toMicro(t.Time), int64(t.Method), t.CorrelatedWith, t.Parent,
-		blob(encodeKeys(keys)),
+		blob(encodeKeys(keys)), s.msgIDLong(t.MessageID),
 	}
 }
 
 // insertCols are the columns of mc_email a write sets, all but id.
 const insertCols = `message_id, record_type, record_id, token, conversation_index, subject,
-	participants, mailbox, folder_id, folder_path, direction, at, method, correlated_with, parent, index_keys`
+	participants, mailbox, folder_id, folder_path, direction, at, method, correlated_with, parent, index_keys,
+	message_id_long`
 
 // nInsertCols is the number of insertCols.
-const nInsertCols = 16
+const nInsertCols = 17
 
 // pgPutSQL inserts the email and, when it was inserted, its keys, in one
 // statement: a conflict on message_id inserts nothing and returns no row.
 const pgPutSQL = `WITH ins AS (
 	INSERT INTO mc_email (` + insertCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 	ON CONFLICT (message_id) DO NOTHING
 	RETURNING id, at
 ), k AS (
 	INSERT INTO mc_key (kind, value, at, email)
-	SELECT u.kind, u.value, ins.at, ins.id FROM ins CROSS JOIN unnest($17::bytea[], $18::bytea[]) AS u(kind, value)
+	SELECT u.kind, u.value, ins.at, ins.id FROM ins CROSS JOIN unnest($18::bytea[], $19::bytea[]) AS u(kind, value)
 )
 SELECT id FROM ins`
 
 func (s *Store) pgPut(ctx context.Context, t correlate.Tracked, keys []correlate.Key) (correlate.Tracked, bool, error) {
-	kinds := make([][]byte, len(keys))
-	values := make([][]byte, len(keys))
-	for i, k := range keys {
-		kinds[i], values[i] = bytesOf(k.Kind), bytesOf(k.Value)
-	}
+	kinds, values := keyColumns(keys)
 	args := append(s.emailArgs(&t, keys), kinds, values)
 	err := s.db.QueryRowContext(ctx, pgPutSQL, args...).Scan(&t.ID)
 	if err == nil {
@@ -101,7 +98,7 @@ func (s *Store) pgPut(ctx context.Context, t correlate.Tracked, keys []correlate
 	return got, true, err
 }
 
-const byMessageIDSQL = "SELECT " + emailCols + " FROM mc_email WHERE message_id = $1"
+var byMessageIDSQL = "SELECT " + emailCols + " FROM mc_email WHERE message_id = $1"
 
 // byMessageID reads the email stored under a MessageID that conflicted;
 // errRace if it has been deleted since.
@@ -114,23 +111,15 @@ func (s *Store) byMessageID(ctx context.Context, tx *sql.Tx, id string) (correla
 }
 
 const sqliteInsertEmail = `INSERT INTO mc_email (` + insertCols + `)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (message_id) DO NOTHING RETURNING id`
 
-func (s *Store) sqlitePut(ctx context.Context, t correlate.Tracked, keys []correlate.Key) (correlate.Tracked, bool, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return correlate.Tracked{}, false, err
-	}
-	defer tx.Rollback()
-	w := sqliteWriter{s: s, tx: tx}
-	got, exists, err := w.put(ctx, t, keys)
-	if err != nil || exists {
-		return got, exists, err
-	}
-	return got, false, tx.Commit()
+func (s *Store) sqlitePut(ctx context.Context, t correlate.Tracked, keys []correlate.Key) (got correlate.Tracked, exists bool, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		got, exists, err = sqliteWriter{s: s, tx: tx}.put(ctx, t, keys)
+		return err
+	})
+	return got, exists, err
 }
 
 // sqliteWriter writes emails inside one SQLite transaction.
@@ -154,7 +143,7 @@ func (w sqliteWriter) put(ctx context.Context, t correlate.Tracked, keys []corre
 		args := make([]any, 0, 2+2*n)
 		args = append(args, at, t.ID)
 		for _, k := range keys[:n] {
-			args = append(args, k.Kind, k.Value)
+			args = append(args, indexValue(k.Kind), indexValue(k.Value))
 		}
 		if _, err := w.s.execute(ctx, w.tx, sqliteInsertKeys[n], args...); err != nil {
 			return correlate.Tracked{}, false, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,9 +16,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // Options configures a [Store]. A nil *Options is the zero Options, and zero
@@ -43,6 +45,10 @@ type Options struct {
 	// (PostgreSQL) or writes between checks of its context (SQLite, which
 	// writes 50 per statement); 0 means 1000.
 	BatchSize int
+
+	// upTo, when not 0, stops the migrations after that version (the
+	// migration tests make databases of an earlier version with it).
+	upTo int
 }
 
 // A Store is a [correlate.Store] in a SQL database: an SQLite file for one
@@ -72,7 +78,7 @@ type Store struct {
 	afterChunk func(done int)
 }
 
-var _ correlate.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // Open opens the store named by dsn and brings its schema up to date:
 //
@@ -102,19 +108,27 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	if maxConns <= 0 {
 		maxConns = 10
 	}
-	var err error
+	var (
+		err  error
+		lite sqliteOpen
+		// setup is the handle Open pings and migrates through: s.db, or
+		// on PostgreSQL with a statement timeout a connection without it
+		// (waiting for another worker's migration takes longer than a
+		// statement may, and a timeout of a few milliseconds would cut
+		// Open's own statements short).
+		setup *sql.DB
+	)
 	switch {
 	case strings.HasPrefix(dsn, "sqlite:"):
-		var memory bool
 		s.name = dsn
-		s.db, memory, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"), o)
-		if memory {
+		s.db, lite, err = openSQLite(strings.TrimPrefix(dsn, "sqlite:"), o)
+		if lite.memory {
 			maxConns = 1
 		}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		s.pg = true
 		s.name = redact(dsn)
-		s.db, err = openPostgres(dsn, o)
+		s.db, setup, err = openPostgres(dsn, o)
 	default:
 		return nil, fmt.Errorf("sqlstore: open %q: want sqlite:PATH or postgres://…", redact(dsn))
 	}
@@ -123,15 +137,26 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	}
 	s.db.SetMaxOpenConns(maxConns)
 	s.db.SetMaxIdleConns(maxConns)
-	if err := s.db.PingContext(ctx); err != nil {
-		s.db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: %w", s.name, err)
+	if setup == nil {
+		setup = s.db
+	} else {
+		defer setup.Close()
 	}
-	if err := s.migrate(ctx, o.Schema); err != nil {
+	if err := setup.PingContext(ctx); err != nil {
 		s.db.Close()
-		return nil, fmt.Errorf("sqlstore: open %s: migrate: %w", s.name, err)
+		return nil, fail(ctx, "open "+s.name, err)
 	}
-	if !s.pg {
+	if lite.wal {
+		if err := lite.untilFree(ctx, func() error { return setWAL(ctx, s.db) }); err != nil {
+			s.db.Close()
+			return nil, fail(ctx, "open "+s.name+": journal_mode WAL", err)
+		}
+	}
+	if err := lite.untilFree(ctx, func() error { return s.migrate(ctx, setup, o.Schema, o.upTo) }); err != nil {
+		s.db.Close()
+		return nil, fail(ctx, "open "+s.name+": migrate", err)
+	}
+	if !s.pg && o.upTo == 0 {
 		if err := s.prepare(ctx); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sqlstore: open %s: prepare: %w", s.name, err)
@@ -142,9 +167,12 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 
 // sqliteHot lists the statements SQLite prepares at Open.
 func sqliteHot() []string {
-	qs := []string{getSQL, lookupQuery, countSQL, relinkSQL, relinkKeySQL, nextSequenceSQL,
-		sqliteInsertEmail, byMessageIDSQL, sqliteDeleteRead, sqliteDeleteKey, deleteEmail,
-		sqliteLastIDSQL, sqliteInsertEmailsFull, sqliteInsertKeysFull}
+	qs := []string{getSQL, lookupQuery, countSQL, nextSequenceSQL,
+		sqliteInsertEmail, byMessageIDSQL, sqliteDeleteRead, sqliteDeleteKey, deleteEmail, deleteHistory,
+		sqliteLastIDSQL, sqliteInsertEmailsFull, sqliteInsertKeysFull,
+		sqliteRelinkReadID, sqliteRelinkReadMs, sqliteRelinkSQL, sqliteInsertHistory, sqliteRelinkKeyHistory, sqliteRelinkKey,
+		putStateSQL, deleteStateSQL, statesFromSQL, statesRangeSQL, historySQL, sqliteEmails, scanSQL,
+		sqliteLeases.acquire, sqliteLeases.check, sqliteLeases.release, leaseHolderSQL}
 	return append(qs, sqliteInsertKeys[1:]...)
 }
 
@@ -202,64 +230,145 @@ func (s *Store) execute(ctx context.Context, tx *sql.Tx, query string, args ...a
 }
 
 // sqliteDefaults are the pragmas set on every SQLite connection unless the
-// URL sets the same pragma: WAL (readers never wait for the writer);
-// synchronous NORMAL, which in WAL mode keeps every commit through a crash
-// of the process and the database intact through a power loss, which may
-// lose the last commits; a 32 MiB page cache, so that a batch stays in
-// memory until its commit; statement journals in memory, not in temporary
-// files.
-var sqliteDefaults = []string{"journal_mode(WAL)", "synchronous(NORMAL)", "cache_size(-32768)", "temp_store(MEMORY)"}
+// URL sets the same pragma: synchronous NORMAL, which in WAL mode keeps
+// every commit through a crash of the process and the database intact
+// through a power loss, which may lose the last commits; a 32 MiB page
+// cache, so that a batch stays in memory until its commit; statement
+// journals in memory, not in temporary files. The busy timeout comes
+// first. WAL mode (readers never wait for the writer) is not among them:
+// it is a property of the file, which Open sets once (see setWAL).
+var sqliteDefaults = []string{"synchronous(NORMAL)", "cache_size(-32768)", "temp_store(MEMORY)"}
 
-func openSQLite(path string, o Options) (*sql.DB, bool, error) {
+// sqliteOpen is what Open needs to know of a SQLite data source.
+type sqliteOpen struct {
+	memory bool          // an in-memory database
+	wal    bool          // Open switches the file to WAL mode
+	busy   time.Duration // the busy timeout
+}
+
+func openSQLite(path string, o Options) (*sql.DB, sqliteOpen, error) {
+	var lite sqliteOpen
 	path = strings.TrimPrefix(path, "//") // sqlite:///abs/path
 	file, query, _ := strings.Cut(path, "?")
 	if file == "" {
-		return nil, false, errors.New("empty path")
+		return nil, lite, errors.New("empty path")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, false, err
+		return nil, lite, err
 	}
-	memory := strings.TrimPrefix(file, "file:") == ":memory:" || q.Get("mode") == "memory"
-	busy := o.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
+	lite.memory = strings.TrimPrefix(file, "file:") == ":memory:" || q.Get("mode") == "memory"
+	lite.busy = o.BusyTimeout
+	if lite.busy <= 0 {
+		lite.busy = 5 * time.Second
 	}
-	defaults := append([]string{"busy_timeout(" + strconv.FormatInt(busy.Milliseconds(), 10) + ")"}, sqliteDefaults...)
+	set := func(name string) bool {
+		for _, p := range q["_pragma"] {
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(p)), name) {
+				return true
+			}
+		}
+		return false
+	}
+	if set("busy_timeout") {
+		// The URL's busy timeout also bounds Open's own retries.
+		for _, p := range q["_pragma"] {
+			p = strings.ToLower(strings.TrimSpace(p))
+			if v, ok := strings.CutPrefix(p, "busy_timeout("); ok {
+				if ms, err := strconv.Atoi(strings.TrimSuffix(v, ")")); err == nil {
+					lite.busy = time.Duration(ms) * time.Millisecond
+				}
+			}
+		}
+	}
+	defaults := append([]string{"busy_timeout(" + strconv.FormatInt(lite.busy.Milliseconds(), 10) + ")"}, sqliteDefaults...)
 	for _, d := range defaults {
 		name, _, _ := strings.Cut(d, "(")
-		set := false
-		for _, p := range q["_pragma"] {
-			set = set || strings.HasPrefix(strings.ToLower(strings.TrimSpace(p)), name)
-		}
-		if !set {
+		if !set(name) {
 			q.Add("_pragma", d)
 		}
 	}
+	lite.wal = !lite.memory && !set("journal_mode") && q.Get("_journal_mode") == "" && q.Get("_journal") == ""
 	// Every transaction takes the write lock when it begins (BEGIN
 	// IMMEDIATE): a transaction that reads, then writes, could otherwise
 	// fail with SQLITE_BUSY when another writer came first, however long
 	// the busy timeout.
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", file+"?"+q.Encode())
-	return db, memory, err
+	return db, lite, err
 }
 
-func openPostgres(dsn string, o Options) (*sql.DB, error) {
+// sqliteBusy is SQLite's result code SQLITE_BUSY (see errors.go for more).
+const sqliteBusy = 5
+
+// sqliteCode returns the primary SQLite result code of err, or 0.
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() & 0xff
+	}
+	return 0
+}
+
+// untilFree runs f (which must leave the database as it was when it fails)
+// until it ends other than with SQLITE_BUSY, or the busy timeout has gone
+// by. SQLite answers SQLITE_BUSY at once, without waiting in its busy
+// handler, where waiting could deadlock: a connection holding a read lock
+// that wants the write lock while another one holds it and waits for the
+// readers. That happens when several processes open a new file at once —
+// each reads the schema, and one switches the file to WAL or migrates it —
+// so Open waits out those collisions itself, with random pauses so that
+// the processes fall out of step.
+func (l sqliteOpen) untilFree(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(l.busy)
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		err := f()
+		if err == nil || sqliteCode(err) != sqliteBusy || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause/2 + rand.N(pause))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// setWAL switches the database file to WAL mode, which it keeps: readers
+// never wait for the writer.
+func setWAL(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("the database stays in journal mode %q", mode)
+	}
+	return nil
+}
+
+// openPostgres returns the Store's handle and, when it carries a statement
+// timeout, one without it for Open's setup (else nil).
+func openPostgres(dsn string, o Options) (db, setup *sql.DB, err error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, errors.New(strings.ReplaceAll(err.Error(), dsn, redact(dsn)))
+		return nil, nil, errors.New(strings.ReplaceAll(err.Error(), dsn, redact(dsn)))
 	}
 	if o.Schema != "" {
 		cfg.RuntimeParams["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
 	}
-	if o.StatementTimeout > 0 {
-		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(max(o.StatementTimeout.Milliseconds(), 1), 10)
-	}
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "mailcorrelate"
 	}
-	return stdlib.OpenDB(*cfg), nil
+	if o.StatementTimeout > 0 {
+		untimed := cfg.Copy()
+		setup = stdlib.OpenDB(*untimed)
+		setup.SetMaxOpenConns(1)
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(max(o.StatementTimeout.Milliseconds(), 1), 10)
+	}
+	return stdlib.OpenDB(*cfg), setup, nil
 }
 
 // redact removes the password from a URL for messages.
@@ -313,6 +422,9 @@ func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc, 
 // server's statement_timeout, or pgx cancelling the query when the
 // per-statement context expired) as SQLSTATE 57014; with ctx still live that
 // can only be the timeout, so the error wraps context.DeadlineExceeded.
+//
+// An error that is about the store rather than the call — see unavailable
+// — also wraps store.ErrUnavailable.
 func fail(ctx context.Context, op string, err error) error {
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("sqlstore: %s: %w (%w)", op, cerr, err)
@@ -320,6 +432,9 @@ func fail(ctx context.Context, op string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "57014" && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("sqlstore: %s: %w (%w)", op, context.DeadlineExceeded, err)
+	}
+	if ctx.Err() == nil && unavailable(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
@@ -348,10 +463,24 @@ func bytesOf(v string) []byte {
 	return []byte(v)
 }
 
-// msgID returns the driver value of a MessageID column: NULL when empty, so
-// that emails without one never collide in the unique index.
+// ix returns the driver value of an indexed string column: v as the
+// indexes keep it (see indexValue).
+func (s *Store) ix(v string) any { return s.str(indexValue(v)) }
+
+// msgID returns the driver value of the message_id column: the Message-ID
+// as the unique index keeps it, NULL when empty, so that emails without
+// one never collide in the unique index.
 func (s *Store) msgID(v string) any {
 	if v == "" {
+		return nil
+	}
+	return s.ix(v)
+}
+
+// msgIDLong returns the driver value of the message_id_long column: the
+// Message-ID when the index keeps it hashed, else NULL.
+func (s *Store) msgIDLong(v string) any {
+	if indexValue(v) == v {
 		return nil
 	}
 	return s.str(v)
@@ -365,20 +494,24 @@ func blob(b []byte) any {
 	return b
 }
 
-// emailCols are the columns of mc_email in the order scanTracked reads them.
-const emailCols = `id, message_id, record_type, record_id, token, conversation_index, subject,
-	participants, mailbox, folder_id, folder_path, direction, at, method, correlated_with, parent`
-
-// prefixed returns emailCols qualified by a table alias.
-func prefixed(alias string) string {
-	fields := strings.Split(emailCols, ",")
-	for i, f := range fields {
-		fields[i] = alias + "." + strings.TrimSpace(f)
+// selectCols returns the expressions scanTracked reads, of the mc_email
+// row named a ("" or an alias with its dot).
+func selectCols(a string) string {
+	cols := []string{"id", "COALESCE(" + a + "message_id_long, " + a + "message_id)", "record_type", "record_id",
+		"token", "conversation_index", "subject", "participants", "mailbox", "folder_id", "folder_path",
+		"direction", "at", "method", "correlated_with", "parent"}
+	for i, c := range cols {
+		if !strings.HasPrefix(c, "COALESCE") {
+			cols[i] = a + c
+		}
 	}
-	return strings.Join(fields, ", ")
+	return strings.Join(cols, ", ")
 }
 
-var emailColsE = prefixed("e")
+var (
+	emailCols  = selectCols("")
+	emailColsE = selectCols("e.")
+)
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -478,7 +611,7 @@ func dedupKeys(keys []correlate.Key) []correlate.Key {
 	return out
 }
 
-const getSQL = "SELECT " + emailCols + " FROM mc_email WHERE id = $1"
+var getSQL = "SELECT " + emailCols + " FROM mc_email WHERE id = $1"
 
 // Get implements correlate.Store.
 func (s *Store) Get(ctx context.Context, id int64) (correlate.Tracked, error) {
@@ -527,58 +660,64 @@ WHERE k.kind = u.kind AND k.value = u.value AND k.at = $3 AND k.email = $4`
 	// scan of the key table, for a row whose index_keys is unreadable.
 	scanDeleteKeys = "DELETE FROM mc_key WHERE email = $1"
 	deleteEmail    = "DELETE FROM mc_email WHERE id = $1"
+	deleteHistory  = "DELETE FROM mc_history WHERE email = $1"
 )
 
-func (s *Store) delete(ctx context.Context, id int64) (bool, error) {
-	if !s.pg {
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
+func (s *Store) delete(ctx context.Context, id int64) (found bool, err error) {
 	read := sqliteDeleteRead
 	if s.pg {
 		read = pgDeleteRead
 	}
-	var (
-		at  int64
-		col []byte
-	)
-	err = s.queryRow(ctx, tx, read, id).Scan(&at, &col)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	keys, derr := decodeKeys(col)
-	switch {
-	case derr != nil:
-		_, err = s.execute(ctx, tx, scanDeleteKeys, id)
-	case s.pg:
-		kinds := make([][]byte, len(keys))
-		values := make([][]byte, len(keys))
-		for i, k := range keys {
-			kinds[i], values[i] = bytesOf(k.Kind), bytesOf(k.Value)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			at  int64
+			col []byte
+		)
+		err := s.queryRow(ctx, tx, read, id).Scan(&at, &col)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
 		}
-		_, err = tx.ExecContext(ctx, pgDeleteKeys, kinds, values, at, id)
-	default:
-		for _, k := range keys {
-			if _, err = s.execute(ctx, tx, sqliteDeleteKey, k.Kind, k.Value, at, id); err != nil {
-				break
+		if err != nil {
+			return err
+		}
+		keys, derr := decodeKeys(col)
+		switch {
+		case derr != nil:
+			_, err = s.execute(ctx, tx, scanDeleteKeys, id)
+		case s.pg:
+			kinds, values := keyColumns(keys)
+			_, err = tx.ExecContext(ctx, pgDeleteKeys, kinds, values, at, id)
+		default:
+			for _, k := range keys {
+				if _, err = s.execute(ctx, tx, sqliteDeleteKey, indexValue(k.Kind), indexValue(k.Value), at, id); err != nil {
+					break
+				}
 			}
 		}
+		if err != nil {
+			return err
+		}
+		if _, err := s.execute(ctx, tx, deleteHistory, id); err != nil {
+			return err
+		}
+		if _, err := s.execute(ctx, tx, deleteEmail, id); err != nil {
+			return err
+		}
+		found = true
+		return nil
+	})
+	return found, err
+}
+
+// keyColumns returns the kind and value arrays of keys for PostgreSQL, as
+// the indexes keep them.
+func keyColumns(keys []correlate.Key) (kinds, values [][]byte) {
+	kinds = make([][]byte, len(keys))
+	values = make([][]byte, len(keys))
+	for i, k := range keys {
+		kinds[i], values[i] = bytesOf(indexValue(k.Kind)), bytesOf(indexValue(k.Value))
 	}
-	if err != nil {
-		return false, err
-	}
-	if _, err := s.execute(ctx, tx, deleteEmail, id); err != nil {
-		return false, err
-	}
-	return true, tx.Commit()
+	return kinds, values
 }
 
 const lookupSQL = `SELECT ` + "%s" + ` FROM mc_key k JOIN mc_email e ON e.id = k.email
@@ -595,7 +734,7 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 		return nil, fail(ctx, "lookup", err)
 	}
 	since, until := window(q)
-	rs, err := s.query(ctx, nil, lookupQuery, s.str(k.Kind), s.str(k.Value), since, until, limit(q))
+	rs, err := s.query(ctx, nil, lookupQuery, s.ix(k.Kind), s.ix(k.Value), since, until, limit(q))
 	if err != nil {
 		return nil, fail(ctx, "lookup "+k.Kind, err)
 	}
@@ -627,11 +766,7 @@ func (s *Store) Candidates(ctx context.Context, keys []correlate.Key, q correlat
 	args := []any{since, until, int64(perKey), int64(max(q.MinOverlap, 1)), limit(q.Query)}
 	var query string
 	if s.pg {
-		kinds := make([][]byte, len(keys))
-		values := make([][]byte, len(keys))
-		for i, k := range keys {
-			kinds[i], values[i] = bytesOf(k.Kind), bytesOf(k.Value)
-		}
+		kinds, values := keyColumns(keys)
 		args = append(args, kinds, values)
 		query = pgCandidates
 	} else {
@@ -640,7 +775,7 @@ func (s *Store) Candidates(ctx context.Context, keys []correlate.Key, q correlat
 		}
 		query = sqliteCandidates(len(keys))
 		for _, k := range keys {
-			args = append(args, k.Kind, k.Value)
+			args = append(args, indexValue(k.Kind), indexValue(k.Value))
 		}
 	}
 	rs, err := s.db.QueryContext(ctx, query, args...)
@@ -717,7 +852,7 @@ func (s *Store) Count(ctx context.Context, k correlate.Key) (int, error) {
 		return 0, fail(ctx, "count", err)
 	}
 	var n int
-	err = s.queryRow(ctx, nil, countSQL, s.str(k.Kind), s.str(k.Value)).Scan(&n)
+	err = s.queryRow(ctx, nil, countSQL, s.ix(k.Kind), s.ix(k.Value)).Scan(&n)
 	if err != nil {
 		return 0, fail(ctx, "count "+k.Kind, err)
 	}
@@ -735,44 +870,6 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-const relinkSQL = "UPDATE mc_email SET record_type = $1, record_id = $2 WHERE id = $3"
-
-// Relink implements correlate.Store.
-func (s *Store) Relink(ctx context.Context, id int64, r correlate.Record) error {
-	ctx, cancel, err := s.call(ctx)
-	defer cancel()
-	if err != nil {
-		return fail(ctx, "relink", err)
-	}
-	n, err := s.exec(ctx, relinkSQL, s.str(r.Type), s.str(r.ID), id)
-	if err != nil {
-		return fail(ctx, fmt.Sprintf("relink %d", id), err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlstore: relink %d: %w", id, correlate.ErrNotFound)
-	}
-	return nil
-}
-
-const relinkKeySQL = `UPDATE mc_email SET record_type = $1, record_id = $2
-WHERE id IN (SELECT email FROM mc_key WHERE kind = $3 AND value = $4)
-	AND (record_type <> $1 OR record_id <> $2)`
-
-// RelinkKey implements correlate.Store. It changes every email under k in
-// one statement.
-func (s *Store) RelinkKey(ctx context.Context, k correlate.Key, r correlate.Record) (int, error) {
-	ctx, cancel, err := s.call(ctx)
-	defer cancel()
-	if err != nil {
-		return 0, fail(ctx, "relink key", err)
-	}
-	n, err := s.exec(ctx, relinkKeySQL, s.str(r.Type), s.str(r.ID), s.str(k.Kind), s.str(k.Value))
-	if err != nil {
-		return 0, fail(ctx, "relink key "+k.Kind, err)
-	}
-	return int(n), nil
 }
 
 const nextSequenceSQL = `INSERT INTO mc_sequence (name, value) VALUES ($1, 1)
@@ -793,7 +890,7 @@ func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
 		defer s.wmu.Unlock()
 	}
 	var v int64
-	err = s.queryRow(ctx, nil, nextSequenceSQL, s.str(name)).Scan(&v)
+	err = s.queryRow(ctx, nil, nextSequenceSQL, s.ix(name)).Scan(&v)
 	if err != nil {
 		return 0, fail(ctx, fmt.Sprintf("sequence %q", name), err)
 	}
