@@ -36,12 +36,7 @@ func openStore(ctx context.Context, url string) (store.Store, func() error, erro
 		if err != nil {
 			return nil, nil, err
 		}
-		ss, ok := any(s).(store.Store)
-		if !ok {
-			s.Close()
-			return nil, nil, errors.New("this build's sqlstore does not implement store.Store (sync state, leases): use -store memory")
-		}
-		return ss, s.Close, nil
+		return s, s.Close, nil
 	}
 	return nil, nil, fmt.Errorf("%q: want memory, sqlite:PATH or postgres://…", url)
 }
