@@ -97,6 +97,8 @@ default_internal_group = $group
 default_login_user = $user
 mail_location = maildir:~/Maildir
 mail_max_userip_connections = 200
+# A throwaway server: no fsync (APPEND of thousands of test messages).
+mail_fsync = never
 mail_plugins =
 protocol imap {
   mail_max_userip_connections = 200

@@ -245,7 +245,7 @@ func TestDovecot(t *testing.T) {
 		a.append("INBOX/Clients/Contoso", mail{id: id + "@contoso.example", subject: "again", date: t0.Add(4 * time.Hour), to: addr})
 	}
 	require.NoError(t, s.SyncOnce(context.Background()))
-	l := ledger(t, w.st)
+	l := ledgerOf(t, w.st)
 	assert.Len(t, l, 4, "four emails, each once: %v", l)
 	for _, id := range []string{"d2", "d3", "d4"} {
 		assert.Equal(t, acct.String(), l[id+"@contoso.example"])
@@ -339,7 +339,7 @@ func TestDovecotRestart(t *testing.T) {
 	default:
 		t.Fatal("Dovecot was not restarted during the sync")
 	}
-	l := ledger(t, w.st)
+	l := ledgerOf(t, w.st)
 	assert.Len(t, l, n, "each message once")
 	for id, rec := range l {
 		assert.Equal(t, caseA.String(), rec, id)

@@ -131,8 +131,8 @@ func (w *world) tracked(id string) (correlate.Tracked, bool) {
 	return t, true
 }
 
-// ledger returns every tracked email's Message-ID and record.
-func ledger(t *testing.T, s store.Store) map[string]string {
+// ledgerOf returns every tracked email's Message-ID and record.
+func ledgerOf(t *testing.T, s store.Store) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	var after int64

@@ -146,7 +146,7 @@ func TestDroppedMidFetch(t *testing.T) {
 	})
 	cancel()
 	<-done
-	l := ledger(t, w.st)
+	l := ledgerOf(t, w.st)
 	assert.Len(t, l, len(ids), "each message stored once")
 	st := statusOf(s, testAddr)
 	assert.Equal(t, CauseConnect, st.Cause, "the drop was reported: %s", st.LastError)
@@ -203,7 +203,7 @@ func TestMoveRelinks(t *testing.T) {
 			assert.Equal(t, "INBOX/Contoso", relinked[0].Folder)
 			cancel()
 			<-done
-			assert.Len(t, ledger(t, w.st), 2, "a move re-links, it never stores the email twice")
+			assert.Len(t, ledgerOf(t, w.st), 2, "a move re-links, it never stores the email twice")
 		})
 	}
 }
@@ -218,7 +218,7 @@ func TestUIDValidityReset(t *testing.T) {
 	require.NoError(t, w.srv.Renumber("support", "INBOX"))
 	w.append("INBOX", mail{id: "a.new@contoso.example", inReplyTo: ids[5], subject: "Re: Case a", date: t0.Add(time.Hour)})
 	require.NoError(t, s.SyncOnce(context.Background()))
-	l := ledger(t, w.st)
+	l := ledgerOf(t, w.st)
 	assert.Len(t, l, len(ids)+1, "every message once, the new one too")
 	st := statusOf(s, testAddr)
 	assert.Equal(t, int64(len(ids)), st.Counts.Existing, "the rescan found them already tracked")
