@@ -119,5 +119,3 @@ func TestCrash(t *testing.T) {
 	}
 	assert.Equal(t, want, got, "the ledger after five kills equals the uninterrupted run's")
 }
-
-
