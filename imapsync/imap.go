@@ -2,7 +2,9 @@ package imapsync
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap"
 	"github.com/emersion/go-imap/client"
@@ -312,19 +315,36 @@ func (ic *imapConn) status(name string) (folderStatus, error) {
 			v = l[0]
 		}
 		if s := fmt.Sprint(v); s != "" && s != "<nil>" {
-			fs.id = idMailboxID + s
+			fs.id = boundID(idMailboxID + s)
 		}
 	}
 	if v, ok := st.Items["X-GUID"]; ok {
 		if s := fmt.Sprint(v); s != "" && s != "<nil>" {
-			fs.id = idXGUID + s
+			fs.id = boundID(idXGUID + s)
 			ic.idOK = 1
 		}
 	}
 	if fs.id == "" {
-		fs.id = idName + name + ";" + strconv.FormatUint(uint64(fs.uidValidity), 10)
+		fs.id = boundID(idName + name + ";" + strconv.FormatUint(uint64(fs.uidValidity), 10))
 	}
 	return fs, nil
+}
+
+// maxIDBytes bounds a folder id: ids go into tracked emails, folder rules
+// and the names of sync state, and a server's are short (a GUID, an
+// Exchange id of about 120 characters) unless it is hostile or the folder
+// name is long.
+const maxIDBytes = 200
+
+// boundID returns id, or, when longer than maxIDBytes, its kind prefix and
+// a SHA-256 of it: stable, and as distinct.
+func boundID(id string) string {
+	if len(id) <= maxIDBytes {
+		return id
+	}
+	kind := id[:strings.IndexByte(id, ':')+1]
+	sum := sha256.Sum256([]byte(id))
+	return kind + "sha256-" + hex.EncodeToString(sum[:])
 }
 
 // netErr classifies a failed command: refused by the server (a tagged NO
@@ -545,16 +565,22 @@ func (ic *imapConn) wait(ctx context.Context, d time.Duration, useIdle bool, res
 	return nil
 }
 
-// sanitize bounds a server's text for a status or log line and strips
-// control characters.
+// sanitize bounds a server's text for a status or log line (300 bytes)
+// and strips control characters and invalid UTF-8.
 func sanitize(s string) string {
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return strings.Map(func(r rune) rune {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
 	}, s)
+	if len(s) <= 300 {
+		return s
+	}
+	cut := 300
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -14,7 +14,8 @@ import (
 
 // StatePrefix starts the names of the sync state a Syncer keeps in the
 // store: StatePrefix + mailbox address + "/" + "inbox", "sent" or
-// "rule/" + the rule's configured path.
+// "rule/" + the rule's configured path (a SHA-256 of it when longer than
+// 200 bytes).
 const StatePrefix = "imap/"
 
 // Folder roles.
@@ -50,6 +51,8 @@ type folderRun struct {
 	uids  []uint32 // still to fetch
 	batch []fetched
 	next  int
+	// body fetches at most max bytes of a message's body (for bounces).
+	body func(uid uint32, max int64) ([]byte, error)
 }
 
 func (f *folderRun) dirty() bool { return f.done != f.cur }
@@ -229,6 +232,12 @@ func (p *passRun) addFolder(role, key string, rule *folder.Mapping, curs map[str
 	f.done.ID, f.done.Path, f.done.UIDValidity, f.done.ModSeq = fs.id, fs.name, fs.uidValidity, fs.modSeq
 	f.done.Disabled = ""
 	f.initial = f.done.UID == 0
+	f.body = func(uid uint32, max int64) ([]byte, error) {
+		if err := p.ic.examine(f.done.Path, f.done.UIDValidity); err != nil {
+			return nil, p.folderErr(f, err)
+		}
+		return p.ic.fetchText(uid, max)
+	}
 	p.folders = append(p.folders, f)
 	return f
 }
@@ -329,7 +338,7 @@ func (p *passRun) resolveSent(curs map[string]cursor) error {
 // wherever it is now: a rename keeps the rule), else, at first sight, the
 // folder at the rule's path, to which it binds.
 func (p *passRun) resolveRule(ctx context.Context, rule *folder.Mapping, curs map[string]cursor) error {
-	key := p.prefix + roleRule + "/" + rule.FolderPath
+	key := p.prefix + roleRule + "/" + boundID(rule.FolderPath)
 	cur, had := curs[key]
 	rules := p.s.rules
 	addr := p.mb.addr

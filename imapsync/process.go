@@ -99,7 +99,7 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		UIDValidity: fo.done.UIDValidity, Message: f.msg, ParseErr: f.perr}
 	var c Counts
 	c.Fetched = 1
-	fo.done.UID = f.uid
+	fo.done.UID = f.uid // done once this message's writes (or a later batch's) commit
 	var b store.Batch
 	m := f.msg
 	switch {
@@ -127,10 +127,7 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 	if s.classifier.Classify(m).Class == correlate.Bounce {
 		// The guard reads a bounce's body to find the message it returns:
 		// fetch it, bounded, and parse the whole.
-		if err := p.ic.examine(fo.done.Path, fo.done.UIDValidity); err != nil {
-			return p.folderErr(fo, err)
-		}
-		body, err := p.ic.fetchText(f.uid, s.o.MaxBodyBytes)
+		body, err := fo.body(f.uid, s.o.MaxBodyBytes)
 		if err != nil {
 			return err
 		}

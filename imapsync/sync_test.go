@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -297,4 +301,65 @@ func TestErrorClasses(t *testing.T) {
 	assert.True(t, IsPermanent(e))
 	assert.Equal(t, "imapsync: mailbox a@b: authentication refused: no", e.Error())
 	assert.False(t, IsPermanent(classify("a@b", errors.New("boom"))), "unknown errors are retried")
+}
+
+// tokens is an oauth2.TokenSource handing out a token that can change
+// (refreshed by another program): each connect asks again.
+type tokens struct {
+	mu  sync.Mutex
+	tok string
+}
+
+func (ts *tokens) Token() (*oauth2.Token, error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return &oauth2.Token{AccessToken: ts.tok}, nil
+}
+
+// TestXOAUTH2: a mailbox authenticated by SASL XOAUTH2 with a token from
+// an oauth2.TokenSource; a refused token stops it ("authentication
+// refused"); the refreshed token is used on the next connect.
+func TestXOAUTH2(t *testing.T) {
+	w := newWorld(t)
+	var valid atomic.Value
+	valid.Store("tok-1")
+	w.srv.EnableXOAUTH2(func(user string) string {
+		if user == "support" {
+			return valid.Load().(string)
+		}
+		return ""
+	})
+	ids := w.conversation("a", caseA, 1, t0)
+	ts := &tokens{tok: "tok-1"}
+	mb := w.mailbox()
+	mb.Password, mb.TokenSource = "", ts
+	s := w.syncer(w.options(mb))
+	require.NoError(t, s.SyncOnce(context.Background()))
+	_, ok := w.tracked(ids[1])
+	assert.True(t, ok, "synced with the XOAUTH2 token")
+
+	valid.Store("tok-2") // the old token expired
+	err := s.SyncOnce(context.Background())
+	require.Error(t, err)
+	st := statusOf(s, testAddr)
+	assert.Equal(t, CauseAuth, st.Cause)
+	assert.Contains(t, st.LastError, "401", "the server's JSON error is in the status")
+
+	ts.mu.Lock()
+	ts.tok = "tok-2" // refreshed
+	ts.mu.Unlock()
+	require.NoError(t, s.SyncOnce(context.Background()), "the refreshed token is used on the next connect")
+}
+
+func TestXOAUTH2Initial(t *testing.T) {
+	x := &xoauth2{user: "anna@fabrikam.example", token: "ya29.abc"}
+	mech, ir, err := x.Start()
+	require.NoError(t, err)
+	assert.Equal(t, "XOAUTH2", mech)
+	assert.Equal(t, "user=anna@fabrikam.example\x01auth=Bearer ya29.abc\x01\x01", string(ir), "the format Google and Microsoft document")
+	resp, err := x.Next([]byte(`{"status":"400"}`))
+	require.NoError(t, err)
+	assert.Empty(t, resp, "an error challenge is answered with an empty response")
+	_, err = x.Next([]byte("again"))
+	assert.Error(t, err)
 }

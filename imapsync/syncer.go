@@ -152,7 +152,7 @@ func (s *Syncer) newMailbox(cfg Mailbox) (*mailbox, error) {
 			mp.Mailbox = addr
 			mp.Disabled = false
 			probe := mp
-			probe.FolderID = "path\x00" + mp.FolderPath
+			probe.FolderID = mp.FolderPath // one rule per path until bound
 			if err := scratch.Add(probe); err != nil {
 				return fail(err)
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/emersion/go-imap/backend/backendutil"
 	"github.com/emersion/go-imap/server"
 	"github.com/emersion/go-message/textproto"
+	"github.com/emersion/go-sasl"
 )
 
 // Delim is the hierarchy delimiter of the server's folder names.
@@ -116,6 +117,50 @@ func (s *Server) DropConnections() {
 // DropAfter makes the server close every connection after n more messages
 // were returned by FETCH (in the middle of the command); 0 turns it off.
 func (s *Server) DropAfter(n int) { s.dropAfter.Store(int64(n)) }
+
+// EnableXOAUTH2 lets users authenticate with SASL XOAUTH2 (Gmail,
+// Microsoft 365): token returns the access token valid for a user ("" for
+// none). A refused token gets the JSON error challenge, then NO.
+func (s *Server) EnableXOAUTH2(token func(user string) string) {
+	s.srv.EnableAuth("XOAUTH2", func(conn server.Conn) sasl.Server { return &xoauth2Server{s: s, conn: conn, token: token} })
+}
+
+type xoauth2Server struct {
+	s      *Server
+	conn   server.Conn
+	token  func(string) string
+	failed bool
+}
+
+func (x *xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
+	if x.failed {
+		return nil, true, errors.New("invalid token")
+	}
+	if resp == nil {
+		return []byte{}, false, nil // ask for the initial response
+	}
+	var user, tok string
+	for _, f := range strings.Split(string(resp), "\x01") {
+		switch {
+		case strings.HasPrefix(f, "user="):
+			user = f[len("user="):]
+		case strings.HasPrefix(f, "auth=Bearer "):
+			tok = f[len("auth=Bearer "):]
+		}
+	}
+	x.s.b.mu.Lock()
+	u := x.s.b.users[user]
+	x.s.b.mu.Unlock()
+	if want := x.token(user); u == nil || want == "" || tok != want {
+		x.failed = true
+		return []byte(`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`), false, nil
+	}
+	x.s.logins.Add(1)
+	ctx := x.conn.Context()
+	ctx.State = imap.AuthenticatedState
+	ctx.User = u
+	return nil, true, nil
+}
 
 // Logins returns the number of successful logins so far.
 func (s *Server) Logins() int { return int(s.logins.Load()) }
