@@ -79,11 +79,11 @@ var usersMu sync.Mutex
 // admin is a plain IMAP session that plays the mailbox's owner: it
 // delivers mail and moves, renames and deletes folders.
 type admin struct {
-	t *testing.T
+	t testing.TB
 	c *client.Client
 }
 
-func (d dovecot) admin(t *testing.T, user, pw string) *admin {
+func (d dovecot) admin(t testing.TB, user, pw string) *admin {
 	t.Helper()
 	var c *client.Client
 	var err error
