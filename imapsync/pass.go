@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/folder"
@@ -53,6 +54,9 @@ type folderRun struct {
 	next  int
 	// body fetches at most max bytes of a message's body (for bounces).
 	body func(uid uint32, max int64) ([]byte, error)
+	// pre delivers the next batch, fetched in the background; nil when
+	// none is coming.
+	pre chan prefetched
 }
 
 func (f *folderRun) dirty() bool { return f.done != f.cur }
@@ -81,6 +85,19 @@ type passRun struct {
 	list    []folderInfo            // LIST, when needed
 	byID    map[string]folderStatus // STATUS of listed folders, when searched
 	notices []string
+
+	// While mail is merged, the next batch of each folder is fetched (and
+	// parsed) in the background as the current one is processed: connMu
+	// serializes the connection between that and the bodies of bounces,
+	// inflight counts the fetches still running.
+	connMu   sync.Mutex
+	inflight sync.WaitGroup
+}
+
+// prefetched is a batch fetched in the background.
+type prefetched struct {
+	batch []fetched
+	err   error
 }
 
 // pass reads every folder of mb once: new mail in Inbox, the tracked
@@ -158,6 +175,7 @@ func (p *passRun) run(ctx context.Context) error {
 		}
 	}
 	err = p.merge(ctx, pending)
+	p.inflight.Wait() // the connection is the caller's again
 	if ferr := p.flush(ctx); err == nil {
 		err = ferr
 	}
@@ -233,6 +251,8 @@ func (p *passRun) addFolder(role, key string, rule *folder.Mapping, curs map[str
 	f.done.Disabled = ""
 	f.initial = f.done.UID == 0
 	f.body = func(uid uint32, max int64) ([]byte, error) {
+		p.connMu.Lock()
+		defer p.connMu.Unlock()
 		if err := p.ic.examine(f.done.Path, f.done.UIDValidity); err != nil {
 			return nil, p.folderErr(f, err)
 		}
@@ -519,7 +539,7 @@ func (p *passRun) merge(ctx context.Context, pending []*folderRun) error {
 		var bestDate time.Time
 		for _, f := range pending {
 			if f.next >= len(f.batch) {
-				if len(f.uids) == 0 {
+				if len(f.uids) == 0 && f.pre == nil {
 					continue
 				}
 				if err := p.refill(f); err != nil {
@@ -549,24 +569,64 @@ func (p *passRun) merge(ctx context.Context, pending []*folderRun) error {
 	}
 }
 
-// refill fetches the next batch of a folder's headers.
+// refill makes the next batch of a folder's headers current — fetched in
+// the background while the previous one was processed, or now — and starts
+// fetching the one after.
 func (p *passRun) refill(f *folderRun) error {
+	var b []fetched
+	var err error
+	if f.pre != nil {
+		r := <-f.pre
+		f.pre = nil
+		b, err = r.batch, r.err
+	} else {
+		b, err = p.fetchBatch(f.done.Path, f.done.UIDValidity, p.take(f))
+	}
+	if err != nil {
+		if errors.Is(err, errNoFolder) || errors.Is(err, errUIDValidity) {
+			return p.folderErr(f, err)
+		}
+		return err
+	}
+	f.batch, f.next = b, 0
+	if len(f.uids) > 0 {
+		path, uv, uids := f.done.Path, f.done.UIDValidity, p.take(f)
+		ch := make(chan prefetched, 1)
+		f.pre = ch
+		p.inflight.Add(1)
+		go func() {
+			defer p.inflight.Done()
+			b, err := p.fetchBatch(path, uv, uids)
+			ch <- prefetched{b, err}
+		}()
+	}
+	return nil
+}
+
+// take removes the next batch's UIDs from a folder's list.
+func (p *passRun) take(f *folderRun) []uint32 {
 	n := min(len(f.uids), p.s.o.BatchSize)
 	uids := f.uids[:n]
 	f.uids = f.uids[n:]
-	if err := p.ic.examine(f.done.Path, f.done.UIDValidity); err != nil {
-		return p.folderErr(f, err)
+	return uids
+}
+
+// fetchBatch fetches and parses the headers of uids in a folder.
+func (p *passRun) fetchBatch(path string, uidValidity uint32, uids []uint32) ([]fetched, error) {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	if err := p.ic.examine(path, uidValidity); err != nil {
+		return nil, err
 	}
-	b, err := p.ic.fetchHeaders(uids, p.s.o.MaxHeaderBytes, f.batch[:0])
+	b, err := p.ic.fetchHeaders(uids, p.s.o.MaxHeaderBytes, make([]fetched, 0, len(uids)))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sortFetched(b)
 	for i := range b {
 		p.parse(&b[i])
 	}
-	f.batch, f.next = b, 0
-	return nil
+	return b, nil
 }
 
 func sortFetched(b []fetched) {
