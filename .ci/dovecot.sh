@@ -19,10 +19,10 @@
 #   MAILCORRELATE_TEST_DOVECOT_POP3  pop3://127.0.0.1:PORT
 #   MAILCORRELATE_TEST_DOVECOT_DIR   the directory: dovecot.conf, users, home/, run/
 #
-# Users live in DIR/users, one "name:{PLAIN}password::::::" line each; Dovecot
-# reads the file again whenever it changes, so tests add the users they need
-# (a fresh mailbox per test) by appending a line. One user, "alice" with the
-# password "secret", is there from the start.
+# Users live in DIR/users, one "name:{PLAIN}password::::::" line each: "alice"
+# with the password "secret", and u0001 … u1000 with pw-u0001 …, which the
+# tests claim one by one (a fresh mailbox per test; internal/dovecottest).
+# Dovecot reads the file again when it changes, so more can be added.
 #
 # "restart DIR" stops the server and starts it again on the same ports (the
 # tests that check reconnection do this themselves with the same commands).
@@ -206,7 +206,16 @@ start() {
 		chown nobody "$dir/home"
 	fi
 	chmod 777 "$dir/home"
-	echo 'alice:{PLAIN}secret::::::' >"$dir/users"
+	# alice, and u0001 … u1000 (password pw-u0001 …): fresh mailboxes the
+	# tests claim one by one (internal/dovecottest), so that no test waits
+	# for Dovecot to read the users file again.
+	{
+		echo 'alice:{PLAIN}secret::::::'
+		for i in $(seq -f '%04g' 1 1000); do
+			echo "u$i:{PLAIN}pw-u$i::::::"
+		done
+	} >"$dir/users"
+	echo 1000 >"$dir/premade-users"
 	chmod 666 "$dir/users"
 	imap_port=$(free_port)
 	pop3_port=$(free_port)

@@ -3,12 +3,8 @@ package imapsync
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -22,59 +18,26 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/internal/dovecottest"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
 // dovecot is the Dovecot server .ci/dovecot.sh started.
 type dovecot struct {
-	url  string // imap://127.0.0.1:PORT
+	dovecottest.Server
 	addr string
-	dir  string
 }
 
 // needDovecot returns the running Dovecot, or skips the test when there
 // is none — except in CI, where that is a failure.
 func needDovecot(t testing.TB) dovecot {
 	t.Helper()
-	u, dir := os.Getenv("MAILCORRELATE_TEST_DOVECOT"), os.Getenv("MAILCORRELATE_TEST_DOVECOT_DIR")
-	if u == "" || dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but MAILCORRELATE_TEST_DOVECOT is not set: .ci/run must start Dovecot (.ci/dovecot.sh)")
-		}
-		t.Skip("Dovecot not running: run `bash .ci/dovecot.sh run go test ./imapsync/` (installs and starts a throwaway server)")
-	}
-	return dovecot{url: u, addr: strings.TrimPrefix(u, "imap://"), dir: dir}
+	s := dovecottest.Need(t)
+	return dovecot{Server: s, addr: s.Addr}
 }
 
-// newUser adds a Dovecot user with a fresh, empty mailbox and returns its
-// name and password.
-func (d dovecot) newUser(t testing.TB) (string, string) {
-	t.Helper()
-	var b [6]byte
-	rand.Read(b[:])
-	name := "t" + hex.EncodeToString(b[:])
-	pw := "pw-" + name
-	f, err := os.OpenFile(filepath.Join(d.dir, "users"), os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.WriteString(name + ":{PLAIN}" + pw + "::::::\n")
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	// Dovecot reads the file again when its mtime changes, in whole
-	// seconds: move it forward by at least one.
-	usersMu.Lock()
-	defer usersMu.Unlock()
-	p := filepath.Join(d.dir, "users")
-	st, err := os.Stat(p)
-	require.NoError(t, err)
-	mt := time.Now().Truncate(time.Second)
-	if !mt.After(st.ModTime()) {
-		mt = st.ModTime().Truncate(time.Second).Add(time.Second)
-	}
-	require.NoError(t, os.Chtimes(p, mt, mt))
-	return name, pw
-}
-
-var usersMu sync.Mutex
+// newUser returns a fresh user (an empty mailbox) and its password.
+func (d dovecot) newUser(t testing.TB) (string, string) { return d.NewUser(t) }
 
 // admin is a plain IMAP session that plays the mailbox's owner: it
 // delivers mail and moves, renames and deletes folders.
@@ -145,21 +108,7 @@ func (a *admin) seen(folder string) int {
 }
 
 // restart stops Dovecot and starts it again (.ci/dovecot.sh restart).
-func (d dovecot) restart(t testing.TB) {
-	t.Helper()
-	// The restarted master keeps the descriptors it was given: a file,
-	// not a pipe, or Wait would wait for Dovecot to exit.
-	out, err := os.CreateTemp("", "dovecot-restart")
-	require.NoError(t, err)
-	defer os.Remove(out.Name())
-	defer out.Close()
-	cmd := exec.Command("bash", "../.ci/dovecot.sh", "restart", d.dir)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
-		b, _ := os.ReadFile(out.Name())
-		t.Fatalf("restart: %v: %s", err, b)
-	}
-}
+func (d dovecot) restart(t testing.TB) { d.Restart(t, "../.ci/dovecot.sh") }
 
 // dovecotWorld is a world whose server is Dovecot.
 func dovecotWorld(t *testing.T) (*world, dovecot, string, string, *admin) {
@@ -358,7 +307,12 @@ func TestDovecotRefusedPassword(t *testing.T) {
 	w.known["x1@contoso.example"] = caseA
 	a.append("INBOX", mail{id: "x1@contoso.example", subject: "Hi", date: t0, to: addr})
 	bad := d.mailbox(other, "not-the-password")
-	s := w.syncer(w.options(d.mailbox(user, pw), bad))
+	o := w.options(d.mailbox(user, pw), bad)
+	// From 127.0.0.2: Dovecot delays every login from an address that
+	// failed one (its auth penalty), and the other tests use 127.0.0.1.
+	dialer := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	o.Dial = dialer.DialContext
+	s := w.syncer(o)
 	err := s.SyncOnce(context.Background())
 	require.Error(t, err)
 	assert.True(t, IsPermanent(err))

@@ -47,6 +47,7 @@ func TestLeaseTakeover(t *testing.T) {
 	}
 	d := needDovecot(t)
 	dsn := needPostgres(t)
+	begin := time.Now()
 	var b [4]byte
 	rand.Read(b[:])
 	schema := "imapsync_lease_" + hex.EncodeToString(b[:])
@@ -71,6 +72,7 @@ func TestLeaseTakeover(t *testing.T) {
 			a.append("INBOX", m)
 		}
 	}
+	t.Logf("%v: loaded", time.Since(begin))
 	job := workerJob{Store: dsn, Schema: schema, LeaseTTL: 2 * time.Second, Mailboxes: mbs, Known: known}
 	var mu sync.Mutex
 	var events []workerEvent
@@ -101,6 +103,7 @@ func TestLeaseTakeover(t *testing.T) {
 		}
 		return true
 	})
+	t.Logf("%v: w1 synced every mailbox", time.Since(begin))
 	job.Holder = "w2"
 	w2 := startWorker(t, job)
 	go collect(w2, &mu, &events)
@@ -122,6 +125,7 @@ func TestLeaseTakeover(t *testing.T) {
 	eventually(t, 30*time.Second, "w2 took every mailbox over", func() bool {
 		return len(count("w2")) == mailboxes
 	})
+	t.Logf("%v: w2 took every mailbox over", time.Since(begin))
 	mu.Lock()
 	for _, ev := range events {
 		if ev.Holder == "w2" {

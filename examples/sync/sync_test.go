@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/internal/dovecottest"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 )
@@ -310,45 +310,18 @@ func TestEquivalenceCorpus(t *testing.T) {
 }
 
 // dovecot is the Dovecot server .ci/dovecot.sh started.
-type dovecot struct{ addr, dir string }
+type dovecot struct {
+	dovecottest.Server
+	addr string
+}
 
 func needDovecot(t *testing.T) dovecot {
 	t.Helper()
-	u, dir := os.Getenv("MAILCORRELATE_TEST_DOVECOT"), os.Getenv("MAILCORRELATE_TEST_DOVECOT_DIR")
-	if u == "" || dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but MAILCORRELATE_TEST_DOVECOT is not set: .ci/run must start Dovecot (.ci/dovecot.sh)")
-		}
-		t.Skip("Dovecot not running: run `bash .ci/dovecot.sh run go test ./examples/sync/`")
-	}
-	return dovecot{addr: strings.TrimPrefix(u, "imap://"), dir: dir}
+	s := dovecottest.Need(t)
+	return dovecot{Server: s, addr: s.Addr}
 }
 
-var usersMu sync.Mutex
-
-// newUser adds a Dovecot user with an empty mailbox (see
-// imapsync/dovecot_test.go).
-func (d dovecot) newUser(t *testing.T) (string, string) {
-	t.Helper()
-	name := fmt.Sprintf("s%d%d", time.Now().UnixNano()%1e9, os.Getpid())
-	pw := "pw-" + name
-	usersMu.Lock()
-	defer usersMu.Unlock()
-	p := filepath.Join(d.dir, "users")
-	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.WriteString(name + ":{PLAIN}" + pw + "::::::\n")
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-	st, err := os.Stat(p)
-	require.NoError(t, err)
-	mt := time.Now().Truncate(time.Second)
-	if !mt.After(st.ModTime()) {
-		mt = st.ModTime().Truncate(time.Second).Add(time.Second)
-	}
-	require.NoError(t, os.Chtimes(p, mt, mt))
-	return name, pw
-}
+func (d dovecot) newUser(t *testing.T) (string, string) { return d.NewUser(t) }
 
 func (d dovecot) login(t *testing.T, user, pw string) *client.Client {
 	t.Helper()
@@ -364,5 +337,3 @@ func (d dovecot) login(t *testing.T, user, pw string) *client.Client {
 	t.Cleanup(func() { c.Logout() })
 	return c
 }
-
-var _ fs.FS = os.DirFS(".")
