@@ -19,13 +19,21 @@ import (
 
 // Defaults of [Options].
 const (
+	// DefaultPollInterval is the longest time between two passes.
 	DefaultPollInterval = 60 * time.Second
-	DefaultIdleRestart  = 28 * time.Minute
-	DefaultBatchSize    = 256
-	DefaultLeaseTTL     = 2 * time.Minute
-	DefaultMinBackoff   = time.Second
-	DefaultMaxBackoff   = 5 * time.Minute
-	DefaultTimeout      = 60 * time.Second
+	// DefaultIdleRestart is how long one IDLE command lasts (RFC 2177:
+	// re-issue it before the server's 30-minute timeout).
+	DefaultIdleRestart = 28 * time.Minute
+	// DefaultBatchSize is the number of messages per UID FETCH.
+	DefaultBatchSize = 256
+	// DefaultLeaseTTL is how long a mailbox's lease lasts unrenewed.
+	DefaultLeaseTTL = 2 * time.Minute
+	// DefaultMinBackoff is the first wait before a reconnect.
+	DefaultMinBackoff = time.Second
+	// DefaultMaxBackoff is the longest wait before a reconnect.
+	DefaultMaxBackoff = 5 * time.Minute
+	// DefaultTimeout bounds connecting and each IMAP command.
+	DefaultTimeout = 60 * time.Second
 	// DefaultMaxMessageBytes bounds the size of a message the sync reads
 	// (RFC822.SIZE); a larger one is reported and skipped.
 	DefaultMaxMessageBytes = 64 << 20
