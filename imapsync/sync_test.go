@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
 var (
@@ -362,4 +363,37 @@ func TestXOAUTH2Initial(t *testing.T) {
 	assert.Empty(t, resp, "an error challenge is answered with an empty response")
 	_, err = x.Next([]byte("again"))
 	assert.Error(t, err)
+}
+
+// TestAfter: Mailbox.After ("process email received after") skips older
+// Inbox mail, and older mail in a tracked folder on its first pass only:
+// an old email a person drags into the folder later is a move made now.
+func TestAfter(t *testing.T) {
+	w := newWorld(t)
+	require.NoError(t, w.srv.Create("support", "INBOX/Contoso"))
+	w.append("INBOX", mail{id: "old@contoso.example", subject: "Old", date: t0})
+	w.append("INBOX/Contoso", mail{id: "oldf@contoso.example", subject: "Old order", date: t0})
+	w.append("INBOX", mail{id: "new@contoso.example", subject: "New", date: t0.Add(48 * time.Hour)})
+	mb := w.mailbox()
+	mb.After = t0.Add(24 * time.Hour)
+	mb.Filter = party.All
+	mb.Folders = []folder.Mapping{{FolderPath: "INBOX/Contoso", Record: acct}}
+	s := w.syncer(w.options(mb))
+	require.NoError(t, s.SyncOnce(context.Background()))
+	_, ok := w.tracked("old@contoso.example")
+	assert.False(t, ok, "Inbox mail received before After is not read")
+	_, ok = w.tracked("oldf@contoso.example")
+	assert.False(t, ok, "nor tracked-folder mail on the folder's first pass")
+	_, ok = w.tracked("new@contoso.example")
+	assert.True(t, ok)
+	assert.Equal(t, int64(2), statusOf(s, testAddr).Counts.Skipped)
+
+	uids, err := w.srv.UIDs("support", "INBOX")
+	require.NoError(t, err)
+	_, err = w.srv.Move("support", "INBOX", uids[0], "INBOX/Contoso")
+	require.NoError(t, err)
+	require.NoError(t, s.SyncOnce(context.Background()))
+	got, ok := w.tracked("old@contoso.example")
+	require.True(t, ok, "dragged into the tracked folder now: tracked whatever its date")
+	assert.Equal(t, acct, got.Record)
 }
