@@ -1,6 +1,7 @@
 package imapsync
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -459,9 +460,13 @@ func (ic *imapConn) fetchHeaders(uids []uint32, maxHeader int64, dst []fetched) 
 		f := fetched{uid: m.Uid, size: int64(m.Size), internalDate: m.InternalDate}
 		for name, lit := range m.Body {
 			if name.Specifier == imap.HeaderSpecifier && lit != nil {
-				b := make([]byte, lit.Len())
-				if _, err := io.ReadFull(lit, b); err == nil {
-					f.header = b
+				if bb, ok := lit.(*bytes.Buffer); ok {
+					f.header = bb.Bytes() // go-imap reads a literal into a buffer of its own: no copy
+				} else {
+					b := make([]byte, lit.Len())
+					if _, err := io.ReadFull(lit, b); err == nil {
+						f.header = b
+					}
 				}
 				break
 			}

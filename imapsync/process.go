@@ -124,20 +124,6 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		c.Skipped = 1
 		return p.finish(ctx, fo, ev, c, b)
 	}
-	if s.classifier.Classify(m).Class == correlate.Bounce {
-		// The guard reads a bounce's body to find the message it returns:
-		// fetch it, bounded, and parse the whole.
-		body, err := fo.body(f.uid, s.o.MaxBodyBytes)
-		if err != nil {
-			return err
-		}
-		raw := append(append([]byte{}, f.header...), body...)
-		full, perr := correlate.ParseMessage(bytes.NewReader(raw), &correlate.ParseOptions{KeepBody: true, MaxBodyBytes: s.o.MaxBodyBytes})
-		if full != nil {
-			full.Mailbox, full.FolderID, full.FolderPath, full.Direction = m.Mailbox, m.FolderID, m.FolderPath, m.Direction
-			m, ev.Message, ev.ParseErr = full, full, perr
-		}
-	}
 	id := m.MessageID
 	if id == "" {
 		id = correlate.FingerprintID(m)
@@ -164,6 +150,23 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		d, err := s.eng.Correlate(ctx, m)
 		if err != nil {
 			return storeErr(err)
+		}
+		if cl := d.Classification; cl.Class == correlate.Bounce && cl.Original == nil && len(m.Body) == 0 {
+			// The guardrails read a bounce's body to find the message it
+			// returns: fetch it, bounded, and correlate the whole.
+			body, err := fo.body(f.uid, s.o.MaxBodyBytes)
+			if err != nil {
+				return err
+			}
+			raw := append(append([]byte{}, f.header...), body...)
+			full, perr := correlate.ParseMessage(bytes.NewReader(raw), &correlate.ParseOptions{KeepBody: true, MaxBodyBytes: s.o.MaxBodyBytes})
+			if full != nil {
+				full.Mailbox, full.FolderID, full.FolderPath, full.Direction = m.Mailbox, m.FolderID, m.FolderPath, m.Direction
+				m, ev.Message, ev.ParseErr = full, full, perr
+				if d, err = s.eng.Correlate(ctx, m); err != nil {
+					return storeErr(err)
+				}
+			}
 		}
 		ev.Decision = d
 		ev.Reason = d.Match.Reason

@@ -15,7 +15,6 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
-	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
@@ -24,14 +23,13 @@ import (
 // engine and files it in its store, writing each folder's cursor in the
 // same transaction as the emails it covers.
 type Syncer struct {
-	eng        *correlate.Engine
-	st         store.Store
-	o          Options
-	rules      *folder.Rules
-	mailboxes  []*mailbox
-	holder     string
-	sem        chan struct{}
-	classifier *guard.Classifier // tells which messages need their body (bounces)
+	eng       *correlate.Engine
+	st        store.Store
+	o         Options
+	rules     *folder.Rules
+	mailboxes []*mailbox
+	holder    string
+	sem       chan struct{}
 }
 
 // mailbox is one Mailbox being synchronized.
@@ -58,8 +56,7 @@ func New(engine *correlate.Engine, st store.Store, opts *Options) (*Syncer, erro
 		return nil, errors.New("imapsync: New needs an engine and a store")
 	}
 	o := opts.withDefaults()
-	s := &Syncer{eng: engine, st: st, o: o, rules: o.Rules, sem: make(chan struct{}, o.Workers),
-		classifier: guard.New(nil)}
+	s := &Syncer{eng: engine, st: st, o: o, rules: o.Rules, sem: make(chan struct{}, o.Workers)}
 	if s.rules == nil {
 		s.rules = rulesOf(engine.Chain())
 	}
