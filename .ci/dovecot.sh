@@ -164,6 +164,20 @@ start_server() {
 	return 1
 }
 
+# children_of prints the pids whose parent is $1 (read from /proc: no
+# procps needed).
+children_of() {
+	local parent=$1 d s rest
+	for d in /proc/[0-9]*; do
+		s=$(cat "$d/stat" 2>/dev/null) || continue
+		rest=${s##*) } # after "pid (comm) ": state ppid pgrp …
+		rest=${rest#* }
+		if [ "${rest%% *}" = "$parent" ]; then
+			echo "${d#/proc/}"
+		fi
+	done
+}
+
 # stop_server stops the master and every process it started: the mail
 # processes serving open sessions outlive the master otherwise, and a
 # restart would not end them (the tests restart Dovecot to check that
@@ -172,7 +186,7 @@ stop_server() {
 	local dir=$1 pid tries children
 	[ -f "$dir/run/master.pid" ] || return 0
 	pid=$(cat "$dir/run/master.pid")
-	children=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
+	children=$(children_of "$pid")
 	kill "$pid" 2>/dev/null || return 0
 	for tries in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
