@@ -57,6 +57,9 @@ type Tracked struct {
 // A Key is one index entry of a tracked email: a kind chosen by the strategy
 // that owns it ("msgid", "token", "convroot" …) and a value. Strategies
 // normalize values before making keys, so lookups are exact comparisons.
+// Values may be long — mail from strangers carries From addresses and
+// Message-IDs of kilobytes — and every Store takes them and finds them by
+// the whole value (a store may index a long one by a hash of it).
 type Key struct {
 	Kind  string
 	Value string
@@ -193,9 +196,13 @@ type Store interface {
 	Count(ctx context.Context, k Key) (int, error)
 	// Relink files a tracked email under another record; later lookups see
 	// the new record. An error wrapping ErrNotFound if it does not exist.
+	// A store that keeps the history of records (store.Store) keeps the
+	// change, with cause "manual".
 	Relink(ctx context.Context, id int64, r Record) error
 	// RelinkKey files every tracked email under k under r and returns how
-	// many it changed (a folder whose mapping changed).
+	// many it changed (a folder whose mapping changed). A store that keeps
+	// the history of records (store.Store) keeps a change for each, with
+	// cause "folder".
 	RelinkKey(ctx context.Context, k Key, r Record) (int, error)
 	// NextSequence returns the next value (1, 2, 3 …) of the named counter.
 	// No two calls, from any number of goroutines or processes sharing the

@@ -309,7 +309,7 @@ func (s *Store) pgFillTaken(ctx context.Context, tx *sql.Tx, batch []Entry, firs
 	if err != nil {
 		return err
 	}
-	stored, err := scanAll(rs)
+	stored, err := scanRows(rs, nil)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,8 @@ func TestStringsCorrupt(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := decodeStrings(c.b)
 			assert.ErrorIs(t, err, errCorrupt, c.reason)
+			_, err = splitStrings(string(c.b))
+			assert.ErrorIs(t, err, errCorrupt, "splitStrings: %s", c.reason)
 		})
 	}
 }
@@ -61,7 +63,8 @@ func TestStringsCorrupt(t *testing.T) {
 // FuzzDecodeStrings feeds arbitrary column bytes to the decoder (a database
 // others can write to is untrusted input): it must not panic, must allocate
 // no more than the column holds, and what it reads must survive a
-// re-encoding. Every column it decodes is also read as keys.
+// re-encoding. Every column it decodes is also read as keys, and by
+// splitStrings, PostgreSQL's reader, which must agree.
 func FuzzDecodeStrings(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(encodeStrings([]string{"anna@contoso.example", "support@fabrikam.example"}))
@@ -70,6 +73,10 @@ func FuzzDecodeStrings(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 'a'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ps, err := decodeStrings(b)
+		split, serr := splitStrings(string(b))
+		if (serr == nil) != (err == nil) || err == nil && !slices.Equal(ps, split) {
+			t.Fatalf("splitStrings = %q, %v; decodeStrings = %q, %v", split, serr, ps, err)
+		}
 		total := 0
 		for _, p := range ps {
 			total += len(p)

@@ -371,11 +371,7 @@ func (s *Store) Emails(ctx context.Context, r correlate.Record, limit int, cur s
 	if s.pg {
 		q = pgEmails
 	}
-	rs, err := s.query(ctx, nil, q, s.str(r.Type), s.str(r.ID), at, last, int64(limit)+1)
-	if err != nil {
-		return nil, "", fail(ctx, "emails "+r.String(), err)
-	}
-	out, err := scanAll(rs)
+	out, err := s.readEmails(ctx, nil, q, s.str(r.Type), s.str(r.ID), at, last, int64(min(limit, math.MaxInt32))+1)
 	if err != nil {
 		return nil, "", fail(ctx, "emails "+r.String(), err)
 	}
@@ -399,11 +395,7 @@ func (s *Store) Scan(ctx context.Context, after int64, limit int) ([]correlate.T
 	if limit <= 0 {
 		limit = correlate.DefaultLimit
 	}
-	rs, err := s.query(ctx, nil, scanSQL, after, int64(limit))
-	if err != nil {
-		return nil, fail(ctx, "scan", err)
-	}
-	out, err := scanAll(rs)
+	out, err := s.readEmails(ctx, nil, scanSQL, after, int64(limit))
 	if err != nil {
 		return nil, fail(ctx, "scan", err)
 	}

@@ -51,8 +51,9 @@ type Options struct {
 	upTo int
 }
 
-// A Store is a [correlate.Store] in a SQL database: an SQLite file for one
-// machine, or a PostgreSQL database shared by many workers. Open one with
+// A Store is a [store.Store] (and so a [correlate.Store]) in a SQL
+// database: an SQLite file for one machine, or a PostgreSQL database shared
+// by many workers. Open one with
 // [Open] and Close it when done. A Store is safe for concurrent use, and any
 // number of Stores, in any number of processes, may share one database.
 type Store struct {
@@ -94,7 +95,10 @@ var _ store.Store = (*Store)(nil)
 //
 // The schema is created and migrated by versioned migrations embedded in
 // this package, inside one locked transaction, so any number of workers may
-// Open the same database at once.
+// Open the same database at once (migration 2 builds an index of mc_email
+// and reads mc_key once: on a large PostgreSQL store the first Open of this
+// version holds writers back for that long). A server or file it cannot
+// reach is an error wrapping store.ErrUnavailable.
 func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
@@ -544,18 +548,44 @@ func scanTracked(sc scanner, extra ...any) (correlate.Tracked, error) {
 	return t, nil
 }
 
-// scanAll reads every row of rs.
-func scanAll(rs *sql.Rows) ([]correlate.Tracked, error) {
+// scanRows reads every row of rs, emailCols and, when extra is not nil,
+// one more integer column, appended to it.
+func scanRows(rs *sql.Rows, extra *[]int64) ([]correlate.Tracked, error) {
 	defer rs.Close()
-	var out []correlate.Tracked
+	var (
+		out  []correlate.Tracked
+		x    int64
+		more []any
+	)
+	if extra != nil {
+		more = []any{&x}
+	}
 	for rs.Next() {
-		t, err := scanTracked(rs)
+		t, err := scanTracked(rs, more...)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, t)
+		if extra != nil {
+			*extra = append(*extra, x)
+		}
 	}
 	return out, rs.Err()
+}
+
+// readEmails runs a query of emailCols (and, when extra is not nil, one
+// more integer column, appended to it) outside any transaction: through
+// pgx itself on PostgreSQL (see pgReadEmails), through database/sql on
+// SQLite, prepared at Open when it is one of the hot statements.
+func (s *Store) readEmails(ctx context.Context, extra *[]int64, query string, args ...any) ([]correlate.Tracked, error) {
+	if s.pg {
+		return s.pgReadEmails(ctx, extra, query, args...)
+	}
+	rs, err := s.query(ctx, nil, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRows(rs, extra)
 }
 
 // window returns the bounds of q in stored microseconds.
@@ -620,14 +650,14 @@ func (s *Store) Get(ctx context.Context, id int64) (correlate.Tracked, error) {
 	if err != nil {
 		return correlate.Tracked{}, fail(ctx, "get", err)
 	}
-	t, err := scanTracked(s.queryRow(ctx, nil, getSQL, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return correlate.Tracked{}, fmt.Errorf("sqlstore: get %d: %w", id, correlate.ErrNotFound)
-	}
+	ts, err := s.readEmails(ctx, nil, getSQL, id)
 	if err != nil {
 		return correlate.Tracked{}, fail(ctx, fmt.Sprintf("get %d", id), err)
 	}
-	return t, nil
+	if len(ts) == 0 {
+		return correlate.Tracked{}, fmt.Errorf("sqlstore: get %d: %w", id, correlate.ErrNotFound)
+	}
+	return ts[0], nil
 }
 
 // Delete implements correlate.Store. It reads the email's keys from its
@@ -734,11 +764,7 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 		return nil, fail(ctx, "lookup", err)
 	}
 	since, until := window(q)
-	rs, err := s.query(ctx, nil, lookupQuery, s.ix(k.Kind), s.ix(k.Value), since, until, limit(q))
-	if err != nil {
-		return nil, fail(ctx, "lookup "+k.Kind, err)
-	}
-	out, err := scanAll(rs)
+	out, err := s.readEmails(ctx, nil, lookupQuery, s.ix(k.Kind), s.ix(k.Value), since, until, limit(q))
 	if err != nil {
 		return nil, fail(ctx, "lookup "+k.Kind, err)
 	}
@@ -778,21 +804,14 @@ func (s *Store) Candidates(ctx context.Context, keys []correlate.Key, q correlat
 			args = append(args, indexValue(k.Kind), indexValue(k.Value))
 		}
 	}
-	rs, err := s.db.QueryContext(ctx, query, args...)
+	var overlaps []int64
+	ts, err := s.readEmails(ctx, &overlaps, query, args...)
 	if err != nil {
 		return nil, fail(ctx, "candidates", err)
 	}
-	defer rs.Close()
-	var out []correlate.Candidate
-	for rs.Next() {
-		var c correlate.Candidate
-		if c.Tracked, err = scanTracked(rs, &c.Overlap); err != nil {
-			return nil, fail(ctx, "candidates", err)
-		}
-		out = append(out, c)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, fail(ctx, "candidates", err)
+	out := make([]correlate.Candidate, len(ts))
+	for i, t := range ts {
+		out[i] = correlate.Candidate{Tracked: t, Overlap: int(overlaps[i])}
 	}
 	return out, nil
 }

@@ -34,10 +34,7 @@ import (
 // lease time by a database server's clock must run on a server whose clock
 // advances with the test's.
 func RunStore(t *testing.T, newStore func(t *testing.T) store.Store) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	runCases(t, newStore, []testCase[store.Store]{
 		{"ApplyPuts", testApplyPuts},
 		{"ApplyRollsBack", testApplyRollsBack},
 		{"ApplyRefusesBadPut", testApplyBadPut},
@@ -58,12 +55,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LeaseExpiry", testLeaseExpiry},
 		{"LeaseNames", testLeaseNames},
 		{"LongKeys", testLongKeys},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			c.fn(t, newStore(t))
-		})
-	}
+	})
 }
 
 func entry(n int, msgID string, keys ...correlate.Key) store.Entry {

@@ -34,10 +34,7 @@ var base = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // Run runs the contract suite against stores made by newStore.
 func Run(t *testing.T, newStore func(t *testing.T) correlate.Store) {
-	cases := []struct {
-		name string
-		fn   func(t *testing.T, s correlate.Store)
-	}{
+	runCases(t, newStore, []testCase[correlate.Store]{
 		{"PutGet", testPutGet},
 		{"PutAssignsIncreasingIDs", testPutIDs},
 		{"PutRejectsPresetID", testPutPresetID},
@@ -61,7 +58,17 @@ func Run(t *testing.T, newStore func(t *testing.T) correlate.Store) {
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"ConcurrentDuplicatePuts", testConcurrentDuplicates},
 		{"CancelledContext", testCancelled},
-	}
+	})
+}
+
+// A testCase is one case of a contract, run on a new store.
+type testCase[S any] struct {
+	name string
+	fn   func(t *testing.T, s S)
+}
+
+// runCases runs each case as a subtest, on a store of its own.
+func runCases[S any](t *testing.T, newStore func(t *testing.T) S, cases []testCase[S]) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.fn(t, newStore(t))
