@@ -3,6 +3,8 @@ package imapsync
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,6 +208,19 @@ func TestMoveRelinks(t *testing.T) {
 			require.Len(t, relinked, 1)
 			assert.Equal(t, caseA, relinked[0].Previous)
 			assert.Equal(t, "INBOX/Contoso", relinked[0].Folder)
+
+			// Moved back to Inbox, it keeps the folder's record.
+			uids, err = w.srv.UIDs("support", "INBOX/Contoso")
+			require.NoError(t, err)
+			_, err = w.srv.Move("support", "INBOX/Contoso", uids[0], "INBOX")
+			require.NoError(t, err)
+			eventually(t, 5*time.Second, "the move back seen", func() bool {
+				evs := w.eventsCopy()
+				last := evs[len(evs)-1]
+				return last.Folder == "INBOX" && last.Action == Existing
+			})
+			got, _ := w.tracked(ids[1])
+			assert.Equal(t, acct, got.Record, "back in Inbox, it keeps its record")
 			cancel()
 			<-done
 			assert.Len(t, ledgerOf(t, w.st), 2, "a move re-links, it never stores the email twice")
@@ -396,4 +411,81 @@ func TestAfter(t *testing.T) {
 	got, ok := w.tracked("old@contoso.example")
 	require.True(t, ok, "dragged into the tracked folder now: tracked whatever its date")
 	assert.Equal(t, acct, got.Record)
+}
+
+// TestSent: the Sent folder is read only when Mailbox.Sent is on; its mail
+// is outgoing, tracked when it correlated.
+func TestSent(t *testing.T) {
+	w := newWorld(t)
+	ids := w.conversation("a", caseA, 1, t0)
+	w.append("Sent", mail{id: "out@fabrikam.example", inReplyTo: ids[1], subject: "Re: Case a", date: t0.Add(time.Hour),
+		from: testAddr, to: "customer@contoso.example"})
+	s := w.syncer(w.options(w.mailbox()))
+	require.NoError(t, s.SyncOnce(context.Background()))
+	_, ok := w.tracked("out@fabrikam.example")
+	assert.False(t, ok, "Sent is not read by default (AutoTrackSentFolderItems is off)")
+	assert.Equal(t, int64(2), statusOf(s, testAddr).Counts.Fetched)
+
+	mb := w.mailbox()
+	mb.Sent = true
+	s = w.syncer(w.options(mb))
+	require.NoError(t, s.SyncOnce(context.Background()))
+	got, ok := w.tracked("out@fabrikam.example")
+	require.True(t, ok, "with Sent on, the reply sent from the mailbox is tracked")
+	assert.Equal(t, caseA, got.Record)
+	assert.Equal(t, correlate.Outgoing, got.Direction)
+	var sent bool
+	for _, f := range statusOf(s, testAddr).Folders {
+		sent = sent || (f.Role == "sent" && f.Path == "Sent")
+	}
+	assert.True(t, sent, "the folder marked \\Sent was found")
+}
+
+// TestNoSTARTTLS: imap:// to a host that is not loopback needs STARTTLS; a
+// server without it is refused before any credential is sent, and the
+// mailbox stops (a permanent error).
+func TestNoSTARTTLS(t *testing.T) {
+	w := newWorld(t)
+	mb := w.mailbox()
+	mb.URL = "imap://support@mail.fabrikam.example"
+	o := w.options(mb)
+	o.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, w.srv.Addr) // the name resolves to the fake server
+	}
+	s := w.syncer(o)
+	err := s.SyncOnce(context.Background())
+	require.Error(t, err)
+	assert.True(t, IsPermanent(err))
+	st := statusOf(s, testAddr)
+	assert.Equal(t, CauseTLS, st.Cause)
+	assert.Contains(t, st.LastError, "STARTTLS")
+	assert.Zero(t, w.srv.Logins(), "no credential sent")
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		url, addr, user string
+		tls, loopback   bool
+		err             string
+	}{
+		{url: "imaps://anna@imap.example", addr: "imap.example:993", user: "anna", tls: true}, // imaps: TLS on 993
+		{url: "imap://127.0.0.1:1143", addr: "127.0.0.1:1143", loopback: true},                // loopback: no STARTTLS needed
+		{url: "imap://anna%40fabrikam.com@outlook.office365.com", addr: "outlook.office365.com:143", user: "anna@fabrikam.com"},
+		{url: "imap://[::1]:143", addr: "[::1]:143", loopback: true},
+		{url: "imap://anna:secret@imap.example", err: "password"}, // never a password in a URL
+		{url: "pop3://imap.example", err: "scheme"},
+		{url: "imap://", err: "no host"},
+		{url: "imap://imap.example:99999", err: "port"},
+		{url: "imap://imap.example/INBOX", err: "path"},
+	} {
+		e, err := parseURL(tc.url)
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err, tc.url)
+			assert.NotContains(t, fmt.Sprint(err), "secret", "a password never reaches a message")
+			continue
+		}
+		require.NoError(t, err, tc.url)
+		assert.Equal(t, endpoint{tls: tc.tls, host: e.host, addr: tc.addr, user: tc.user, loopback: tc.loopback}, e, tc.url)
+	}
 }
