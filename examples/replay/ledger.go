@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -13,10 +12,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/ledger"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
@@ -250,44 +248,15 @@ func openLedger(ctx context.Context, url string) (store.Store, func() error, err
 	return st, closeStore, nil
 }
 
-// ledgerLine is one line of -export.
-type ledgerLine struct {
-	MessageID string `json:"message_id"`
-	Regarding string `json:"regarding"`
-	Method    string `json:"method"`
-}
-
 // exportLedger writes every tracked email of the store at url as JSON
-// Lines, sorted by message_id, so that two ledgers compare with diff.
+// Lines, sorted by message_id, so that two ledgers compare with diff
+// (internal/ledger).
 func exportLedger(ctx context.Context, url, file string, stdout io.Writer) error {
 	st, closeStore, err := openLedger(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	var lines []ledgerLine
-	for after := int64(0); ; {
-		page, err := st.Scan(ctx, after, 1000)
-		if err != nil {
-			return fmt.Errorf("-export: %w", err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, t := range page {
-			lines = append(lines, ledgerLine{MessageID: t.MessageID, Regarding: t.Record.String(), Method: t.Method.String()})
-		}
-		after = page[len(page)-1].ID
-	}
-	slices.SortFunc(lines, func(a, b ledgerLine) int {
-		if c := strings.Compare(a.MessageID, b.MessageID); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Regarding, b.Regarding); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Method, b.Method)
-	})
 	w := stdout
 	var f *os.File
 	if file != "-" {
@@ -296,15 +265,7 @@ func exportLedger(ctx context.Context, url, file string, stdout io.Writer) error
 		}
 		w = f
 	}
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	for _, l := range lines {
-		if err := enc.Encode(l); err != nil {
-			break
-		}
-	}
-	err = bw.Flush()
+	_, err = ledger.Export(ctx, st, w)
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr
