@@ -23,7 +23,6 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/store"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
-	"github.com/mailcorrelate/mailcorrelate/token"
 )
 
 // openStore opens the -store URL: memory, sqlite:PATH or postgres://….
@@ -42,11 +41,12 @@ func openStore(ctx context.Context, url string) (store.Store, func() error, erro
 }
 
 // buildEngine wires the chain as the replay command does with the same
-// flags (audit on, the token sender policy, smart matching improved, the
-// mailbox's domain as the organization's own), so both file the same mail
-// under the same records.
+// flags (audit on, the default sender policy — a participant or a colleague
+// at the same organization —, smart matching improved, the mailbox's domain
+// as the organization's own), so both file the same mail under the same
+// records.
 func buildEngine(st correlate.Store, cfg *config, rules *folder.Rules, own []string) (*correlate.Engine, error) {
-	opts := &mailcorrelate.Options{Audit: true, TokenPolicy: token.ParticipantPolicy, Folders: rules}
+	opts := &mailcorrelate.Options{Audit: true, Folders: rules}
 	if cfg.preset == "emailrouter" {
 		opts.Preset = mailcorrelate.EmailRouter
 	}
