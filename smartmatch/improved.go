@@ -3,9 +3,11 @@ package smartmatch
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,9 +27,15 @@ const (
 	// freshFactor scales the confidence of a fresh message when
 	// Options.MatchFresh lets it match.
 	freshFactor = 0.8
-	// hubFactor scales the score of a candidate that shares only hub
-	// addresses (and a specific base subject).
+	// hubFactor and orgFactor scale the confidence of a candidate that
+	// shares only a hub, or only an organization.
 	hubFactor = 0.7
+	orgFactor = 0.85
+	// againAfter is the age from which a fresh message from the author of
+	// a tracked email with its subject is a new message (the next "New
+	// Hire", a daily report) rather than the author continuing their own
+	// message (a correction, a forgotten attachment).
+	againAfter = time.Hour
 )
 
 // form is a subject prepared for Improved mode.
@@ -36,10 +44,15 @@ type form struct {
 	// tokens, folded (subject.Fold), with every run of characters that are
 	// not letters, digits or marks replaced by one space.
 	text string
-	// tokens are the folded tracking-token-like texts of the base subject.
-	tokens []string
+	// tokens reports tracking-token-like texts in the base subject, set
+	// aside: the token strategy, ahead in the chain, resolves them, and
+	// Dynamics stamps a new token on every email it sends, so two emails of
+	// one conversation often carry different ones.
+	tokens bool
 	// reply reports a reply or forward prefix.
 	reply bool
+	// was is the subject a "(was: …)" trailer named, as written.
+	was string
 }
 
 // form prepares s for comparison.
@@ -48,10 +61,11 @@ func (c *Correlator) form(s string) form {
 	var f form
 	for _, t := range info.Tokens {
 		base = strings.ReplaceAll(base, t, " ")
-		f.tokens = append(f.tokens, subject.Fold(t))
+		f.tokens = true
 	}
 	f.text = canon(subject.Fold(base))
 	f.reply = info.Reply || info.Forward
+	f.was = info.Was
 	return f
 }
 
@@ -119,21 +133,6 @@ func signatureKey(text string) correlate.Key {
 		h >>= 4
 	}
 	return correlate.Key{Kind: KindSubject, Value: string(b[:])}
-}
-
-// tokensAgree reports whether two token lists allow the subjects to be one
-// conversation: unless both have tokens and share none. A token on one side
-// only (a stamped reply to an unstamped email) changes nothing.
-func tokensAgree(a, b []string) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return true
-	}
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
-		}
-	}
-	return false
 }
 
 // similarity returns the normalized Levenshtein similarity of two
@@ -225,6 +224,10 @@ type party struct {
 	// own (its organization's recipients of incoming mail, its sender of
 	// outgoing mail).
 	far bool
+	// hub reports a hub address (see Correlator.hub).
+	hub bool
+	// org is the address's organization (orgOf), "" for none.
+	org string
 }
 
 // parties appends to dst the first limit unique normalized participants of
@@ -257,6 +260,10 @@ func (c *Correlator) keepAddress(mailbox string) func(string) bool {
 func (c *Correlator) indexImproved(m *correlate.Message, dst []correlate.Key) []correlate.Key {
 	if f := c.form(m.Subject); f.text != "" {
 		dst = append(dst, signatureKey(f.text))
+		var tbuf [DefaultMaxTerms]string
+		for _, w := range appendTerms(tbuf[:0], f.text, c.maxTerms) {
+			dst = append(dst, termKey(w))
+		}
 	}
 	var abuf [DefaultMaxAddresses]string
 	for _, a := range participants(m, abuf[:0], c.maxAddrs, c.keepAddress(correlate.NormalizeAddress(m.Mailbox))) {
@@ -303,117 +310,249 @@ func (c *Correlator) hub(ctx context.Context, a string) (bool, int, int64, error
 
 // icand is a tracked email examined in Improved mode.
 type icand struct {
-	t      *correlate.Tracked
-	sim    float64
-	shared int    // non-hub addresses it shares
-	hubs   int    // hub addresses it shares
-	first  string // the first shared address
-	score  float64
-	clash  bool   // tracking tokens on both sides, none shared
-	why    string // why it does not qualify; "" when it does
+	t     *correlate.Tracked
+	sim   float64
+	level level
+	via   string  // the address or organization that set the level
+	rank  float64 // similarity × recency: orders qualifying candidates
+	score float64 // the evidence in bits (see the package documentation)
+	// The parts of the score: the subject's specificity (NaN when the
+	// participants carried the candidate without it), the age and the
+	// missing reply prefix.
+	subjBits, ageBits float64
+	fresh             bool
+	again             bool   // a fresh message from the author of the tracked email
+	was               bool   // found by the subject a "(was: …)" trailer names
+	why               string // why it does not qualify; "" when it does
 }
 
-// related reports whether ic shares any address with the message besides
-// own addresses: such a candidate of another record makes a match ambiguous.
-func (ic *icand) related() bool { return ic.shared+ic.hubs > 0 }
+// A subj is a comparison text looked up: the message's base subject, or
+// the one a "(was: …)" trailer names.
+type subj struct {
+	text  string
+	sig   correlate.Key
+	nsig  int // tracked emails with the same comparison text
+	words wordStats
+	was   bool // named by a "(was: …)" trailer
+}
+
+// query is one message being correlated in Improved mode.
+type query struct {
+	c     *Correlator
+	m     *correlate.Message
+	f     form
+	parts []party // participants besides own addresses, hubs marked
+	main  subj
+	ref   time.Time
+	from  string // the message's sender
+	// noRecipients reports an incoming message without To, Cc or Bcc.
+	noRecipients bool
+}
+
+// specificity returns the specificity of s for a candidate whose
+// conversation has own tracked emails under s's comparison text; the word
+// statistics are read once.
+func (q *query) specificity(ctx context.Context, s *subj, own int) (float64, error) {
+	if !s.words.done {
+		ws, err := q.c.stats(ctx, s.text)
+		if err != nil {
+			return 0, err
+		}
+		s.words = ws
+	}
+	return s.words.bits(own), nil
+}
+
+// level returns how closely t's participants tie it to the message, and the
+// address or organization that shows it.
+func (q *query) level(t *correlate.Tracked) (level, string) {
+	c := q.c
+	// An address counts on the far side of either email (the sender of
+	// incoming mail, a recipient of outgoing mail), or anywhere when the
+	// organization's own addresses are known: a recipient of incoming mail
+	// may be a service rep, unless OwnAddresses says who the reps are.
+	farIn := func(t *correlate.Tracked, i int) bool {
+		return c.ownKnown || (t.Direction == correlate.Outgoing) == (i > 0)
+	}
+	best, via := levelNone, ""
+	for _, p := range q.parts {
+		i := slices.Index(t.Participants, p.addr)
+		if i < 0 {
+			continue
+		}
+		switch {
+		case p.hub:
+			if best < levelHub {
+				best, via = levelHub, p.addr
+			}
+		case p.far || farIn(t, i):
+			return levelAddress, p.addr
+		case best < levelHub:
+			// The same recipient of two incoming emails: the mailbox or
+			// list both came through.
+			best, via = levelHub, p.addr
+		}
+	}
+	if best >= levelOrg {
+		return best, via
+	}
+	// An incoming email that lists no recipient (an archive, Bcc) came
+	// through the mailbox by a route it does not name; when the own
+	// addresses are unknown, it shares that route with the incoming tracked
+	// emails, as two emails to the same recipient do.
+	if best == levelNone && q.noRecipients && !c.ownKnown && t.Direction == correlate.Incoming {
+		best, via = levelHub, "(no recipient listed)"
+	}
+	for _, p := range q.parts {
+		if p.org == "" || p.hub || !(p.far || c.ownKnown) {
+			continue
+		}
+		for i, x := range t.Participants {
+			if farIn(t, i) && x != t.Mailbox && inOrg(x, p.org) && !c.isOwn(x) {
+				return levelOrg, p.org
+			}
+		}
+	}
+	return best, via
+}
+
+// consider examines tracked email t, whose base subject has similarity sim
+// to s.
+func (q *query) consider(ctx context.Context, s *subj, t *correlate.Tracked, sim float64, own int) (icand, error) {
+	c := q.c
+	ic := icand{t: t, sim: sim, was: s.was}
+	ic.level, ic.via = q.level(t)
+	age := q.ref.Sub(t.Time)
+	ic.rank = sim * c.decay(age)
+	// A "(was: …)" trailer says the message continues a conversation.
+	fresh := !q.f.reply && !c.fresh && !s.was
+	ic.again = fresh && age >= againAfter && len(t.Participants) > 0 && t.Participants[0] == q.from
+	switch {
+	case sim < c.minSim:
+		ic.why = "base subject differs"
+		return ic, nil
+	case ic.level == levelNone && c.ownKnown:
+		// The own addresses are known, so the message's other
+		// participants are its customer's: sharing none of them, nor
+		// their organization, it is another customer's message.
+		ic.why = "no participant shared besides own addresses"
+		return ic, nil
+	case ic.again:
+		ic.why = "its author sends the same subject again without a reply prefix: a new message"
+		return ic, nil
+	case sim < 1 && ic.level < levelAddress:
+		ic.why = "base subject only similar, and shares only " + ic.level.String() + " " + ic.via
+		return ic, nil
+	}
+	ic.ageBits, ic.fresh, ic.subjBits = c.ageBits(age), fresh, math.NaN()
+	ic.score = c.tune.bits(ic.level) - ic.ageBits
+	if fresh {
+		ic.score -= c.tune.freshBits
+	}
+	if ic.score >= c.tune.minScore {
+		return ic, nil // participants alone carry it, whatever the subject
+	}
+	sp, err := q.specificity(ctx, s, own)
+	if err != nil {
+		return ic, err
+	}
+	ic.subjBits = sp * sim
+	ic.score += ic.subjBits
+	switch {
+	case ic.score >= c.tune.minScore:
+	case ic.level == levelNone:
+		ic.why = "no participant shared, and the base subject is not specific enough to match alone (" + c.explain(&ic) + ")"
+	default:
+		ic.why = "shares only " + ic.level.String() + " " + ic.via + ", and the base subject is not specific enough (" + c.explain(&ic) + ")"
+	}
+	return ic, nil
+}
+
+// explain spells the score of ic out: "score 21.4 bits = address 16.0 +
+// subject 9.5 - fresh 4.0 - age 0.1 (MinScore 8.0)".
+func (c *Correlator) explain(ic *icand) string {
+	var b strings.Builder
+	b.WriteString("score ")
+	b.WriteString(fmtBits(ic.score))
+	b.WriteString(" bits = ")
+	b.WriteString(ic.level.String())
+	b.WriteByte(' ')
+	b.WriteString(fmtBits(c.tune.bits(ic.level)))
+	if !math.IsNaN(ic.subjBits) {
+		b.WriteString(" + subject ")
+		b.WriteString(fmtBits(ic.subjBits))
+	}
+	if ic.fresh {
+		b.WriteString(" - fresh ")
+		b.WriteString(fmtBits(c.tune.freshBits))
+	}
+	if ic.ageBits >= 0.05 {
+		b.WriteString(" - age ")
+		b.WriteString(fmtBits(ic.ageBits))
+	}
+	b.WriteString(" (MinScore ")
+	b.WriteString(fmtBits(c.tune.minScore))
+	b.WriteByte(')')
+	return b.String()
+}
+
+// ageBits is the recency part of the score: one bit per HalfLife of age.
+func (c *Correlator) ageBits(age time.Duration) float64 {
+	if age <= 0 {
+		return 0
+	}
+	return float64(age) / float64(c.halfLife)
+}
 
 // correlateImproved is Improved mode; see the package documentation.
 func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message) (correlate.Match, error) {
 	f := c.form(m.Subject)
 	if f.text == "" {
-		if len(f.tokens) > 0 {
+		if f.tokens {
 			return correlate.Match{Reason: "subject holds nothing but tracking tokens"}, nil
 		}
 		return correlate.Match{Reason: "no subject words"}, nil
 	}
-	if !f.reply && !c.fresh {
-		return correlate.Match{Reason: "subject has no reply or forward prefix: a new conversation (Options.MatchFresh)"}, nil
-	}
-	var pbuf, lbuf [DefaultMaxAddresses]party
-	var hbuf [DefaultMaxAddresses]string
-	parts := parties(m, pbuf[:0], c.maxAddrs, c.keepAddress(correlate.NormalizeAddress(m.Mailbox)))
-	if len(parts) == 0 {
+	var pbuf [DefaultMaxAddresses]party
+	q := query{c: c, m: m, f: f, from: m.SenderAddress(),
+		noRecipients: m.Direction == correlate.Incoming && len(m.To)+len(m.Cc)+len(m.Bcc) == 0}
+	q.parts = parties(m, pbuf[:0], c.maxAddrs, c.keepAddress(correlate.NormalizeAddress(m.Mailbox)))
+	if len(q.parts) == 0 {
 		return correlate.Match{Reason: "no participant besides own addresses"}, nil
 	}
 	var ev []correlate.Evidence
-	live, hubs := lbuf[:0], hbuf[:0]
-	for _, p := range parts {
-		a := p.addr
-		isHub, n, tot, err := c.hub(ctx, a)
+	mboxOrg := ""
+	if m.Mailbox != "" {
+		mboxOrg = orgOf(correlate.NormalizeAddress(m.Mailbox))
+	}
+	for i := range q.parts {
+		p := &q.parts[i]
+		isHub, n, tot, err := c.hub(ctx, p.addr)
 		if err != nil {
 			return correlate.Match{}, err
 		}
 		if isHub {
-			hubs = append(hubs, a)
-			ev = append(ev, correlate.Evidence{Field: "Participants", Value: a,
+			p.hub = true
+			ev = append(ev, correlate.Evidence{Field: "Participants", Value: p.addr,
 				Note: "hub address on " + strconv.Itoa(n) + " of " + strconv.FormatInt(tot, 10) + " tracked emails"})
 			continue
 		}
-		live = append(live, p)
+		p.org = orgOf(p.addr)
+		if p.org != "" && (p.org == mboxOrg || c.isOwnDomain(p.org)) {
+			p.org = ""
+		}
 	}
-	// A subject carried by more tracked emails than MaxCandidates is common:
-	// its candidates come from the participants' emails only.
-	sig := signatureKey(f.text)
-	nsig, err := c.idx.Count(ctx, sig)
-	if err != nil {
-		return correlate.Match{}, fmt.Errorf("smartmatch: count %s %q: %w", sig.Kind, sig.Value, err)
+	if err := c.lookUp(ctx, &q.main, f.text, false); err != nil {
+		return correlate.Match{}, err
 	}
-	common := nsig > c.maxC
-	// A shared hub proves nothing by itself; a specific subject may.
-	hubOK := !common && c.hubWords > 0 && wordCount(f.text) >= c.hubWords
-	if len(live) < c.minOverlap && !(hubOK && len(hubs) > 0) {
-		return correlate.Match{Strategy: c.String(), Reason: "no participant besides own and hub addresses", Evidence: ev}, nil
-	}
-
-	since, ref := c.since(m)
+	var since time.Time
+	since, q.ref = c.since(m)
 	var (
 		cbuf  [16]icand
 		sbuf  [32]int64
 		cands = cbuf[:0]
 		seen  = sbuf[:0]
 	)
-	consider := func(t *correlate.Tracked, sim float64, tokens []string) {
-		ic := icand{t: t, sim: sim}
-		far := false
-		for _, p := range live {
-			if i := slices.Index(t.Participants, p.addr); i >= 0 {
-				// The address is on the far side of the message or of the
-				// tracked email: its sender when incoming (the first
-				// participant), a recipient when outgoing.
-				pfar := p.far || (t.Direction == correlate.Outgoing) == (i > 0)
-				if ic.shared == 0 || pfar && !far {
-					ic.first = p.addr
-				}
-				ic.shared++
-				far = far || pfar
-			}
-		}
-		for _, a := range hubs {
-			if slices.Contains(t.Participants, a) {
-				if ic.shared+ic.hubs == 0 {
-					ic.first = a
-				}
-				ic.hubs++
-			}
-		}
-		ic.score = sim * c.decay(ref.Sub(t.Time))
-		switch {
-		case sim < c.minSim:
-			ic.why = "base subject differs"
-		case !tokensAgree(f.tokens, tokens):
-			ic.why, ic.clash = "tracking tokens differ", true
-		case ic.shared >= c.minOverlap && far:
-		case ic.hubs > 0 && hubOK && sim == 1:
-			ic.score *= hubFactor
-		case ic.hubs > 0:
-			ic.why = "shares only hub addresses, and the base subject is not specific enough"
-		case ic.shared > 0:
-			ic.why = "shares only near-side addresses (recipients of incoming mail, senders of outgoing mail)"
-		default:
-			ic.why = "no participant shared besides own addresses"
-		}
-		cands = append(cands, ic)
-	}
 	unseen := func(t *correlate.Tracked) bool {
 		if m.MessageID != "" && t.MessageID == m.MessageID || slices.Contains(seen, t.ID) {
 			return false
@@ -421,41 +560,94 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 		seen = append(seen, t.ID)
 		return true
 	}
-
-	// Step 1: the tracked emails with the same base subject.
-	var ts []correlate.Tracked
-	if nsig > 0 && !common {
-		ts, err = c.idx.Lookup(ctx, sig, correlate.Query{Since: since, Limit: c.maxC})
+	add := func(s *subj, t *correlate.Tracked, sim float64, own int) error {
+		ic, err := q.consider(ctx, s, t, sim, own)
 		if err != nil {
-			return correlate.Match{}, fmt.Errorf("smartmatch: lookup %s %q: %w", sig.Kind, sig.Value, err)
+			return err
 		}
+		cands = append(cands, ic)
+		return nil
 	}
-	exact := false
-	for i := range ts {
-		t := &ts[i]
-		if !unseen(t) {
-			continue
+	qualified := func() bool {
+		for _, ic := range cands {
+			if ic.why == "" && ic.sim == 1 {
+				return true
+			}
 		}
-		sim, tokens := 1.0, []string(nil)
-		if len(f.tokens) > 0 || len(f.text) > maxSignatureText {
-			cf := c.form(t.Subject)
-			sim, tokens = c.similarity(f.text, cf.text), cf.tokens
-		}
-		consider(t, sim, tokens)
-		exact = exact || cands[len(cands)-1].why == ""
+		return false
 	}
-	// Step 2: the newest tracked emails of each participant, for edited
-	// subjects and for generic subjects whose newest emails are elsewhere.
-	if !exact {
+	// Step 1: the tracked emails with the same base subject, newest first.
+	sameSubject := func(s *subj) error {
+		if s.nsig == 0 {
+			return nil
+		}
+		ts, err := c.idx.Lookup(ctx, s.sig, correlate.Query{Since: since, Limit: c.maxC})
+		if err != nil {
+			return fmt.Errorf("smartmatch: lookup %s %q: %w", s.sig.Kind, s.sig.Value, err)
+		}
+		for i := range ts {
+			t := &ts[i]
+			if !unseen(t) {
+				continue
+			}
+			sim := 1.0
+			if len(s.text) > maxSignatureText {
+				// A hashed signature: make sure the texts are equal.
+				sim = c.similarity(s.text, c.form(t.Subject).text)
+			}
+			// The emails of t's conversation under this subject (among
+			// those read): they do not make its words common.
+			own := 0
+			for j := range ts {
+				if ts[j].Record == t.Record {
+					own++
+				}
+			}
+			if err := add(s, t, sim, own); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Then the subjects "(was: …)" trailers name, innermost last: the
+	// conversation the message continues under a new subject.
+	wasSubjects := func() error {
+		was := f.was
+		for range maxWas {
+			if was == "" || qualified() {
+				return nil
+			}
+			wf := c.form(was)
+			if wf.text == "" || wf.text == f.text {
+				return nil
+			}
+			ws := &subj{}
+			if err := c.lookUp(ctx, ws, wf.text, true); err != nil {
+				return err
+			}
+			if err := sameSubject(ws); err != nil {
+				return err
+			}
+			was = wf.was
+		}
+		return nil
+	}
+	// Step 2: the newest tracked emails of each participant that is not a
+	// hub, for edited subjects and for common subjects whose newest emails
+	// are other conversations'.
+	byParticipant := func() error {
 		budget := c.maxC
-		for _, p := range live {
+		for _, p := range q.parts {
 			if budget <= 0 {
 				break
+			}
+			if p.hub {
+				continue
 			}
 			k := addressKey(p.addr)
 			ts, err := c.idx.Lookup(ctx, k, correlate.Query{Since: since, Limit: budget})
 			if err != nil {
-				return correlate.Match{}, fmt.Errorf("smartmatch: lookup %s %q: %w", k.Kind, k.Value, err)
+				return fmt.Errorf("smartmatch: lookup %s %q: %w", k.Kind, k.Value, err)
 			}
 			budget -= len(ts)
 			for i := range ts {
@@ -464,19 +656,51 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 					continue
 				}
 				cf := c.form(t.Subject)
-				consider(t, c.similarity(f.text, cf.text), cf.tokens)
+				if err := add(&q.main, t, c.similarity(f.text, cf.text), 1); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
 	}
-	return c.decide(f, cands, ev), nil
+	// A subject carried by more tracked emails than MaxCandidates is common
+	// ("Hello"): the participants' emails are read first.
+	steps := [3]func() error{func() error { return sameSubject(&q.main) }, wasSubjects, byParticipant}
+	if q.main.nsig > c.maxC {
+		steps[0], steps[2] = byParticipant, steps[0]
+	}
+	for _, step := range steps {
+		if qualified() {
+			break
+		}
+		if err := step(); err != nil {
+			return correlate.Match{}, err
+		}
+	}
+	return c.decide(&q, cands, ev), nil
 }
 
-// decide picks the winner among the examined candidates: the best-scoring
-// qualifying one, equal base subjects before similar ones, candidates with a
-// record before those without; an abstention when qualifying candidates of
-// the best tier name two records.
-func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) correlate.Match {
-	ok := cands[:0:0]
+// maxWas bounds the nested "(was: …)" trailers followed.
+const maxWas = 3
+
+// lookUp prepares s for comparison text text: its key and the number of
+// tracked emails under it.
+func (c *Correlator) lookUp(ctx context.Context, s *subj, text string, was bool) error {
+	s.text, s.sig, s.was = text, signatureKey(text), was
+	n, err := c.idx.Count(ctx, s.sig)
+	if err != nil {
+		return fmt.Errorf("smartmatch: count %s %q: %w", s.sig.Kind, s.sig.Value, err)
+	}
+	s.nsig = n
+	return nil
+}
+
+// decide picks the winner among the examined candidates: among the
+// qualifying ones, equal base subjects before similar ones, candidates with
+// a record before those without, closer participants before others, then
+// similarity × recency; an abstention when another record's candidate is as
+// plausible (same tier, participants as close).
+func (c *Correlator) decide(q *query, cands []icand, ev []correlate.Evidence) correlate.Match {
 	exact, recorded := false, false
 	for _, ic := range cands {
 		if ic.why == "" {
@@ -484,6 +708,7 @@ func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) corr
 			recorded = recorded || !ic.t.Record.IsZero()
 		}
 	}
+	ok := cands[:0:0]
 	for _, ic := range cands {
 		if ic.why == "" && (!exact || ic.sim == 1) && (!recorded || !ic.t.Record.IsZero()) {
 			ok = append(ok, ic)
@@ -491,9 +716,11 @@ func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) corr
 	}
 	better := func(a, b icand) int {
 		switch {
-		case a.score > b.score:
+		case a.level != b.level:
+			return int(b.level) - int(a.level)
+		case a.rank > b.rank:
 			return -1
-		case a.score < b.score:
+		case a.rank < b.rank:
 			return 1
 		case newer(a.t, b.t):
 			return -1
@@ -503,40 +730,18 @@ func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) corr
 		return 0
 	}
 	if len(ok) == 0 {
-		if len(cands) == 0 {
-			return correlate.Match{}
-		}
-		// Name the closest candidate and why it lost.
-		slices.SortFunc(cands, func(a, b icand) int {
-			if a.sim != b.sim {
-				if a.sim > b.sim {
-					return -1
-				}
-				return 1
-			}
-			return better(a, b)
-		})
-		r := cands[0]
-		if r.sim < c.minSim {
-			// Nothing alike: no opinion, but say which addresses were hubs.
-			if len(ev) == 0 {
-				return correlate.Match{}
-			}
-			return correlate.Match{Strategy: c.String(), Reason: "no tracked email with a similar base subject", Evidence: ev}
-		}
-		ev = append(ev, correlate.Evidence{Field: "runner-up", Value: r.t.Record.String(), Note: describe(r.t) + ": " + r.why})
-		return correlate.Match{Strategy: c.String(), Reason: "no tracked email qualifies; closest: " + describe(r.t) + ", " + r.why, Evidence: ev}
+		return c.noMatch(cands, ev, better)
 	}
 	slices.SortFunc(ok, better)
 	best := ok[0]
 	id := strconv.FormatInt(best.t.ID, 10)
 	// The guard against generic subjects: another record's tracked email
-	// with the same (or, in the similar tier, a similar) base subject that
-	// shares any address besides own addresses, hubs included.
+	// with the same (or, in the similar tier, a similar) base subject whose
+	// participants are as close to the message's.
 	var rival *icand
 	for i := range cands {
 		r := &cands[i]
-		if r.t.Record == best.t.Record || r.t.Record.IsZero() || r.clash || !r.related() ||
+		if r.t.Record == best.t.Record || r.t.Record.IsZero() || r.again || r.level == levelNone ||
 			r.sim < c.minSim || exact && r.sim < 1 {
 			continue
 		}
@@ -546,59 +751,74 @@ func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) corr
 	}
 	if rival != nil {
 		ev = append(ev,
-			correlate.Evidence{Field: "Subject", Value: f.text, Note: "ambiguous: tracked under two records"},
-			correlate.Evidence{Field: "candidate", Value: best.t.Record.String(), Note: describe(best.t) + ", score " + fmtScore(best.score)},
-			correlate.Evidence{Field: "runner-up", Value: rival.t.Record.String(), Note: describe(rival.t) + ", score " + fmtScore(rival.score)},
+			correlate.Evidence{Field: "Subject", Value: q.f.text, Note: "ambiguous: tracked under two records, participants as close (" + best.level.String() + ")"},
+			correlate.Evidence{Field: "candidate", Value: best.t.Record.String(), Note: describe(best.t) + ", shares " + best.level.String() + " " + best.via},
+			correlate.Evidence{Field: "runner-up", Value: rival.t.Record.String(), Note: describe(rival.t) + ", shares " + rival.level.String() + " " + rival.via},
 		)
 		return correlate.Match{
 			Strategy: c.String(),
-			Reason:   "ambiguous: " + describe(best.t) + " and " + describe(rival.t) + " both match; not guessing",
+			Reason: "ambiguous: " + describe(best.t) + " and " + describe(rival.t) + " both match (sharing " + best.level.String() + " and " +
+				rival.level.String() + "); not guessing",
 			Evidence: ev,
 		}
 	}
-	conf := correlate.Likely * best.score
-	if !f.reply {
+	conf := correlate.Likely * best.rank
+	switch best.level {
+	case levelOrg:
+		conf *= orgFactor
+	case levelHub:
+		conf *= hubFactor
+	}
+	if !q.f.reply {
 		conf *= freshFactor
 	}
+	conf = max(conf, correlate.Weak)
 	var reason strings.Builder
 	reason.Grow(96)
-	subj := correlate.Evidence{Field: "Subject", Value: f.text}
-	if best.sim < 1 {
+	subj := correlate.Evidence{Field: "Subject", Value: q.f.text}
+	switch {
+	case best.was:
+		subj.Note = "its \"(was: …)\" trailer names the base subject of tracked email " + id
+		reason.WriteString("the subject it continues (was: …) is the base subject of tracked email ")
+	case best.sim < 1:
 		subj.Note = "similar (" + fmtScore(best.sim) + ") to the base subject of tracked email " + id
 		reason.WriteString("base subject similar (")
 		reason.WriteString(fmtScore(best.sim))
 		reason.WriteString(") to tracked email ")
-	} else {
+	default:
 		subj.Note = "same base subject as tracked email " + id
 		reason.WriteString("same base subject as tracked email ")
 	}
 	reason.WriteString(id)
-	part := correlate.Evidence{Field: "Participants", Value: best.first}
-	if best.shared > 0 {
+	part := correlate.Evidence{Field: "Participants", Value: best.via}
+	switch best.level {
+	case levelAddress:
 		reason.WriteString(", sharing ")
-		reason.WriteString(best.first)
-		if best.shared > 1 {
-			reason.WriteString(" and ")
-			reason.WriteString(strconv.Itoa(best.shared - 1))
-			reason.WriteString(" more")
-		}
-		part.Note = strconv.Itoa(best.shared) + " shared with tracked email " + id + " besides own and hub addresses"
-	} else {
+		reason.WriteString(best.via)
+		part.Note = "shared with tracked email " + id + " (address)"
+	case levelOrg:
+		reason.WriteString(", sharing the organization ")
+		reason.WriteString(best.via)
+		part.Note = "organization shared with tracked email " + id
+	case levelHub:
 		reason.WriteString(", sharing only the hub ")
-		reason.WriteString(best.first)
-		part.Note = "only hubs shared with tracked email " + id + "; the base subject has " +
-			strconv.Itoa(wordCount(f.text)) + " words"
+		reason.WriteString(best.via)
+		part.Note = "only a hub shared with tracked email " + id
+	default:
+		reason.WriteString(", sharing no participant: the base subject carries it alone")
+		part.Note = "nothing shared with tracked email " + id
 	}
+	part.Note += "; " + c.explain(&best)
 	ev = slices.Grow(ev, 3)
 	ev = append(ev, subj, part)
 	// The runner-up: the closest candidate of another record.
 	var ru *icand
 	for i := range cands {
 		r := &cands[i]
-		if r.t.Record == best.t.Record || r.sim < c.minSim && r.shared == 0 {
+		if r.t.Record == best.t.Record || r.sim < c.minSim && r.level == levelNone {
 			continue
 		}
-		if ru == nil || r.sim > ru.sim || r.sim == ru.sim && r.score > ru.score {
+		if ru == nil || r.sim > ru.sim || r.sim == ru.sim && r.rank > ru.rank {
 			ru = r
 		}
 	}
@@ -608,6 +828,8 @@ func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) corr
 		case why != "":
 		case ru.t.Record.IsZero():
 			why = "tracked without a record"
+		case ru.level < best.level:
+			why = "shares only " + ru.level.String() + " " + ru.via
 		default:
 			why = "its base subject is only similar (" + fmtScore(ru.sim) + ")"
 		}
@@ -619,7 +841,7 @@ func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) corr
 		Confidence:     conf,
 		Strategy:       c.String(),
 		CorrelatedWith: best.t,
-		SubjectChanged: best.sim < 1,
+		SubjectChanged: best.sim < 1 || best.was,
 		Reason:         reason.String(),
 		Evidence:       ev,
 	}
@@ -633,4 +855,40 @@ func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) corr
 	return mt
 }
 
+// noMatch explains why no candidate qualified: the closest and why it lost.
+func (c *Correlator) noMatch(cands []icand, ev []correlate.Evidence, better func(a, b icand) int) correlate.Match {
+	if len(cands) == 0 {
+		if len(ev) == 0 {
+			return correlate.Match{}
+		}
+		return correlate.Match{Strategy: c.String(), Reason: "no tracked email with a similar base subject", Evidence: ev}
+	}
+	slices.SortFunc(cands, func(a, b icand) int {
+		if a.sim != b.sim {
+			if a.sim > b.sim {
+				return -1
+			}
+			return 1
+		}
+		return better(a, b)
+	})
+	r := cands[0]
+	if r.sim < c.minSim {
+		// Nothing alike: no opinion, but say which addresses were hubs.
+		if len(ev) == 0 {
+			return correlate.Match{}
+		}
+		return correlate.Match{Strategy: c.String(), Reason: "no tracked email with a similar base subject", Evidence: ev}
+	}
+	ev = append(ev, correlate.Evidence{Field: "runner-up", Value: r.t.Record.String(), Note: describe(r.t) + ": " + r.why})
+	return correlate.Match{Strategy: c.String(), Reason: "no tracked email qualifies; closest: " + describe(r.t) + ", " + r.why, Evidence: ev}
+}
+
 func fmtScore(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
+
+func fmtBits(x float64) string {
+	if math.Abs(x) < 0.05 {
+		x = 0 // no "-0.0"
+	}
+	return strconv.FormatFloat(x, 'f', 1, 64)
+}
