@@ -347,6 +347,9 @@ type query struct {
 	from  string // the message's sender
 	// noRecipients reports an incoming message without To, Cc or Bcc.
 	noRecipients bool
+	// viaList reports a message that came through a mailing list (List-Id
+	// or List-Post).
+	viaList bool
 }
 
 // specificity returns the specificity of s for a candidate whose
@@ -367,12 +370,14 @@ func (q *query) specificity(ctx context.Context, s *subj, own int) (float64, err
 // address or organization that shows it.
 func (q *query) level(t *correlate.Tracked) (level, string) {
 	c := q.c
-	// An address counts on the far side of either email (the sender of
-	// incoming mail, a recipient of outgoing mail), or anywhere when the
-	// organization's own addresses are known: a recipient of incoming mail
-	// may be a service rep, unless OwnAddresses says who the reps are.
-	farIn := func(t *correlate.Tracked, i int) bool {
-		return c.ownKnown || (t.Direction == correlate.Outgoing) == (i > 0)
+	// A shared address counts as the same person on the far side of either
+	// email (the sender of incoming mail, a recipient of outgoing mail),
+	// or anywhere when the organization's own addresses are known (a
+	// customer on Cc): a recipient of both incoming emails may be a service
+	// rep when OwnAddresses does not say who the reps are, or the list both
+	// came through when the message came through a list.
+	counts := func(t *correlate.Tracked, i int) bool {
+		return (t.Direction == correlate.Outgoing) == (i > 0) || c.ownKnown && !q.viaList
 	}
 	best, via := levelNone, ""
 	for _, p := range q.parts {
@@ -385,7 +390,7 @@ func (q *query) level(t *correlate.Tracked) (level, string) {
 			if best < levelHub {
 				best, via = levelHub, p.addr
 			}
-		case p.far || farIn(t, i):
+		case p.far || counts(t, i):
 			return levelAddress, p.addr
 		case best < levelHub:
 			// The same recipient of two incoming emails: the mailbox or
@@ -404,11 +409,11 @@ func (q *query) level(t *correlate.Tracked) (level, string) {
 		best, via = levelHub, "(no recipient listed)"
 	}
 	for _, p := range q.parts {
-		if p.org == "" || p.hub || !(p.far || c.ownKnown) {
+		if p.org == "" || p.hub || !(p.far || c.ownKnown && !q.viaList) {
 			continue
 		}
 		for i, x := range t.Participants {
-			if farIn(t, i) && x != t.Mailbox && inOrg(x, p.org) && !c.isOwn(x) {
+			if counts(t, i) && x != t.Mailbox && inOrg(x, p.org) && !c.isOwn(x) {
 				return levelOrg, p.org
 			}
 		}
@@ -516,6 +521,8 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 	var pbuf [DefaultMaxAddresses]party
 	q := query{c: c, m: m, f: f, from: m.SenderAddress(),
 		noRecipients: m.Direction == correlate.Incoming && len(m.To)+len(m.Cc)+len(m.Bcc) == 0}
+	list := listAddress(m)
+	q.viaList = list != "" || len(m.Header["List-Id"]) > 0
 	q.parts = parties(m, pbuf[:0], c.maxAddrs, c.keepAddress(correlate.NormalizeAddress(m.Mailbox)))
 	if len(q.parts) == 0 {
 		return correlate.Match{Reason: "no participant besides own addresses"}, nil
@@ -535,6 +542,11 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 			p.hub = true
 			ev = append(ev, correlate.Evidence{Field: "Participants", Value: p.addr,
 				Note: "hub address on " + strconv.Itoa(n) + " of " + strconv.FormatInt(tot, 10) + " tracked emails"})
+			continue
+		}
+		if p.addr == list {
+			p.hub = true
+			ev = append(ev, correlate.Evidence{Field: "Participants", Value: p.addr, Note: "hub address: the mailing list of List-Post"})
 			continue
 		}
 		p.org = orgOf(p.addr)
@@ -678,6 +690,28 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 		}
 	}
 	return c.decide(&q, cands, ev), nil
+}
+
+// listAddress returns the address of the mailing list m came through, from
+// its List-Post field ("<mailto:list@example.org>", RFC 2369), normalized;
+// "" when there is none.
+func listAddress(m *correlate.Message) string {
+	for _, v := range m.Header["List-Post"] {
+		v = strings.TrimSpace(v)
+		if len(v) > 1024 {
+			v = v[:1024]
+		}
+		i := strings.Index(strings.ToLower(v), "<mailto:")
+		if i < 0 {
+			continue
+		}
+		v = v[i+len("<mailto:"):]
+		if j := strings.IndexAny(v, ">?"); j >= 0 {
+			v = v[:j]
+		}
+		return correlate.NormalizeAddress(v)
+	}
+	return ""
 }
 
 // maxWas bounds the nested "(was: …)" trailers followed.

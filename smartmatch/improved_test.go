@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -668,4 +669,25 @@ func TestConcurrent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImproved_ListWithOwnAddresses checks mail that came through a
+// mailing list when the own addresses are known: the list address, a
+// recipient of both emails, is a hub (List-Post names it), not a customer
+// on Cc.
+func TestImproved_ListWithOwnAddresses(t *testing.T) {
+	const list = "dev@lists.example"
+	viaList := func(m *correlate.Message) *correlate.Message {
+		m.Header = mail.Header{"List-Id": {"<dev.lists.example>"}, "List-Post": {"<mailto:DEV@lists.example>"}}
+		return m
+	}
+	own := &smartmatch.Options{OwnAddresses: []string{"@fabrikam.example"}}
+	f := newFixture(t, own, tracked{viaList(email("a1", "Help", day(0), "bob@dsp.example", list, "mailbox:me@fabrikam.example")), "thread:1"})
+	got := f.correlate(viaList(email("q1", "Re: Help", day(1), "dave@sdr.example", list, "mailbox:me@fabrikam.example")))
+	assert.False(t, got.Found(), "the list is a hub, and \"help\" says nothing")
+	assert.Contains(t, evidence(got, "Participants"), "dev@lists.example: hub address: the mailing list of List-Post")
+
+	f = newFixture(t, own, tracked{email("a1", "Help", day(0), "bob@dsp.example", "carol@dsp.example", "mailbox:me@fabrikam.example"), "thread:1"})
+	got = f.correlate(email("q1", "Re: Help", day(1), "dave@sdr.example", "carol@dsp.example", "mailbox:me@fabrikam.example"))
+	assert.Equal(t, "thread:1", got.Record.String(), "without a list, carol, on both and not own, is a customer: the same person")
 }

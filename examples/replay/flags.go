@@ -27,6 +27,7 @@ type config struct {
 	own        []string
 	audit      bool
 	quiet      bool
+	truth      string
 	progress   bool
 }
 
@@ -73,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&own, "own", "", "the organization's addresses, comma-separated (\"@example.com\" for a domain), ignored by smart matching; default: the -mailbox domain")
 	fs.BoolVar(&c.audit, "audit", true, "consult every strategy and report conflicts")
 	fs.BoolVar(&c.quiet, "q", false, "no per-message output, only the summary")
+	fs.StringVar(&c.truth, "truth", "", "headers or labels: evaluate the chain without header strategies (smart matching improved, Dynamics, and the plain subject rule) against labels from the mailbox's headers or from -seed/-labels")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -84,6 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if a = strings.TrimSpace(a); a != "" {
 			c.own = append(c.own, a)
 		}
+	}
+	if err := checkTruth(c); err != nil {
+		return nil, err
 	}
 	switch c.order {
 	case "date", "input":
