@@ -226,8 +226,10 @@ type party struct {
 	far bool
 	// hub reports a hub address (see Correlator.hub).
 	hub bool
-	// org is the address's organization (orgOf), "" for none.
-	org string
+	// org is the address's organization (orgOf), "" for none or an own
+	// one; read by query.org, which sets orgDone.
+	org     string
+	orgDone bool
 }
 
 // parties appends to dst the first limit unique normalized participants of
@@ -323,7 +325,7 @@ type icand struct {
 	fresh             bool
 	again             bool   // a fresh message from the author of the tracked email
 	was               bool   // found by the subject a "(was: …)" trailer names
-	why               string // why it does not qualify; "" when it does
+	why               whyNot // why it does not qualify; qualifies when zero
 }
 
 // A subj is a comparison text looked up: the message's base subject, or
@@ -408,8 +410,9 @@ func (q *query) level(t *correlate.Tracked) (level, string) {
 	if best == levelNone && q.noRecipients && !c.ownKnown && t.Direction == correlate.Incoming {
 		best, via = levelHub, "(no recipient listed)"
 	}
-	for _, p := range q.parts {
-		if p.org == "" || p.hub || !(p.far || c.ownKnown && !q.viaList) {
+	for k := range q.parts {
+		p := &q.parts[k]
+		if p.hub || !(p.far || c.ownKnown && !q.viaList) || q.org(p) == "" {
 			continue
 		}
 		for i, x := range t.Participants {
@@ -419,6 +422,22 @@ func (q *query) level(t *correlate.Tracked) (level, string) {
 		}
 	}
 	return best, via
+}
+
+// org returns the organization of p, computed once: "" for a freemail
+// address and for the organization's own domains (OwnAddresses, the
+// mailbox's).
+func (q *query) org(p *party) string {
+	if p.orgDone {
+		return p.org
+	}
+	p.orgDone = true
+	o := orgOf(p.addr)
+	if o != "" && (q.c.isOwnDomain(o) || q.m.Mailbox != "" && inOrg(correlate.NormalizeAddress(q.m.Mailbox), o)) {
+		o = ""
+	}
+	p.org = o
+	return o
 }
 
 // consider examines tracked email t, whose base subject has similarity sim
@@ -434,19 +453,19 @@ func (q *query) consider(ctx context.Context, s *subj, t *correlate.Tracked, sim
 	ic.again = fresh && age >= againAfter && len(t.Participants) > 0 && t.Participants[0] == q.from
 	switch {
 	case sim < c.minSim:
-		ic.why = "base subject differs"
+		ic.why = whyDiffers
 		return ic, nil
 	case ic.level == levelNone && c.ownKnown:
 		// The own addresses are known, so the message's other
 		// participants are its customer's: sharing none of them, nor
 		// their organization, it is another customer's message.
-		ic.why = "no participant shared besides own addresses"
+		ic.why = whyNoneShared
 		return ic, nil
 	case ic.again:
-		ic.why = "its author sends the same subject again without a reply prefix: a new message"
+		ic.why = whyAgain
 		return ic, nil
 	case sim < 1 && ic.level < levelAddress:
-		ic.why = "base subject only similar, and shares only " + ic.level.String() + " " + ic.via
+		ic.why = whySimilarOnly
 		return ic, nil
 	}
 	ic.ageBits, ic.fresh, ic.subjBits = c.ageBits(age), fresh, math.NaN()
@@ -463,42 +482,70 @@ func (q *query) consider(ctx context.Context, s *subj, t *correlate.Tracked, sim
 	}
 	ic.subjBits = sp * sim
 	ic.score += ic.subjBits
-	switch {
-	case ic.score >= c.tune.minScore:
-	case ic.level == levelNone:
-		ic.why = "no participant shared, and the base subject is not specific enough to match alone (" + c.explain(&ic) + ")"
-	default:
-		ic.why = "shares only " + ic.level.String() + " " + ic.via + ", and the base subject is not specific enough (" + c.explain(&ic) + ")"
+	if ic.score < c.tune.minScore {
+		ic.why = whyScore
 	}
 	return ic, nil
+}
+
+// A whyNot says why a candidate does not qualify; the zero value means it
+// does. The text is written only for the candidate the Match names.
+type whyNot int8
+
+const (
+	whyDiffers     whyNot = iota + 1 // base subject below MinSimilarity
+	whyNoneShared                    // nothing shared, own addresses known
+	whyAgain                         // fresh, from the tracked email's author
+	whySimilarOnly                   // similar subject without a shared address
+	whyScore                         // below MinScore
+)
+
+// whyText says why ic does not qualify, "" when it does.
+func (c *Correlator) whyText(ic *icand) string {
+	switch ic.why {
+	case whyDiffers:
+		return "base subject differs"
+	case whyNoneShared:
+		return "no participant shared besides own addresses"
+	case whyAgain:
+		return "its author sends the same subject again without a reply prefix: a new message"
+	case whySimilarOnly:
+		return "base subject only similar, and shares only " + ic.level.String() + " " + ic.via
+	case whyScore:
+		if ic.level == levelNone {
+			return "no participant shared, and the base subject is not specific enough to match alone (" + c.explain(ic) + ")"
+		}
+		return "shares only " + ic.level.String() + " " + ic.via + ", and the base subject is not specific enough (" + c.explain(ic) + ")"
+	}
+	return ""
 }
 
 // explain spells the score of ic out: "score 21.4 bits = address 16.0 +
 // subject 9.5 - fresh 4.0 - age 0.1 (MinScore 8.0)".
 func (c *Correlator) explain(ic *icand) string {
-	var b strings.Builder
-	b.WriteString("score ")
-	b.WriteString(fmtBits(ic.score))
-	b.WriteString(" bits = ")
-	b.WriteString(ic.level.String())
-	b.WriteByte(' ')
-	b.WriteString(fmtBits(c.tune.bits(ic.level)))
+	var buf [128]byte
+	b := append(buf[:0], "score "...)
+	b = appendBits(b, ic.score)
+	b = append(b, " bits = "...)
+	b = append(b, ic.level.String()...)
+	b = append(b, ' ')
+	b = appendBits(b, c.tune.bits(ic.level))
 	if !math.IsNaN(ic.subjBits) {
-		b.WriteString(" + subject ")
-		b.WriteString(fmtBits(ic.subjBits))
+		b = append(b, " + subject "...)
+		b = appendBits(b, ic.subjBits)
 	}
 	if ic.fresh {
-		b.WriteString(" - fresh ")
-		b.WriteString(fmtBits(c.tune.freshBits))
+		b = append(b, " - fresh "...)
+		b = appendBits(b, c.tune.freshBits)
 	}
 	if ic.ageBits >= 0.05 {
-		b.WriteString(" - age ")
-		b.WriteString(fmtBits(ic.ageBits))
+		b = append(b, " - age "...)
+		b = appendBits(b, ic.ageBits)
 	}
-	b.WriteString(" (MinScore ")
-	b.WriteString(fmtBits(c.tune.minScore))
-	b.WriteByte(')')
-	return b.String()
+	b = append(b, " (MinScore "...)
+	b = appendBits(b, c.tune.minScore)
+	b = append(b, ')')
+	return string(b)
 }
 
 // ageBits is the recency part of the score: one bit per HalfLife of age.
@@ -528,10 +575,6 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 		return correlate.Match{Reason: "no participant besides own addresses"}, nil
 	}
 	var ev []correlate.Evidence
-	mboxOrg := ""
-	if m.Mailbox != "" {
-		mboxOrg = orgOf(correlate.NormalizeAddress(m.Mailbox))
-	}
 	for i := range q.parts {
 		p := &q.parts[i]
 		isHub, n, tot, err := c.hub(ctx, p.addr)
@@ -548,10 +591,6 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 			p.hub = true
 			ev = append(ev, correlate.Evidence{Field: "Participants", Value: p.addr, Note: "hub address: the mailing list of List-Post"})
 			continue
-		}
-		p.org = orgOf(p.addr)
-		if p.org != "" && (p.org == mboxOrg || c.isOwnDomain(p.org)) {
-			p.org = ""
 		}
 	}
 	if err := c.lookUp(ctx, &q.main, f.text, false); err != nil {
@@ -582,7 +621,7 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 	}
 	qualified := func() bool {
 		for _, ic := range cands {
-			if ic.why == "" && ic.sim == 1 {
+			if ic.why == 0 && ic.sim == 1 {
 				return true
 			}
 		}
@@ -677,19 +716,25 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 	}
 	// A subject carried by more tracked emails than MaxCandidates is common
 	// ("Hello"): the participants' emails are read first.
-	steps := [3]func() error{func() error { return sameSubject(&q.main) }, wasSubjects, byParticipant}
-	if q.main.nsig > c.maxC {
-		steps[0], steps[2] = byParticipant, steps[0]
-	}
-	for _, step := range steps {
+	common := q.main.nsig > c.maxC
+	for step := range 3 {
 		if qualified() {
 			break
 		}
-		if err := step(); err != nil {
+		var err error
+		switch {
+		case step == 1:
+			err = wasSubjects()
+		case step == 0 && !common, step == 2 && common:
+			err = sameSubject(&q.main)
+		default:
+			err = byParticipant()
+		}
+		if err != nil {
 			return correlate.Match{}, err
 		}
 	}
-	return c.decide(&q, cands, ev), nil
+	return c.decide(f, cands, ev), nil
 }
 
 // listAddress returns the address of the mailing list m came through, from
@@ -734,18 +779,12 @@ func (c *Correlator) lookUp(ctx context.Context, s *subj, text string, was bool)
 // a record before those without, closer participants before others, then
 // similarity × recency; an abstention when another record's candidate is as
 // plausible (same tier, participants as close).
-func (c *Correlator) decide(q *query, cands []icand, ev []correlate.Evidence) correlate.Match {
+func (c *Correlator) decide(f form, cands []icand, ev []correlate.Evidence) correlate.Match {
 	exact, recorded := false, false
 	for _, ic := range cands {
-		if ic.why == "" {
+		if ic.why == 0 {
 			exact = exact || ic.sim == 1
 			recorded = recorded || !ic.t.Record.IsZero()
-		}
-	}
-	ok := cands[:0:0]
-	for _, ic := range cands {
-		if ic.why == "" && (!exact || ic.sim == 1) && (!recorded || !ic.t.Record.IsZero()) {
-			ok = append(ok, ic)
 		}
 	}
 	better := func(a, b icand) int {
@@ -763,11 +802,17 @@ func (c *Correlator) decide(q *query, cands []icand, ev []correlate.Evidence) co
 		}
 		return 0
 	}
-	if len(ok) == 0 {
+	bi := -1
+	for i, ic := range cands {
+		if ic.why == 0 && (!exact || ic.sim == 1) && (!recorded || !ic.t.Record.IsZero()) &&
+			(bi < 0 || better(ic, cands[bi]) < 0) {
+			bi = i
+		}
+	}
+	if bi < 0 {
 		return c.noMatch(cands, ev, better)
 	}
-	slices.SortFunc(ok, better)
-	best := ok[0]
+	best := cands[bi]
 	id := strconv.FormatInt(best.t.ID, 10)
 	// The guard against generic subjects: another record's tracked email
 	// with the same (or, in the similar tier, a similar) base subject whose
@@ -785,7 +830,7 @@ func (c *Correlator) decide(q *query, cands []icand, ev []correlate.Evidence) co
 	}
 	if rival != nil {
 		ev = append(ev,
-			correlate.Evidence{Field: "Subject", Value: q.f.text, Note: "ambiguous: tracked under two records, participants as close (" + best.level.String() + ")"},
+			correlate.Evidence{Field: "Subject", Value: f.text, Note: "ambiguous: tracked under two records, participants as close (" + best.level.String() + ")"},
 			correlate.Evidence{Field: "candidate", Value: best.t.Record.String(), Note: describe(best.t) + ", shares " + best.level.String() + " " + best.via},
 			correlate.Evidence{Field: "runner-up", Value: rival.t.Record.String(), Note: describe(rival.t) + ", shares " + rival.level.String() + " " + rival.via},
 		)
@@ -803,13 +848,13 @@ func (c *Correlator) decide(q *query, cands []icand, ev []correlate.Evidence) co
 	case levelHub:
 		conf *= hubFactor
 	}
-	if !q.f.reply {
+	if !f.reply {
 		conf *= freshFactor
 	}
 	conf = max(conf, correlate.Weak)
 	var reason strings.Builder
 	reason.Grow(96)
-	subj := correlate.Evidence{Field: "Subject", Value: q.f.text}
+	subj := correlate.Evidence{Field: "Subject", Value: f.text}
 	switch {
 	case best.was:
 		subj.Note = "its \"(was: …)\" trailer names the base subject of tracked email " + id
@@ -857,7 +902,7 @@ func (c *Correlator) decide(q *query, cands []icand, ev []correlate.Evidence) co
 		}
 	}
 	if ru != nil {
-		why := ru.why
+		why := c.whyText(ru)
 		switch {
 		case why != "":
 		case ru.t.Record.IsZero():
@@ -914,15 +959,17 @@ func (c *Correlator) noMatch(cands []icand, ev []correlate.Evidence, better func
 		}
 		return correlate.Match{Strategy: c.String(), Reason: "no tracked email with a similar base subject", Evidence: ev}
 	}
-	ev = append(ev, correlate.Evidence{Field: "runner-up", Value: r.t.Record.String(), Note: describe(r.t) + ": " + r.why})
-	return correlate.Match{Strategy: c.String(), Reason: "no tracked email qualifies; closest: " + describe(r.t) + ", " + r.why, Evidence: ev}
+	why := c.whyText(&r)
+	ev = append(ev, correlate.Evidence{Field: "runner-up", Value: r.t.Record.String(), Note: describe(r.t) + ": " + why})
+	return correlate.Match{Strategy: c.String(), Reason: "no tracked email qualifies; closest: " + describe(r.t) + ", " + why, Evidence: ev}
 }
 
 func fmtScore(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
-func fmtBits(x float64) string {
+// appendBits appends x with one decimal.
+func appendBits(b []byte, x float64) []byte {
 	if math.Abs(x) < 0.05 {
 		x = 0 // no "-0.0"
 	}
-	return strconv.FormatFloat(x, 'f', 1, 64)
+	return strconv.AppendFloat(b, x, 'f', 1, 64)
 }
