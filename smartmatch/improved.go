@@ -24,8 +24,7 @@ const (
 	// maxFuzzyRunes bounds the subjects compared by edit distance (the
 	// comparison is quadratic); longer subjects must be equal.
 	maxFuzzyRunes = 256
-	// freshFactor scales the confidence of a fresh message when
-	// Options.MatchFresh lets it match.
+	// freshFactor scales the confidence of a fresh message.
 	freshFactor = 0.8
 	// hubFactor and orgFactor scale the confidence of a candidate that
 	// shares only a hub, or only an organization.

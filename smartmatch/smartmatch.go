@@ -51,7 +51,7 @@ const (
 	DefaultHubRefresh          = time.Minute          // Improved: age of the cached total of tracked emails
 	DefaultHalfLife            = 180 * 24 * time.Hour // Improved: recency weighting
 	DefaultMaxAddresses        = 10                   // Improved: addresses indexed and looked up per email
-	DefaultMaxTerms            = 8                    // Improved: subject words indexed and counted per email
+	DefaultMaxTerms            = 6                    // Improved: subject words indexed and counted per email
 )
 
 // maxSubjectBytes bounds the subject text either mode reads; real subjects
@@ -62,10 +62,12 @@ const maxSubjectBytes = subject.DefaultMaxLen
 type Mode int
 
 const (
-	// Improved is the default mode (the zero value): base subjects compared
-	// with a normalized Levenshtein similarity, participant overlap beyond
-	// the mailbox's own and hub addresses, a guard against generic subjects,
-	// recency weighting and a confidence. See the package documentation.
+	// Improved is the default mode (the zero value): one score of the
+	// subject's specificity (word frequencies among the tracked emails),
+	// the participants shared (the same person, organization or hub), the
+	// reply prefix and the age; edited subjects compared with a normalized
+	// Levenshtein similarity; a guard against generic subjects; a
+	// confidence. See the package documentation.
 	Improved Mode = iota
 	// Dynamics is Dynamics 365's smart matching: subject-word and address
 	// hashes, HashFilterKeywords, HashMaxCount, HashDeltaSubjectCount,
@@ -111,8 +113,8 @@ type Options struct {
 	Window time.Duration
 	// MaxCandidates bounds the tracked emails examined per message and per
 	// retrieval step, the newest of the most selective key first; in
-	// Improved mode a base subject carried by more tracked emails is common
-	// (looked for among the participants' emails only). 0 means
+	// Improved mode a base subject carried by more tracked emails is common,
+	// looked for among the participants' emails first. 0 means
 	// DefaultMaxCandidates.
 	MaxCandidates int
 	// MinConfidence is the confidence below which a match is reported as an
@@ -140,9 +142,14 @@ type Options struct {
 
 	// OwnAddresses (Improved mode) are the organization's addresses (its
 	// users' and queues' mailboxes) that say nothing about which
-	// conversation an email belongs to: they are neither indexed nor counted
-	// in participant overlap. An entry "@example.com" names a whole domain.
-	// The Message.Mailbox of each email is always treated as its own.
+	// conversation an email belongs to: they are neither indexed nor shared
+	// participants, and their domains are no organization. An entry
+	// "@example.com" names a whole domain. The Message.Mailbox of each email
+	// is always treated as its own. Setting them also tells who the
+	// customers are: every other address, a customer on Cc included, is
+	// then a person of the conversation, and a message that shares none of
+	// them with a tracked email is another customer's (see the package
+	// documentation).
 	OwnAddresses []string
 	// MinSimilarity (Improved mode) is the normalized Levenshtein similarity,
 	// 1 − distance/length over the folded base subjects (the comparison
@@ -152,9 +159,9 @@ type Options struct {
 	MinSimilarity float64
 	// HubShare and HubMinCount (Improved mode) define a hub address: one on
 	// at least HubMinCount tracked emails and on more than HubShare of all
-	// tracked emails (a mailing list, a shared queue). Hubs do not count as
-	// overlap. 0 means DefaultHubShare and DefaultHubMinCount; a negative
-	// HubShare turns hub detection off.
+	// tracked emails (a mailing list, a shared queue). A shared hub counts
+	// HubBits, not as a person. 0 means DefaultHubShare and
+	// DefaultHubMinCount; a negative HubShare turns hub detection off.
 	HubShare    float64
 	HubMinCount int
 	// HubRefresh (Improved mode) is how long the number of tracked emails
