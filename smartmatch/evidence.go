@@ -209,6 +209,19 @@ func appendTerms(dst []string, text string, limit int) []string {
 // ones are hashed.
 const maxTermText = 40
 
+// convKey is the KindConversation key: on every email that starts a
+// conversation, so that its count is the number of conversations.
+var convKey = correlate.Key{Kind: KindConversation}
+
+// startsConversation reports whether a tracked email starts a conversation
+// as far as the store knows: it was filed without being correlated with
+// another tracked email (by hand, by the CRM, by a folder rule) and its
+// subject has no reply or forward prefix (reply reports one). Its
+// subject's words are counted.
+func startsConversation(t *correlate.Tracked, reply bool) bool {
+	return !reply && (t == nil || t.CorrelatedWith == 0)
+}
+
 // termKey returns the KindTerm key of a word.
 func termKey(w string) correlate.Key {
 	if len(w) <= maxTermText {
@@ -235,49 +248,45 @@ func hashText(s string) string {
 }
 
 // wordStats are the document frequencies of a comparison text's words
-// that are not stop words.
+// that are not stop words, read as far as a decision needs them.
 type wordStats struct {
-	df    [DefaultMaxTerms]int
+	terms [DefaultMaxTerms]string
 	n     int     // words
-	total float64 // tracked emails plus the prior
-	done  bool
+	read  int     // words whose count was read
+	sum   float64 // their bits
+	total float64 // tracked conversations plus the prior
+	init  bool
 }
 
-// stats reads the document frequencies of the words of text.
-func (c *Correlator) stats(ctx context.Context, text string) (wordStats, error) {
-	var buf [DefaultMaxTerms]string
-	ts := appendTerms(buf[:0], text, c.maxTerms)
-	ws := wordStats{n: len(ts), done: true}
-	if len(ts) == 0 {
-		return ws, nil
+// specificity returns at least need bits of the specificity of the
+// comparison text text, or all of it when it has fewer: the sum over its
+// words that are not stop words of log2((C + prior) / (other + ½)), where C
+// is the number of tracked conversations and other the number of them,
+// besides the candidate's, whose subject has the word — so that a subject
+// many conversations carry (a form letter) is generic whatever its words.
+// It reads the counts of the words in order and stops when need is met;
+// partial reports words left unread. ws keeps what was read.
+func (c *Correlator) specificity(ctx context.Context, ws *wordStats, text string, need float64) (bits float64, partial bool, err error) {
+	if !ws.init {
+		ws.init = true
+		ws.n = len(appendTerms(ws.terms[:0], text, c.maxTerms))
+		if ws.n == 0 {
+			return 0, false, nil
+		}
+		total, err := c.idx.Count(ctx, convKey)
+		if err != nil {
+			return 0, false, fmt.Errorf("smartmatch: count %s: %w", convKey.Kind, err)
+		}
+		ws.total = float64(total) + c.tune.prior
 	}
-	total, err := c.totalEmails(ctx)
-	if err != nil {
-		return ws, err
-	}
-	ws.total = float64(total) + c.tune.prior
-	for i, w := range ts {
-		k := termKey(w)
+	for ws.sum < need && ws.read < ws.n {
+		k := termKey(ws.terms[ws.read])
 		df, err := c.idx.Count(ctx, k)
 		if err != nil {
-			return ws, fmt.Errorf("smartmatch: count %s %q: %w", k.Kind, k.Value, err)
+			return ws.sum, true, fmt.Errorf("smartmatch: count %s %q: %w", k.Kind, k.Value, err)
 		}
-		ws.df[i] = df
+		ws.sum += math.Log2(ws.total / (float64(max(df-1, 0)) + 0.5))
+		ws.read++
 	}
-	return ws, nil
-}
-
-// bits returns the specificity of the subject for a candidate conversation
-// with own tracked emails under it: the sum over the words of
-// log2((N + prior) / (other + 1)), where N is the number of tracked emails
-// and other the number of tracked emails with the word outside the
-// conversation — the emails of other conversations, so that a subject
-// carried by many conversations (a form letter) is generic whatever its
-// words, and a long conversation does not make its own subject common.
-func (ws *wordStats) bits(own int) float64 {
-	b := 0.0
-	for _, df := range ws.df[:ws.n] {
-		b += math.Log2(ws.total / (float64(max(df-own, 0)) + 0.5))
-	}
-	return b
+	return ws.sum, ws.read < ws.n, nil
 }

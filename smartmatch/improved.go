@@ -258,12 +258,18 @@ func (c *Correlator) keepAddress(mailbox string) func(string) bool {
 	return func(a string) bool { return a != mailbox && !c.isOwn(a) }
 }
 
-func (c *Correlator) indexImproved(m *correlate.Message, dst []correlate.Key) []correlate.Key {
+func (c *Correlator) indexImproved(m *correlate.Message, t *correlate.Tracked, dst []correlate.Key) []correlate.Key {
 	if f := c.form(m.Subject); f.text != "" {
 		dst = append(dst, signatureKey(f.text))
-		var tbuf [DefaultMaxTerms]string
-		for _, w := range appendTerms(tbuf[:0], f.text, c.maxTerms) {
-			dst = append(dst, termKey(w))
+		if startsConversation(t, f.reply) {
+			// The words of a conversation are counted once, on the email
+			// that starts it as far as the store knows: the document
+			// frequencies are among conversations.
+			dst = append(dst, convKey)
+			var tbuf [DefaultMaxTerms]string
+			for _, w := range appendTerms(tbuf[:0], f.text, c.maxTerms) {
+				dst = append(dst, termKey(w))
+			}
 		}
 	}
 	var abuf [DefaultMaxAddresses]string
@@ -321,6 +327,7 @@ type icand struct {
 	// participants carried the candidate without it), the age and the
 	// missing reply prefix.
 	subjBits, ageBits float64
+	subjPartial       bool // words left unread: the subject carries at least subjBits
 	fresh             bool
 	again             bool   // a fresh message from the author of the tracked email
 	was               bool   // found by the subject a "(was: …)" trailer names
@@ -351,20 +358,6 @@ type query struct {
 	// viaList reports a message that came through a mailing list (List-Id
 	// or List-Post).
 	viaList bool
-}
-
-// specificity returns the specificity of s for a candidate whose
-// conversation has own tracked emails under s's comparison text; the word
-// statistics are read once.
-func (q *query) specificity(ctx context.Context, s *subj, own int) (float64, error) {
-	if !s.words.done {
-		ws, err := q.c.stats(ctx, s.text)
-		if err != nil {
-			return 0, err
-		}
-		s.words = ws
-	}
-	return s.words.bits(own), nil
 }
 
 // level returns how closely t's participants tie it to the message, and the
@@ -409,13 +402,17 @@ func (q *query) level(t *correlate.Tracked) (level, string) {
 	if best == levelNone && q.noRecipients && !c.ownKnown && t.Direction == correlate.Incoming {
 		best, via = levelHub, "(no recipient listed)"
 	}
+	tbox := ""
 	for k := range q.parts {
 		p := &q.parts[k]
 		if p.hub || !(p.far || c.ownKnown && !q.viaList) || q.org(p) == "" {
 			continue
 		}
+		if tbox == "" && t.Mailbox != "" {
+			tbox = correlate.NormalizeAddress(t.Mailbox)
+		}
 		for i, x := range t.Participants {
-			if counts(t, i) && x != t.Mailbox && inOrg(x, p.org) && !c.isOwn(x) {
+			if counts(t, i) && x != tbox && inOrg(x, p.org) && !c.isOwn(x) {
 				return levelOrg, p.org
 			}
 		}
@@ -441,7 +438,7 @@ func (q *query) org(p *party) string {
 
 // consider examines tracked email t, whose base subject has similarity sim
 // to s.
-func (q *query) consider(ctx context.Context, s *subj, t *correlate.Tracked, sim float64, own int) (icand, error) {
+func (q *query) consider(ctx context.Context, s *subj, t *correlate.Tracked, sim float64) (icand, error) {
 	c := q.c
 	ic := icand{t: t, sim: sim, was: s.was}
 	ic.level, ic.via = q.level(t)
@@ -475,11 +472,13 @@ func (q *query) consider(ctx context.Context, s *subj, t *correlate.Tracked, sim
 	if ic.score >= c.tune.minScore {
 		return ic, nil // participants alone carry it, whatever the subject
 	}
-	sp, err := q.specificity(ctx, s, own)
+	// The subject must carry the rest; its words are read until it does.
+	need := (c.tune.minScore - ic.score) / sim
+	sp, partial, err := c.specificity(ctx, &s.words, s.text, need)
 	if err != nil {
 		return ic, err
 	}
-	ic.subjBits = sp * sim
+	ic.subjBits, ic.subjPartial = sp*sim, partial
 	ic.score += ic.subjBits
 	if ic.score < c.tune.minScore {
 		ic.why = whyScore
@@ -531,6 +530,9 @@ func (c *Correlator) explain(ic *icand) string {
 	b = appendBits(b, c.tune.bits(ic.level))
 	if !math.IsNaN(ic.subjBits) {
 		b = append(b, " + subject "...)
+		if ic.subjPartial {
+			b = append(b, "≥ "...)
+		}
 		b = appendBits(b, ic.subjBits)
 	}
 	if ic.fresh {
@@ -610,8 +612,8 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 		seen = append(seen, t.ID)
 		return true
 	}
-	add := func(s *subj, t *correlate.Tracked, sim float64, own int) error {
-		ic, err := q.consider(ctx, s, t, sim, own)
+	add := func(s *subj, t *correlate.Tracked, sim float64) error {
+		ic, err := q.consider(ctx, s, t, sim)
 		if err != nil {
 			return err
 		}
@@ -645,15 +647,7 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 				// A hashed signature: make sure the texts are equal.
 				sim = c.similarity(s.text, c.form(t.Subject).text)
 			}
-			// The emails of t's conversation under this subject (among
-			// those read): they do not make its words common.
-			own := 0
-			for j := range ts {
-				if ts[j].Record == t.Record {
-					own++
-				}
-			}
-			if err := add(s, t, sim, own); err != nil {
+			if err := add(s, t, sim); err != nil {
 				return err
 			}
 		}
@@ -706,7 +700,7 @@ func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message
 					continue
 				}
 				cf := c.form(t.Subject)
-				if err := add(&q.main, t, c.similarity(f.text, cf.text), 1); err != nil {
+				if err := add(&q.main, t, c.similarity(f.text, cf.text)); err != nil {
 					return err
 				}
 			}

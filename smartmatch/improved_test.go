@@ -244,8 +244,8 @@ func TestImproved_Hubs(t *testing.T) {
 	assert.Contains(t, got.Reason, "sharing only the hub list@lists.example")
 	require.NotEmpty(t, evidence(got, "Participants"))
 	assert.Contains(t, evidence(got, "Participants")[0], "hub address on 62 of 62 tracked emails")
-	assert.Regexp(t, `score \d+\.\d bits = hub 4\.0 \+ subject \d+\.\d \(MinScore 8\.0\)`, evidence(got, "Participants")[1],
-		"the Evidence spells the score out")
+	assert.Regexp(t, `score \d+\.\d bits = hub 4\.0 \+ subject ≥ \d+\.\d \(MinScore 8\.0\)`, evidence(got, "Participants")[1],
+		"the Evidence spells the score out; the words are read until the subject carries enough")
 
 	got = f.correlate(email("q2", "Re: Help", day(2), "carol@radio.example", "list@lists.example"))
 	assert.False(t, got.Found(), "a subject of stop words shared through the list alone proves nothing")
@@ -567,37 +567,59 @@ func TestImproved_Self(t *testing.T) {
 
 func TestImproved_Index(t *testing.T) {
 	c := smartmatch.New(nil, &smartmatch.Options{OwnAddresses: []string{"rep@contoso.example", "@queues.example"}, MaxAddresses: 3})
-	m := email("q", "RE: [Support] Printer offline!", day(0), "Anna@Fabrikam.example", "rep@contoso.example",
+	m := email("q", "[Support] Printer offline!", day(0), "Anna@Fabrikam.example", "rep@contoso.example",
 		"help@queues.example", "mailbox:me@contoso.example", "cc:b@x.example", "cc:c@x.example", "cc:d@x.example")
 	keys := c.Index(m, &correlate.Tracked{}, nil)
+	conv := correlate.Key{Kind: smartmatch.KindConversation}
 	assert.Equal(t, []correlate.Key{
 		{Kind: smartmatch.KindSubject, Value: "printer offline"},
+		conv,
 		{Kind: smartmatch.KindTerm, Value: "printer"},
 		{Kind: smartmatch.KindTerm, Value: "offline"},
 		{Kind: smartmatch.KindAddress, Value: "anna@fabrikam.example"},
 		{Kind: smartmatch.KindAddress, Value: "b@x.example"},
 		{Kind: smartmatch.KindAddress, Value: "c@x.example"},
-	}, keys, "one signature key, its words, then at most MaxAddresses addresses that are not own (an address, a domain, the mailbox)")
+	}, keys, "one signature key, the conversation key and its words (an email without a reply prefix, filed without correlation, starts a conversation), then at most MaxAddresses addresses that are not own (an address, a domain, the mailbox)")
 
-	keys = c.Index(email("q", "Re: the new invoice for the order of Zircon units", day(0), "a@x.example"), &correlate.Tracked{}, nil)
+	reply := *m
+	reply.Subject = "RE: [Support] Printer offline!"
+	for _, tr := range []*correlate.Tracked{{}, {CorrelatedWith: 7}} {
+		assert.Equal(t, []correlate.Key{
+			{Kind: smartmatch.KindSubject, Value: "printer offline"},
+			{Kind: smartmatch.KindAddress, Value: "anna@fabrikam.example"},
+			{Kind: smartmatch.KindAddress, Value: "b@x.example"},
+			{Kind: smartmatch.KindAddress, Value: "c@x.example"},
+		}, c.Index(&reply, tr, nil), "a reply continues a conversation, filed by the CRM or correlated: its words were counted with the conversation's first email")
+	}
+
+	keys = c.Index(m, &correlate.Tracked{CorrelatedWith: 7}, nil)
+	assert.Equal(t, []correlate.Key{
+		{Kind: smartmatch.KindSubject, Value: "printer offline"},
+		{Kind: smartmatch.KindAddress, Value: "anna@fabrikam.example"},
+		{Kind: smartmatch.KindAddress, Value: "b@x.example"},
+		{Kind: smartmatch.KindAddress, Value: "c@x.example"},
+	}, keys, "an email correlated with a tracked email continues its conversation, prefix or not (a list dropped it)")
+
+	keys = c.Index(email("q", "the new invoice for the order of Zircon units", day(0), "a@x.example"), &correlate.Tracked{}, nil)
 	assert.Equal(t, []correlate.Key{
 		{Kind: smartmatch.KindSubject, Value: "the new invoice for the order of zircon units"},
+		conv,
 		{Kind: smartmatch.KindTerm, Value: "zircon"},
 		{Kind: smartmatch.KindTerm, Value: "units"},
 		{Kind: smartmatch.KindAddress, Value: "a@x.example"},
 	}, keys, "stop words are not indexed")
 
-	long := email("q", "Re: "+fmt.Sprint(make([]int, 100)), day(0), "a@x.example")
+	long := email("q", fmt.Sprint(make([]int, 100)), day(0), "a@x.example")
 	keys = c.Index(long, &correlate.Tracked{}, nil)
-	require.Len(t, keys, 2, "the signature and the address: \"0\" is a one-character word, not indexed")
+	require.Len(t, keys, 3, "the signature, the conversation and the address: \"0\" is a one-character word, not indexed")
 	assert.Len(t, keys[0].Value, 17, "a signature longer than 128 bytes is hashed")
 	assert.Equal(t, byte('#'), keys[0].Value[0])
 
 	word := strings.Repeat("x", 50)
 	keys = c.Index(email("q", word, day(0), "a@x.example"), &correlate.Tracked{}, nil)
-	require.Len(t, keys, 3)
-	assert.Equal(t, smartmatch.KindTerm, keys[1].Kind)
-	assert.Len(t, keys[1].Value, 17, "a word longer than 40 bytes is hashed")
+	require.Len(t, keys, 4)
+	assert.Equal(t, smartmatch.KindTerm, keys[2].Kind)
+	assert.Len(t, keys[2].Value, 17, "a word longer than 40 bytes is hashed")
 
 	assert.Empty(t, c.Index(nil, &correlate.Tracked{}, nil))
 }

@@ -32,9 +32,14 @@ const (
 	KindSubject = "sm.s"
 	// KindTerm is a word of Improved mode's comparison text that is not a
 	// stop word, as text ("printer"), or, when longer than 40 bytes, "#" and
-	// the 16 hex digits of its FNV-1a 64-bit hash. Its counts are the
-	// document frequencies of the subject's specificity.
+	// the 16 hex digits of its FNV-1a 64-bit hash, on the tracked emails
+	// that start a conversation (those not correlated with another). Its
+	// counts are the document frequencies, among conversations, of the
+	// subject's specificity.
 	KindTerm = "sm.t"
+	// KindConversation (value "") is on every tracked email that starts a
+	// conversation: its count is the number of conversations.
+	KindConversation = "sm.c"
 )
 
 // Defaults of [Options].
@@ -409,7 +414,7 @@ func (c *Correlator) Index(m *correlate.Message, t *correlate.Tracked, dst []cor
 	if c.mode == Dynamics {
 		return c.indexDynamics(m, dst)
 	}
-	return c.indexImproved(m, dst)
+	return c.indexImproved(m, t, dst)
 }
 
 // since returns the start of the candidate window for m and the reference
