@@ -12,7 +12,15 @@
 // PlainRule) in its place. The Report gives precision and recall overall
 // and per method for each, and the messages each got wrong or missed.
 //
+// ByLabels takes the labels from elsewhere (the replay command's -seed and
+// -labels files, a generator's truth) instead.
+//
 // The replay command prints it:
 //
 //	go run ./examples/replay -truth headers [-preset emailrouter | -strategies token,smart] PATH
+//	go run ./examples/replay -truth labels -seed seed.jsonl -labels labels.jsonl PATH
+//
+// The package's tests hold smart matching's accuracy targets on the shared
+// corpora and the generated samples (TestTargets) and log how each
+// threshold moves them (TestSweep, with -sweep all).
 package routereval
