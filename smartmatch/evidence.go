@@ -273,9 +273,9 @@ func (c *Correlator) specificity(ctx context.Context, ws *wordStats, text string
 		if ws.n == 0 {
 			return 0, false, nil
 		}
-		total, err := c.idx.Count(ctx, convKey)
+		total, err := c.conversations(ctx)
 		if err != nil {
-			return 0, false, fmt.Errorf("smartmatch: count %s: %w", convKey.Kind, err)
+			return 0, false, err
 		}
 		ws.total = float64(total) + c.tune.prior
 	}

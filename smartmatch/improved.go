@@ -296,6 +296,25 @@ func (c *Correlator) totalEmails(ctx context.Context) (int64, error) {
 	return st.Emails, nil
 }
 
+// conversations returns the number of tracked conversations (the count of
+// the KindConversation key), cached for HubRefresh like totalEmails: the
+// key is on a third of the tracked emails, and a database counts them.
+func (c *Correlator) conversations(ctx context.Context) (int64, error) {
+	now := c.now().UnixNano()
+	if c.hubRefresh > 0 {
+		if at := c.convsAt.Load(); at != 0 && now-at >= 0 && now-at < int64(c.hubRefresh) {
+			return c.convs.Load(), nil
+		}
+	}
+	n, err := c.idx.Count(ctx, convKey)
+	if err != nil {
+		return 0, fmt.Errorf("smartmatch: count %s: %w", convKey.Kind, err)
+	}
+	c.convs.Store(int64(n))
+	c.convsAt.Store(max(now, 1))
+	return int64(n), nil
+}
+
 // hub reports whether address a is a hub, with the counts that decided.
 func (c *Correlator) hub(ctx context.Context, a string) (bool, int, int64, error) {
 	if c.hubShare < 0 {

@@ -170,8 +170,9 @@ type Options struct {
 	HubShare    float64
 	HubMinCount int
 	// HubRefresh (Improved mode) is how long the number of tracked emails
-	// read from Index.Stats is reused. 0 means DefaultHubRefresh; negative
-	// reads it for every message that has a frequent address.
+	// read from Index.Stats, and the number of tracked conversations (the
+	// count of KindConversation), are reused. 0 means DefaultHubRefresh;
+	// negative reads them for every message that needs them.
 	HubRefresh time.Duration
 	// HalfLife (Improved mode) is the age, measured from the message's Date,
 	// at which a candidate's score halves. 0 means DefaultHalfLife.
@@ -254,9 +255,12 @@ type Correlator struct {
 	maxAddrs   int
 	norm       *subject.Normalizer
 
-	// The cached total of tracked emails (hub detection).
+	// The cached total of tracked emails (hub detection) and of
+	// conversations (the subject's specificity).
 	total   atomic.Int64
 	totalAt atomic.Int64 // Unix nanoseconds of the read; 0 before the first
+	convs   atomic.Int64
+	convsAt atomic.Int64
 }
 
 var (

@@ -159,7 +159,9 @@ type Options struct {
 	// Engine is the configuration the runs start from (guardrails, token
 	// format, sender policy, smart-matching options). Its Strategies,
 	// Preset, Smart and SmartOptions.Mode are set by each run;
-	// SmartOptions.OwnAddresses defaults to the domain of Mailbox.
+	// SmartOptions.OwnAddresses defaults to the domain of Mailbox, and
+	// SmartOptions.HubRefresh to -1 (counts read for every message: a
+	// replay is faster than the clock the cache runs on).
 	Engine mailcorrelate.Options
 	// Strategies is the chain, in precedence order; empty means the Email
 	// Router's (token, smart). The header strategies (inreplyto,
@@ -205,6 +207,12 @@ func Evaluate(ctx context.Context, items []Item, opts *Options) (*Report, error)
 		if at := strings.LastIndexByte(o.Mailbox, '@'); at >= 0 {
 			base.SmartOptions.OwnAddresses = []string{o.Mailbox[at:]}
 		}
+	}
+	if base.SmartOptions.HubRefresh == 0 {
+		// A replay runs through months of mail in a second: the counts
+		// smart matching caches for a minute of the clock are read for
+		// every message instead.
+		base.SmartOptions.HubRefresh = -1
 	}
 	mbox := correlate.NormalizeAddress(o.Mailbox)
 	rep := &Report{Strategies: strategies}
