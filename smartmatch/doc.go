@@ -78,8 +78,8 @@
 //	      − FreshBits (4) without a reply or forward prefix
 //	      − one bit per HalfLife (180 days) of age
 //
-// A candidate qualifies when its score reaches MinScore (8: the 99.5 %
-// precision the issue asks for is 199 to 1). Put the other way round, the
+// A candidate qualifies when its score reaches MinScore (8; a precision of
+// 99.5 %, the target, is 199 to 1). Put the other way round, the
 // base subject must carry MinScore minus the rest:
 //
 //	participants        reply             fresh (no prefix)
@@ -108,9 +108,9 @@
 //     prefix, filed without being correlated with another (by hand, by the
 //     CRM, by a folder rule): that email carries a KindConversation key and
 //     a KindTerm key per word; replies, correlated or filed by the CRM,
-//     carry none. So a word no
-//     other conversation has counts log2(C + 512) bits (9 in a new store),
-//     a word in one conversation in four counts 2, and a subject that many
+//     carry none. So a word no other conversation has counts
+//     log2(C + 512) bits (9 in a new store), a word in one conversation in
+//     four counts 2, and a subject that many
 //     conversations carry — a form letter, "Service Details" for every
 //     customer — is generic whatever its words. The stop words are a small
 //     list in the languages of the subject package's prefixes: function
