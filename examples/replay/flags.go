@@ -29,6 +29,7 @@ type config struct {
 	own        []string
 	audit      bool
 	quiet      bool
+	truth      string
 	progress   bool
 	allFolders bool   // -all-folders: every folder, not only those Dynamics reads
 	sent       bool   // -sent: read the Sent folder
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.allFolders, "all-folders", false, "process every folder; by default only Inbox, the folders with a rule (-folders) and Sent, as Dynamics")
 	fs.BoolVar(&c.sent, "sent", true, "process the Sent folder (Dynamics' AutoTrackSentFolderItems)")
 	fs.StringVar(&c.export, "export", "", "write the ledger of -store (message_id, regarding, method of every tracked email) as JSON Lines to FILE (- for stdout) and exit without replaying")
+	fs.StringVar(&c.truth, "truth", "", "headers or labels: evaluate the chain without header strategies (smart matching improved, Dynamics, and the plain subject rule) against labels from the mailbox's headers or from -seed/-labels")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -117,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if a = strings.TrimSpace(a); a != "" {
 			c.own = append(c.own, a)
 		}
+	}
+	if err := checkTruth(c); err != nil {
+		return nil, err
 	}
 	switch c.order {
 	case "date", "input":

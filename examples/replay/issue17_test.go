@@ -221,7 +221,11 @@ func TestExitStatus(t *testing.T) {
 	assert.Equal(t, exitStore, exitCode(err), "%v", err)
 	assert.Regexp(t, `stopped at message \d+ of 134, \d+ processed by this run and 0 by earlier runs: .*store: unavailable`, err.Error())
 	assert.Equal(t, 0, r.stats.errors, "no message is counted as failed: the store is")
-	assert.LessOrEqual(t, st.failures.Load(), int64(1), "nothing is tried after the first failure")
+	// Every failed call belongs to the one message in hand when the store
+	// went away: the audit may still consult the strategies after the
+	// winner (each fails and is recorded in its step), then the write
+	// fails and the run stops. No further message is tried.
+	assert.LessOrEqual(t, st.failures.Load(), int64(len(r.eng.Chain().Correlators)+1), "nothing is tried after the message that met the failure")
 }
 
 // failingStore is a store that becomes unavailable after a number of

@@ -9,6 +9,7 @@
 //	go run ./examples/replay                       # the embedded sample
 //	go run ./examples/replay -format jsonl mail/   # a Maildir, one JSON object per email
 //	go run ./examples/replay -seed seed.jsonl -labels labels.jsonl archive.mbox
+//	go run ./examples/replay -truth headers -preset emailrouter mail/  # smart matching against the headers
 //
 // PATH is an mbox file, a Maildir (sub-folders are mail folders whose paths
 // feed folder rules), a folder of .eml files (recursive) or one message file.
@@ -42,6 +43,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "replay:", err)
 		}
 		return exitCode(err)
+	}
+	if cfg.truth != "" {
+		return runTruth(ctx, cfg, stdout, stderr)
 	}
 	if cfg.export != "" {
 		err = exportLedger(ctx, cfg.store, cfg.export, stdout)
