@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/publicsuffix"
 
+	partypkg "github.com/mailcorrelate/mailcorrelate/party"
+
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
 
@@ -118,26 +120,6 @@ het een en van voor met hoi bedankt nieuw vraag factuur bestelling
 och eller för med ett hej tack ny nytt fråga faktura
 `)
 
-// freemail are registrable domains of mail providers whose users are not
-// one organization: two addresses there are not colleagues.
-var freemail = wordSet(`
-gmail.com googlemail.com yahoo.com ymail.com rocketmail.com hotmail.com
-outlook.com live.com msn.com passport.com aol.com aim.com icloud.com me.com
-mac.com mail.com email.com gmx.com gmx.net gmx.de gmx.at gmx.ch web.de
-t-online.de freenet.de arcor.de posteo.de mailbox.org proton.me
-protonmail.com protonmail.ch pm.me tutanota.com tuta.io zoho.com
-yandex.com yandex.ru ya.ru mail.ru bk.ru inbox.ru list.ru rambler.ru
-qq.com foxmail.com 163.com 126.com yeah.net sina.com sina.cn sohu.com
-aliyun.com naver.com daum.net hanmail.net free.fr orange.fr wanadoo.fr
-laposte.net sfr.fr libero.it virgilio.it tiscali.it alice.it
-comcast.net verizon.net att.net sbcglobal.net earthlink.net cox.net
-charter.net btinternet.com sky.com virginmedia.com ntlworld.com
-bigpond.com optusnet.com.au shaw.ca rogers.com sympatico.ca
-uol.com.br bol.com.br terra.com.br ig.com.br yahoo.co.uk yahoo.fr
-yahoo.de yahoo.es yahoo.it yahoo.co.jp yahoo.com.br hotmail.co.uk
-hotmail.fr hotmail.de hotmail.es hotmail.it live.co.uk live.fr outlook.de
-`)
-
 // wordSet returns the set of the white-space separated words of s.
 func wordSet(s string) map[string]bool {
 	m := map[string]bool{}
@@ -156,7 +138,7 @@ func orgOf(a string) string {
 		return ""
 	}
 	d, err := publicsuffix.EffectiveTLDPlusOne(a[at+1:])
-	if err != nil || freemail[d] {
+	if err != nil || partypkg.IsFreemail(d) {
 		return ""
 	}
 	return d
