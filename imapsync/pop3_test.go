@@ -582,3 +582,44 @@ func TestPOP3Config(t *testing.T) {
 		assert.True(t, IsPermanent(err), tc.name)
 	}
 }
+
+// losingStore refuses every renewal of a lease (another worker took it)
+// and says when it did.
+type losingStore struct {
+	store.Store
+	n    atomic.Int32
+	lost chan struct{}
+	once sync.Once
+}
+
+func (l *losingStore) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (store.Lease, error) {
+	if l.n.Add(1) > 1 {
+		l.once.Do(func() { close(l.lost) })
+		return store.Lease{}, fmt.Errorf("losing: %w", store.ErrLeaseHeld)
+	}
+	return l.Store.Acquire(ctx, name, holder, ttl)
+}
+
+// TestLeaseLostDuringPass: a lease lost in the middle of SyncOnce's pass
+// stops the pass, and the status says "lease lost", not a server error.
+func TestLeaseLostDuringPass(t *testing.T) {
+	w := newPopWorld(t, nil)
+	w.conversation("a", caseA, 3, t0)
+	ls := &losingStore{Store: w.st, lost: make(chan struct{})}
+	o := w.options(w.mailbox())
+	o.LeaseTTL = 30 * time.Millisecond
+	o.OnMessage = func(Event) {
+		select { // the first message waits until the renewal was refused
+		case <-ls.lost:
+			time.Sleep(10 * time.Millisecond)
+		case <-time.After(5 * time.Second):
+		}
+	}
+	s, err := New(w.eng, ls, o)
+	require.NoError(t, err)
+	err = s.SyncOnce(context.Background())
+	require.Error(t, err)
+	st := statusOf(s, testAddr)
+	assert.Equal(t, CauseLease, st.Cause, st.LastError)
+	assert.Less(t, st.Counts.Fetched, int64(4), "the pass stopped")
+}

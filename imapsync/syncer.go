@@ -320,6 +320,10 @@ func (s *Syncer) once(ctx context.Context, mb *mailbox) error {
 	}
 	defer src.close()
 	if err := src.pass(lctx, s, mb); err != nil {
+		if ctx.Err() == nil && lctx.Err() != nil {
+			// renew cancelled the pass: the lease was lost.
+			err = &Error{Cause: CauseLease, Err: fmt.Errorf("the lease expired during the pass: %w", err)}
+		}
 		e := classify(mb.addr, err)
 		mb.fail(s.o.Now(), e)
 		return e
