@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
@@ -705,10 +706,31 @@ func (p *passRun) commit(ctx context.Context, b store.Batch) (store.Result, erro
 	b.Lease = p.mb.currentLease()
 	res, err := p.s.st.Apply(context.WithoutCancel(ctx), b)
 	if err != nil {
+		if !errors.Is(err, correlate.ErrNotFound) {
+			// Nothing of b was written, the message's email included: the
+			// progress it carried must not ride with a later write (the
+			// pass's flush), or the message would be done without its
+			// email. The pass ends; the next one reads it again. (A Relink
+			// of an email deleted meanwhile is the exception: the caller
+			// goes on, and the progress waits for the next write.)
+			p.rollback()
+		}
 		return res, storeErr(err)
 	}
 	p.committed()
 	return res, nil
+}
+
+// rollback forgets the progress not committed: cursors go back to the
+// store's (a folder found recreated included: the next pass finds it
+// again), pending UIDL rows are dropped.
+func (p *passRun) rollback() {
+	for _, f := range p.folders {
+		f.done = f.cur
+	}
+	if p.pop != nil {
+		p.pop.rows = p.pop.rows[:0]
+	}
 }
 
 // committed records that the cursors and rows written are the store's.

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -622,4 +623,61 @@ func TestLeaseLostDuringPass(t *testing.T) {
 	st := statusOf(s, testAddr)
 	assert.Equal(t, CauseLease, st.Cause, st.LastError)
 	assert.Less(t, st.Counts.Fetched, int64(4), "the pass stopped")
+}
+
+// failOnce is a store whose n-th Apply carrying an email fails once (a
+// passing error: a busy database), the writes after it succeeding.
+type failOnce struct {
+	store.Store
+	n    atomic.Int32
+	at   int32
+	done atomic.Bool
+}
+
+func (f *failOnce) Apply(ctx context.Context, b store.Batch) (store.Result, error) {
+	if len(b.Puts) > 0 && f.n.Add(1) == f.at && !f.done.Swap(true) {
+		return store.Result{}, errors.New("failOnce: database is busy")
+	}
+	return f.Store.Apply(ctx, b)
+}
+
+// TestFailedWriteNotSkipped: the write of one email fails once, and the
+// pass ends; the pass's last write (the cursor, or the UIDL rows, of the
+// mail processed before) must not mark that email done: the next pass
+// files it (a defect: the cursor went past it, and it was lost).
+func TestFailedWriteNotSkipped(t *testing.T) {
+	for _, proto := range []string{"imap", "pop3"} {
+		t.Run(proto, func(t *testing.T) {
+			var w *world
+			var mb Mailbox
+			var deliver func(m mail)
+			if proto == "imap" {
+				w = newWorld(t)
+				mb = w.mailbox()
+				deliver = func(m mail) { w.append("INBOX", m) }
+			} else {
+				pw := newPopWorld(t, nil)
+				w, mb = pw.world, pw.mailbox()
+				deliver = func(m mail) { pw.deliver(m) }
+			}
+			w.known["f0@contoso.example"] = caseA
+			deliver(mail{id: "f0@contoso.example", subject: "Case", date: t0})
+			for i := 1; i <= 5; i++ {
+				deliver(mail{id: fmt.Sprintf("f%d@contoso.example", i), inReplyTo: fmt.Sprintf("f%d@contoso.example", i-1),
+					subject: "Re: Case", date: t0.Add(time.Duration(i) * 10 * time.Minute)})
+			}
+			// An untracked message after the one whose write fails: the
+			// pass's last write carries its cursor or row.
+			deliver(mail{id: "stranger@else.example", subject: "Hello", date: t0.Add(2 * time.Hour), from: "x@else.example"})
+			fs := &failOnce{Store: w.st, at: 3}
+			s, err := New(w.eng, fs, w.options(mb))
+			require.NoError(t, err)
+			require.Error(t, s.SyncOnce(context.Background()), "the third email's write failed")
+			require.NoError(t, s.SyncOnce(context.Background()))
+			l := ledgerOf(t, w.st)
+			for i := 0; i <= 5; i++ {
+				assert.Equal(t, caseA.String(), l[fmt.Sprintf("f%d@contoso.example", i)], "f%d filed", i)
+			}
+		})
+	}
 }
