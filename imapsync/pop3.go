@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"golang.org/x/oauth2"
@@ -25,7 +26,8 @@ import (
 // its own, ended with QUIT — which is also when the server removes what
 // DELE marked — and the wait between passes holds none.
 type pop3Source struct {
-	pc *pop3Conn // the connection of the next pass; nil between passes
+	pc     *pop3Conn // the connection of the next pass; nil between passes
+	dialed time.Time
 }
 
 // connectPOP3 opens the first session of a POP3 mailbox: its errors
@@ -35,12 +37,18 @@ func connectPOP3(ctx context.Context, mb *mailbox, o *Options) (*pop3Source, err
 	if err != nil {
 		return nil, err
 	}
-	return &pop3Source{pc: pc}, nil
+	return &pop3Source{pc: pc, dialed: time.Now()}, nil
 }
 
 func (ps *pop3Source) pass(ctx context.Context, s *Syncer, mb *mailbox) error {
 	pc := ps.pc
 	ps.pc = nil
+	if pc != nil && time.Since(ps.dialed) > s.o.Timeout {
+		// It waited long for a worker, holding the maildrop: the server
+		// may have ended it (RFC 1939 allows after 10 minutes). A new one.
+		pc.close()
+		pc = nil
+	}
 	if pc == nil {
 		var err error
 		if pc, err = dialPOP3(ctx, mb, &s.o); err != nil {

@@ -681,3 +681,24 @@ func TestFailedWriteNotSkipped(t *testing.T) {
 		})
 	}
 }
+
+// TestPOP3StaleConnection: a connection that waited longer than
+// Options.Timeout for its pass (for a worker) is replaced, not used: the
+// server may have ended it, and it held the maildrop meanwhile.
+func TestPOP3StaleConnection(t *testing.T) {
+	w := newPopWorld(t, nil)
+	ids := w.conversation("a", caseA, 1, t0)
+	s := w.syncer(w.options(w.mailbox()))
+	mb := s.mailboxes[0]
+	src, err := connectPOP3(context.Background(), mb, &s.o)
+	require.NoError(t, err)
+	defer src.close()
+	src.dialed = time.Now().Add(-2 * s.o.Timeout)
+	l, err := w.st.Acquire(context.Background(), mb.leaseName(), s.holder, time.Minute)
+	require.NoError(t, err)
+	mb.setLease(l)
+	require.NoError(t, src.pass(context.Background(), s, mb))
+	assert.Equal(t, 2, w.pop.Logins(), "a new session for the pass")
+	_, ok := w.tracked(ids[1])
+	assert.True(t, ok)
+}
