@@ -20,6 +20,8 @@ import (
 type config struct {
 	demo         bool
 	imap         string
+	pop3         string
+	deleteMail   bool
 	passwordFile string
 	tokenFile    string
 	mailbox      string
@@ -61,13 +63,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: sync -demo | -imap URL -password-file FILE [flags] | -config FILE [flags] | -store URL -export FILE\n\n"+
-			"Synchronizes IMAP mailboxes: Inbox, tracked folders, Sent (-sent); correlates and files every new email.\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: sync -demo | -imap URL -password-file FILE [flags] | -pop3 URL -password-file FILE [flags] | -config FILE [flags] | -store URL -export FILE\n\n"+
+			"Synchronizes mailboxes: over IMAP Inbox, tracked folders and Sent (-sent), over POP3 the Inbox;\ncorrelates and files every new email.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	var after string
 	fs.BoolVar(&c.demo, "demo", false, "an in-process IMAP server loaded with the embedded sample: sync it, then move an email into a tracked folder and show the relink")
 	fs.StringVar(&c.imap, "imap", "", "the mailbox's server: imaps://USER@HOST[:PORT], or imap://USER@HOST[:PORT] (STARTTLS required unless loopback)")
+	fs.StringVar(&c.pop3, "pop3", "", "a POP3 mailbox: pop3s://USER@HOST[:PORT], or pop3://USER@HOST[:PORT] (STLS required unless loopback); its Inbox only: no -folders, no -sent")
+	fs.BoolVar(&c.deleteMail, "delete", false, "with -pop3: leave nothing on the server — delete each message once it is filed (never before)")
 	fs.StringVar(&c.passwordFile, "password-file", "", "file holding the password (first line)")
 	fs.StringVar(&c.tokenFile, "token-file", "", "file holding an OAuth2 access token for SASL XOAUTH2 (Gmail, Microsoft 365), read again on every connect")
 	fs.StringVar(&c.mailbox, "mailbox", "", "the mailbox's address (the CRM user or queue); default: the URL's user when it is an address")
@@ -85,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.preset, "preset", "serversidesync", "serversidesync or emailrouter")
 	fs.StringVar(&c.holder, "holder", "", "this worker's name in the mailbox leases (default: host, pid and a random suffix)")
 	fs.IntVar(&c.workers, "workers", 4, "mailboxes making a pass at once")
-	fs.DurationVar(&c.poll, "poll", 0, "time between passes without IDLE (and the longest time between passes with it); default 60s")
+	fs.DurationVar(&c.poll, "poll", 0, "time between passes without IDLE (and the longest time between passes with it; POP3 always polls); default 60s")
 	fs.BoolVar(&c.noIdle, "no-idle", false, "poll instead of IDLE")
 	fs.BoolVar(&c.quiet, "q", false, "no per-message output, only the summary")
 	if err := fs.Parse(args); err != nil {
@@ -125,18 +129,26 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	modes := 0
-	for _, on := range []bool{c.demo, c.imap != "", c.configFile != "", c.export != ""} {
+	for _, on := range []bool{c.demo, c.imap != "", c.pop3 != "", c.configFile != "", c.export != ""} {
 		if on {
 			modes++
 		}
 	}
 	switch {
 	case modes == 0:
-		return nil, usageError{"give -demo, -imap URL, -config FILE, or -store URL -export FILE (-h for help)"}
+		return nil, usageError{"give -demo, -imap URL, -pop3 URL, -config FILE, or -store URL -export FILE (-h for help)"}
 	case modes > 1:
-		return nil, usageError{"-demo, -imap, -config and -export exclude each other"}
+		return nil, usageError{"-demo, -imap, -pop3, -config and -export exclude each other"}
 	case c.imap != "" && c.passwordFile == "" && c.tokenFile == "":
 		return nil, usageError{"-imap needs -password-file or -token-file"}
+	case c.pop3 != "" && c.passwordFile == "" && c.tokenFile == "":
+		return nil, usageError{"-pop3 needs -password-file or -token-file"}
+	case c.pop3 != "" && c.folders != "":
+		return nil, usageError{"-folders does not apply to -pop3: POP3 has no folders, so no folder-level tracking (use -imap for tracked folders)"}
+	case c.pop3 != "" && c.sent:
+		return nil, usageError{"-sent does not apply to -pop3: POP3 reads only the Inbox (use -imap to track Sent)"}
+	case c.deleteMail && c.pop3 == "":
+		return nil, usageError{"-delete is for -pop3 (in -config: \"delete_from_server\" on a pop3:// mailbox); the IMAP sync never deletes"}
 	case c.export != "" && c.store == "memory":
 		return nil, usageError{"-export needs -store sqlite:PATH or postgres://… (a memory store is empty)"}
 	}
@@ -172,6 +184,9 @@ type fileMailbox struct {
 	Sent         bool             `json:"sent,omitempty"`
 	After        string           `json:"after,omitempty"`
 	Filter       string           `json:"filter,omitempty"`
+	// DeleteFromServer: a POP3 mailbox that leaves nothing on the
+	// server (imapsync.Mailbox.DeleteFromServer).
+	DeleteFromServer bool `json:"delete_from_server,omitempty"`
 }
 
 func readConfigFile(name string) (*fileConfig, error) {
@@ -205,7 +220,7 @@ func readSecret(name string) (string, error) {
 	return s, nil
 }
 
-// urlUser returns the user of an IMAP URL ("" when none or unparsable).
+// urlUser returns the user of a mailbox URL ("" when none or unparsable).
 func urlUser(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {

@@ -18,8 +18,8 @@ import (
 
 // jsonRow is one line of -format jsonl: every field of the replay
 // command's rows (same names, same meaning), then mailbox, uid,
-// uidvalidity, folder_id and action. The names are a contract; add fields,
-// never rename them.
+// uidvalidity, folder_id, action and, for a POP3 mailbox, uidl. The names
+// are a contract; add fields, never rename them.
 type jsonRow struct {
 	MessageID      string         `json:"message_id"`
 	Source         string         `json:"source"`
@@ -49,6 +49,9 @@ type jsonRow struct {
 	// Action is what the sync did: tracked, relinked, existing,
 	// untracked, too old or failed.
 	Action string `json:"action"`
+	// UIDL is a POP3 message's unique id (its uid, uidvalidity and
+	// folder_id are zero: POP3 has none).
+	UIDL string `json:"uidl,omitempty"`
 }
 
 type jsonConflict struct {
@@ -75,6 +78,10 @@ func toJSON(ev imapsync.Event) jsonRow {
 		FolderID:    ev.FolderID,
 		Action:      ev.Action.String(),
 		Filter:      ev.Verdict,
+		UIDL:        ev.UIDL,
+	}
+	if ev.UIDL != "" {
+		j.Source = fmt.Sprintf("pop3://%s/%s;UIDL=%s", ev.Mailbox, ev.Folder, ev.UIDL)
 	}
 	if m := ev.Message; m != nil {
 		j.MessageID = m.MessageID
@@ -178,7 +185,11 @@ func (o *output) write(ev imapsync.Event) {
 	case j.Regarding == "":
 		reg, method = "-", "-"
 	}
-	fmt.Fprintf(o.tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.rows, clip(j.Folder, 24), j.UID, date, clip(j.Subject, 40),
+	uid := fmt.Sprint(j.UID)
+	if j.UIDL != "" {
+		uid = clip(j.UIDL, 24) // POP3: the message's unique id
+	}
+	fmt.Fprintf(o.tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.rows, clip(j.Folder, 24), uid, date, clip(j.Subject, 40),
 		reg, method, j.Action, clip(j.Reason, 80))
 }
 

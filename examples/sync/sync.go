@@ -122,8 +122,12 @@ func mailboxes(cfg *config) ([]imapsync.Mailbox, string, error) {
 		}
 		fc = *p
 	} else {
-		fc.Mailboxes = []fileMailbox{{Address: cfg.mailbox, URL: cfg.imap, PasswordFile: cfg.passwordFile,
-			TokenFile: cfg.tokenFile, Sent: cfg.sent, Filter: cfg.filter}}
+		url := cfg.imap
+		if cfg.pop3 != "" {
+			url = cfg.pop3
+		}
+		fc.Mailboxes = []fileMailbox{{Address: cfg.mailbox, URL: url, PasswordFile: cfg.passwordFile,
+			TokenFile: cfg.tokenFile, Sent: cfg.sent, Filter: cfg.filter, DeleteFromServer: cfg.deleteMail}}
 		if !cfg.after.IsZero() {
 			fc.Mailboxes[0].After = cfg.after.Format("2006-01-02T15:04:05Z07:00")
 		}
@@ -145,7 +149,8 @@ func mailboxes(cfg *config) ([]imapsync.Mailbox, string, error) {
 	}
 	var out []imapsync.Mailbox
 	for i, fm := range fc.Mailboxes {
-		mb := imapsync.Mailbox{Address: fm.Address, URL: fm.URL, Username: fm.Username, Folders: fm.Folders, Sent: fm.Sent}
+		mb := imapsync.Mailbox{Address: fm.Address, URL: fm.URL, Username: fm.Username, Folders: fm.Folders, Sent: fm.Sent,
+			DeleteFromServer: fm.DeleteFromServer}
 		if mb.Address == "" {
 			if u := urlUser(fm.URL); strings.Contains(u, "@") {
 				mb.Address = u
@@ -332,8 +337,12 @@ func export(ctx context.Context, cfg *config, stdout io.Writer) error {
 func summary(w io.Writer, sts []imapsync.Status) {
 	for _, st := range sts {
 		c := st.Counts
-		fmt.Fprintf(w, "\n%s: %s; fetched %d, correlated %d, tracked %d, untracked %d, already tracked %d, too old %d, errors %d\n",
-			st.Mailbox, st.State, c.Fetched, c.Correlated, c.Tracked, c.Untracked, c.Existing, c.Skipped, c.Errors)
+		deleted := ""
+		if c.Deleted > 0 {
+			deleted = fmt.Sprintf(", deleted from the server %d", c.Deleted)
+		}
+		fmt.Fprintf(w, "\n%s: %s; fetched %d, correlated %d, tracked %d, untracked %d, already tracked %d, too old %d, errors %d%s\n",
+			st.Mailbox, st.State, c.Fetched, c.Correlated, c.Tracked, c.Untracked, c.Existing, c.Skipped, c.Errors, deleted)
 		if st.LastError != "" {
 			fmt.Fprintf(w, "  last error (%s): %s\n", st.Cause, st.LastError)
 		}
