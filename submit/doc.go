@@ -37,12 +37,16 @@
 // A message is tracked before it is relayed, together with a pending row
 // (store.State "submit/pending/INSTANCE/ATTEMPT") in one atomic Apply; the
 // email carries the attempt as an index key (KindAttempt). When the
-// upstream server accepts the message the row is cleared (the rows of
-// messages finishing together in one Apply), and only then does the client
-// get its 250; when it
-// refuses, or the connection fails, the tracked email is deleted and the
-// client gets the upstream's reply. When tracking fails the message is not
-// relayed and the client gets a temporary 451, so it retries. A relay
+// upstream server accepts the message the row is cleared, and only then
+// does the client get its 250; when it refuses, or the connection fails,
+// the tracked email is deleted and the client gets the upstream's reply.
+// When tracking fails the message is not relayed, the attempt is rolled
+// back (a commit reported failed may have been made) and the client gets a
+// temporary 451, so it retries. The writes of the messages under way share
+// Applies (group commit): those that come while one is being made are made
+// together in the next, each still durable before the relay goes on with
+// its message, so under load a message costs less than its two store
+// transactions. A relay
 // killed between tracking and relaying leaves the pending row behind: at
 // its next start (Serve) it deletes the emails of every pending row of its
 // instance before it accepts mail — the client, which never got its 250,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -316,6 +317,47 @@ func TestTrackingFails(t *testing.T) {
 	}
 	if n, m := len(h.up.messages()), len(h.tracked()); n != 1 || m != 1 {
 		t.Fatalf("after the retry: %d relayed, %d tracked; want 1 and 1", n, m)
+	}
+}
+
+// lostCommitStore makes the Apply that tracks but reports a failure while
+// lose is set, as a database whose connection broke during COMMIT does: the
+// relay cannot tell whether the email was stored.
+type lostCommitStore struct {
+	store.Store
+	lose atomic.Bool
+}
+
+func (s *lostCommitStore) Apply(ctx context.Context, b store.Batch) (store.Result, error) {
+	res, err := s.Store.Apply(ctx, b)
+	if err == nil && len(b.Puts) > 0 && s.lose.Load() {
+		return store.Result{}, errors.New("connection reset by peer during COMMIT")
+	}
+	return res, err
+}
+
+// TestTrackingCommitLost: a track whose commit may have been made although
+// the store reported a failure is rolled back before the client gets its
+// 451, so no email of a message the client was told to send again stays
+// tracked, nor its pending row (which the next start would roll back, even
+// after the retry relayed the message).
+func TestTrackingCommitLost(t *testing.T) {
+	st := &lostCommitStore{Store: newMemstore()}
+	st.lose.Store(true)
+	h := newHarness(t, st, nil)
+	c := h.dial("alice", "alice-pw")
+	if err := send(c, "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail); code(err) != 451 {
+		t.Fatalf("got %v, want 451", err)
+	}
+	if n, m, p := len(h.up.messages()), len(h.tracked()), len(h.pending()); n != 0 || m != 0 || p != 0 {
+		t.Fatalf("after the lost commit: %d relayed, %d tracked, %d pending; want none", n, m, p)
+	}
+	st.lose.Store(false)
+	if err := send(c, "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if n, m, p := len(h.up.messages()), len(h.tracked()), len(h.pending()); n != 1 || m != 1 || p != 0 {
+		t.Fatalf("after the retry: %d relayed, %d tracked, %d pending; want 1, 1 and 0", n, m, p)
 	}
 }
 

@@ -382,6 +382,12 @@ func (s *session) Data(r io.Reader) error {
 		if err != nil {
 			s.r.log.Error("submit: tracking failed; message not sent", "user", s.user.Name, "message_id", p.id, "err", err)
 			abandon()
+			// A failed commit may still have been made (a connection lost
+			// during COMMIT): roll the attempt back, so that no tracked
+			// email of a message the client was told to send again stays.
+			rctx, rcancel := context.WithTimeout(context.Background(), storeTimeout)
+			s.r.finish(rctx, attempt, true)
+			rcancel()
 			return errTrackFailed
 		}
 		p.retry = existing
