@@ -63,9 +63,13 @@
 // Every client authenticates (AUTH PLAIN) before MAIL: over TLS after
 // STARTTLS, or without TLS from the loopback interface only. Messages are
 // bounded (25 MiB by default: 552), as are recipients (452), connections
-// (421 at connect) and failed logins (421 after three). MAIL and RCPT are
-// passed to the upstream server as they come, so the client gets its
-// answer to each recipient; the upstream's answer to MAIL, sent while the
-// client goes on, comes with the first RCPT. DATA goes upstream while the
-// relay reads the header and tracks, so that round trip costs nothing.
+// (421 at connect) and failed logins (421 after three). Each recipient is
+// passed to the upstream server as it comes, so the client gets the
+// upstream's answer to each; MAIL goes with the first RCPT, pipelined (RFC
+// 2920), and the upstream's refusal of it is the answer to that RCPT. Once
+// the message is tracked its content goes upstream in one BDAT chunk (RFC
+// 3030), so a message costs the upstream one round trip more than its
+// recipients; to a server that offers neither extension the relay sends
+// one command at a time, and DATA while it reads the header and tracks.
+// Either way the content is sent with CRLF line breaks, as SMTP has them.
 package submit

@@ -213,7 +213,7 @@ func TestRelayRecordDecision(t *testing.T) {
 }
 
 // TestUpstreamRefuses: whatever the upstream refuses, the client gets the
-// upstream's own reply and nothing stays tracked.
+// upstream's own reply and nothing stays tracked, over either dialect.
 func TestUpstreamRefuses(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -260,27 +260,29 @@ func TestUpstreamRefuses(t *testing.T) {
 			why:      "a connection that breaks before the upstream answers is a temporary failure",
 		},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, nil, nil)
-			c.setup(h)
-			err := send(h.dial("alice", "alice-pw"), "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail)
-			if code(err) != c.wantCode {
-				t.Fatalf("%s: got %v, want code %d", c.why, err, c.wantCode)
-			}
-			if c.name == "data refused" && !strings.Contains(err.Error(), "Spam detected") {
-				t.Errorf("the upstream's text is lost: %v", err)
-			}
-			if ts := h.tracked(); len(ts) != 0 {
-				t.Errorf("%s: %d emails tracked: %+v", c.why, len(ts), ts)
-			}
-			if p := h.pending(); len(p) != 0 {
-				t.Errorf("pending rows left: %v", p)
-			}
-			if n := len(h.up.messages()); n != 0 {
-				t.Errorf("upstream delivered %d", n)
-			}
-		})
+	for _, d := range dialects {
+		for _, c := range cases {
+			t.Run(d.name+"/"+c.name, func(t *testing.T) {
+				h, _ := relayVia(t, d.hide)
+				c.setup(h)
+				err := send(h.dial("alice", "alice-pw"), "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail)
+				if code(err) != c.wantCode {
+					t.Fatalf("%s: got %v, want code %d", c.why, err, c.wantCode)
+				}
+				if c.name == "data refused" && !strings.Contains(err.Error(), "Spam detected") {
+					t.Errorf("the upstream's text is lost: %v", err)
+				}
+				if ts := h.tracked(); len(ts) != 0 {
+					t.Errorf("%s: %d emails tracked: %+v", c.why, len(ts), ts)
+				}
+				if p := h.pending(); len(p) != 0 {
+					t.Errorf("pending rows left: %v", p)
+				}
+				if n := len(h.up.messages()); n != 0 {
+					t.Errorf("upstream delivered %d", n)
+				}
+			})
+		}
 	}
 }
 
