@@ -85,7 +85,9 @@ func spooler(dir string) func(io.Reader) error {
 // the time of one direct and one relayed message; cpu-µs/msg the benchmark
 // process's CPU time (clients, relay and, but for Postfix, the upstream)
 // per message; mta-cpu-µs/msg Postfix's own (every process of its master);
-// store-tx/msg the relay's store transactions (Apply) per message.
+// relay-db-cpu-µs/msg PostgreSQL's while the relay runs (with
+// MAILCORRELATE_PGDATA, as .ci/postgres.sh sets it); store-tx/msg the
+// relay's store transactions (Apply) per message.
 func BenchmarkSubmit(b *testing.B) {
 	for _, c := range []struct{ store, upstream string }{
 		{"memory", "spool"}, {"memory", "discard"}, {"sqlite", "spool"}, {"postgres", "spool"},
@@ -118,12 +120,12 @@ func BenchmarkSubmit(b *testing.B) {
 				}
 				st = s
 			}
-			benchSubmit(b, c.upstream, st)
+			benchSubmit(b, c.upstream, st, c.store == "postgres")
 		})
 	}
 }
 
-func benchSubmit(b *testing.B, upMode string, st store.Store) {
+func benchSubmit(b *testing.B, upMode string, st store.Store, pg bool) {
 	clients := benchClients
 	cs := &countingStore{Store: st}
 	upstream := os.Getenv("MAILCORRELATE_TEST_POSTFIX")
@@ -139,7 +141,8 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 		h.up.sink = spooler(b.TempDir())
 		upstream = h.up.Addr
 	case "postfix":
-		mtaCPU = postfixCPU(b, os.Getenv("MAILCORRELATE_TEST_POSTFIX_DIR"))
+		mtaCPU = treeCPU(b, filepath.Join(os.Getenv("MAILCORRELATE_TEST_POSTFIX_DIR"), "queue", "pid", "master.pid"),
+			"Postfix's master (MAILCORRELATE_TEST_POSTFIX_DIR)")
 	default:
 		h.up.sink = func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }
 		upstream = h.up.Addr
@@ -198,7 +201,13 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 	run(relayed, 2*clients, true)
 	b.ReportAllocs()
 	b.ResetTimer()
-	var tDirect, tRelay, cDirect, cRelay, mDirect, mRelay time.Duration
+	// PostgreSQL's own CPU time, when .ci/postgres.sh says where its
+	// cluster is.
+	var dbCPU func() time.Duration
+	if dir := os.Getenv("MAILCORRELATE_PGDATA"); pg && dir != "" {
+		dbCPU = treeCPU(b, filepath.Join(dir, "data", "postmaster.pid"), "PostgreSQL's postmaster (MAILCORRELATE_PGDATA)")
+	}
+	var tDirect, tRelay, cDirect, cRelay, mDirect, mRelay, dRelay time.Duration
 	cs.applies.Store(0)
 	const rounds = 10
 	for r := range rounds {
@@ -208,7 +217,7 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 		}
 		// Postfix's CPU time is read between the timed stretches: reading
 		// /proc costs this process time of its own.
-		var m0, m1 time.Duration
+		var m0, m1, d1 time.Duration
 		if mtaCPU != nil {
 			m0 = mtaCPU()
 		}
@@ -218,6 +227,9 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 		if mtaCPU != nil {
 			m1 = mtaCPU()
 		}
+		if dbCPU != nil {
+			d1 = dbCPU()
+		}
 		c1 := benchutil.CPUTime()
 		tRelay += run(relayed, n, true)
 		cRelay += benchutil.CPUTime() - c1
@@ -225,6 +237,9 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 			m2 := mtaCPU()
 			mDirect += m1 - m0
 			mRelay += m2 - m1
+		}
+		if dbCPU != nil {
+			dRelay += dbCPU() - d1
 		}
 	}
 	b.StopTimer()
@@ -238,6 +253,9 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 	if mtaCPU != nil {
 		b.ReportMetric(float64(mDirect)/total/1e3, "direct-mta-cpu-µs/msg")
 		b.ReportMetric(float64(mRelay)/total/1e3, "relay-mta-cpu-µs/msg")
+	}
+	if dbCPU != nil {
+		b.ReportMetric(float64(dRelay)/total/1e3, "relay-db-cpu-µs/msg")
 	}
 	b.ReportMetric(float64(cs.applies.Load())/total, "store-tx/msg")
 }
@@ -253,16 +271,18 @@ func (s *countingStore) Apply(ctx context.Context, b store.Batch) (store.Result,
 	return s.Store.Apply(ctx, b)
 }
 
-// postfixCPU returns a function that reads the CPU time Postfix has used
-// so far: its master's (with its exited children's) and that of every
-// process the master started, from /proc. dir is the instance's directory
-// (.ci/postfix.sh); the master's pid is in dir/queue/pid/master.pid.
-func postfixCPU(b *testing.B, dir string) func() time.Duration {
-	raw, err := os.ReadFile(filepath.Join(dir, "queue", "pid", "master.pid"))
+// treeCPU returns a function that reads the CPU time a server has used so
+// far, from /proc: that of the process whose pid the first line of
+// pidFile holds (with its exited children's) and of every process it
+// started — Postfix's master and its daemons, PostgreSQL's postmaster and
+// its backends.
+func treeCPU(b *testing.B, pidFile, what string) func() time.Duration {
+	raw, err := os.ReadFile(pidFile)
 	if err != nil {
-		b.Fatalf("Postfix's master pid (MAILCORRELATE_TEST_POSTFIX_DIR): %v", err)
+		b.Fatalf("%s: %v", what, err)
 	}
-	master := strings.TrimSpace(string(raw))
+	root, _, _ := strings.Cut(string(raw), "\n")
+	root = strings.TrimSpace(root)
 	const hz = 100 // USER_HZ: /proc counts CPU time in 1/100 s
 	return func() time.Duration {
 		ds, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -283,7 +303,7 @@ func postfixCPU(b *testing.B, dir string) func() time.Duration {
 				continue
 			}
 			pid := strings.Fields(s)[0]
-			if pid != master && f[1] != master {
+			if pid != root && f[1] != root {
 				continue
 			}
 			for _, v := range f[11:15] { // utime stime cutime cstime
