@@ -245,7 +245,8 @@ func (s *session) drop(err error) bool {
 // MAIL, for the first), and the client gets the upstream's answer (or its
 // answer to MAIL, when it refused that).
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
-	// opts is empty: the relay's server offers no RCPT parameters (DSN).
+	// opts carries nothing: the relay's server takes no RCPT parameters
+	// (its DSN is off, so go-smtp refuses NOTIFY and ORCPT).
 	s.lock()
 	defer s.unlock()
 	if err := s.await(); err != nil {
