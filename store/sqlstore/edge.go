@@ -176,6 +176,13 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 	if err := check.Batch(&b); err != nil {
 		return store.Result{}, fmt.Errorf("sqlstore: apply: %w", err)
 	}
+	if s.pg {
+		res, err := s.pgApply(ctx, &b, first)
+		if err != nil {
+			return store.Result{}, fail(ctx, "apply", err)
+		}
+		return res, nil
+	}
 	var res store.Result
 	err = s.transact(ctx, func(tx *sql.Tx) error {
 		res = store.Result{}
