@@ -237,7 +237,6 @@ func (s *Store) pgApplyOnce(ctx context.Context, c *pgx.Conn, b *store.Batch, fi
 		pb    pgx.Batch
 		res   store.Result
 		todo  [][]int // the Puts of each chunk, first occurrences only
-		cols  pgColumns
 		now   = time.Now()
 		state = distinctStates(b.States)
 	)
@@ -259,7 +258,7 @@ func (s *Store) pgApplyOnce(ctx context.Context, c *pgx.Conn, b *store.Batch, fi
 			kinds, values := keyColumns(keys)
 			pb.Queue(pgPutOneSQL, append(s.emailArgs(&e.Tracked, keys), kinds, values)...)
 		case len(chunk) > 1:
-			cols.reset()
+			var cols pgColumns // not reused: pgx reads the arguments when the batch is sent
 			for j, i := range chunk {
 				cols.add(int64(j+1), &b.Puts[i])
 			}
