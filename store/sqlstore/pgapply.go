@@ -37,8 +37,8 @@ import (
 //     until the commit.
 //
 // What the client decided between the statements before — that a lease was
-// lost, that an email to relink is missing, that an email found taken was
-// deleted before it could be read — the statements decide in the server:
+// lost, that an email to relink is missing, that the email holding a
+// Message-ID cannot be read yet — the statements decide in the server:
 // they raise an error with mc_fail (migration 3) and the codes below, which
 // rolls the whole batch back. The statements are prepared once per
 // connection (pgx's statement cache).
@@ -46,7 +46,7 @@ import (
 // The SQLSTATE codes a batch's statements raise through mc_fail.
 const (
 	pgCodeLeaseLost = "MC001" // the batch's lease is not held
-	pgCodeRace      = "MC002" // an email found taken was deleted before it could be read
+	pgCodeRace      = "MC002" // the email holding a Message-ID was committed after the statement began
 	pgCodeNotFound  = "MC003" // the email a Relink names does not exist
 )
 
@@ -124,18 +124,19 @@ func (s *Store) pgWrite(ctx context.Context, send func(ctx context.Context, c *p
 // pgPutsSQL writes one chunk of emails as pgBatchSQL does, and returns for
 // each its ordinal, its drawn ID, whether it was inserted and, when its
 // Message-ID was taken, the email stored under it (emailCols; the integer
-// columns 0 otherwise). That email was stored before the statement began
-// and is read in its snapshot; when it is not there — it was committed by
-// a concurrent writer after the statement began (ON CONFLICT waited for
-// it), or deleted since — the statement fails with pgCodeRace, and the
-// batch is made again in a new snapshot.
+// columns 0 otherwise), read in the statement's snapshot. An email that a
+// concurrent writer committed after the statement began (ON CONFLICT
+// waited for it) is not in that snapshot: the statement then fails with
+// pgCodeRace, and the batch is made again, in a new one. The subquery's
+// LIMIT 1 keeps it a probe of the unique index for each taken email: the
+// planner would otherwise be free to make it a join of the whole table.
 var pgPutsSQL = pgBatchWith + `
 SELECT input.ord, input.id, ins.id IS NOT NULL, ` + pgTakenCols() + `
 FROM input LEFT JOIN ins ON ins.id = input.id
 LEFT JOIN LATERAL (SELECT ` + emailColsE + ` FROM mc_email e
 	WHERE ins.id IS NULL AND e.message_id = input.message_id LIMIT 1) AS t(` + pgTakenNames(",") + `) ON true
 WHERE CASE WHEN ins.id IS NULL AND t.c0 IS NULL
-	THEN mc_fail('` + pgCodeRace + `', 'tracked email deleted while being read') ELSE true END`
+	THEN mc_fail('` + pgCodeRace + `', 'the email holding the Message-ID was committed after the statement began') ELSE true END`
 
 // pgPutOneSQL is pgPutsSQL for a chunk of one email, whose columns are
 // parameters ($1 … $17, insertCols) rather than arrays: PostgreSQL runs it
@@ -154,7 +155,7 @@ FROM (VALUES (1)) AS one LEFT JOIN ins ON true
 LEFT JOIN LATERAL (SELECT ` + emailColsE + ` FROM mc_email e
 	WHERE ins.id IS NULL AND e.message_id = $1 LIMIT 1) AS t(` + pgTakenNames(",") + `) ON true
 WHERE CASE WHEN ins.id IS NULL AND t.c0 IS NULL
-	THEN mc_fail('` + pgCodeRace + `', 'tracked email deleted while being read') ELSE true END`
+	THEN mc_fail('` + pgCodeRace + `', 'the email holding the Message-ID was committed after the statement began') ELSE true END`
 
 // pgTakenNames returns the names of the columns of the taken email t of
 // pgPutsSQL (c0 … c15, emailCols in order), joined by sep.
@@ -201,8 +202,8 @@ var (
 	pgRelinkByMsg = fmt.Sprintf(pgRelinkSQL, "message_id = $1")
 )
 
-// pgStatesSQL writes several States: deletes ($3), then upserts ($1
-// names, $2 values), the names distinct.
+// pgStatesSQL writes several States, their names distinct: it deletes
+// those named by $3 and upserts those of $1 (names) and $2 (values).
 const pgStatesSQL = `WITH d AS (DELETE FROM mc_state WHERE name = ANY($3::bytea[]))
 INSERT INTO mc_state (name, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])
 ON CONFLICT (name) DO UPDATE SET value = excluded.value`
