@@ -93,6 +93,9 @@ func (s *Store) pgWrite(ctx context.Context, send func(ctx context.Context, c *p
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if ctx.Done() == nil { // a context that never ends: nothing to watch
+			return send(ctx, c)
+		}
 		wctx, giveUp := context.WithCancel(context.WithoutCancel(ctx))
 		defer giveUp()
 		finished, watched := make(chan struct{}), make(chan struct{})
