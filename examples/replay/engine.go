@@ -13,6 +13,28 @@ import (
 // sampleMailbox is the mailbox the embedded sample was synchronized from.
 const sampleMailbox = samplegen.Mailbox
 
+// sampleDefaults gives the flags that were not given the embedded
+// sample's values: its mailbox, and withFiles its seed, labels and folder
+// rules.
+func (cfg *config) sampleDefaults(withFiles bool) {
+	if cfg.mailbox == "" {
+		cfg.mailbox = sampleMailbox
+	}
+	if !withFiles {
+		return
+	}
+	for _, f := range []struct {
+		flag *string
+		name string
+	}{
+		{&cfg.Seed, "seed.jsonl"}, {&cfg.labels, "labels.jsonl"}, {&cfg.Folders, "folders.json"},
+	} {
+		if *f.flag == "" {
+			*f.flag = cli.SamplePrefix + f.name
+		}
+	}
+}
+
 // files opens the files the flags name; "sample:NAME" is a file of the
 // embedded sample.
 func files() cli.Files {

@@ -49,20 +49,8 @@ type replay struct {
 
 func newReplay(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*replay, error) {
 	r := &replay{cfg: cfg, stdout: stdout, stderr: stderr}
-	useSample := len(cfg.paths) == 0
-	if useSample {
-		if cfg.Seed == "" {
-			cfg.Seed = "sample:seed.jsonl"
-		}
-		if cfg.labels == "" {
-			cfg.labels = "sample:labels.jsonl"
-		}
-		if cfg.Folders == "" {
-			cfg.Folders = "sample:folders.json"
-		}
-		if cfg.mailbox == "" {
-			cfg.mailbox = sampleMailbox
-		}
+	if len(cfg.paths) == 0 {
+		cfg.sampleDefaults(true)
 	}
 	var err error
 	if cfg.Seed != "" {

@@ -79,20 +79,7 @@ func truthInput(cfg *config, stderr io.Writer) ([]routereval.Item, *routereval.O
 		if items, _, err = routereval.ReadFS(sub, "."); err != nil {
 			return nil, nil, err
 		}
-		if cfg.mailbox == "" {
-			cfg.mailbox = sampleMailbox
-		}
-		if cfg.truth == truthLabels {
-			if cfg.Seed == "" {
-				cfg.Seed = "sample:seed.jsonl"
-			}
-			if cfg.labels == "" {
-				cfg.labels = "sample:labels.jsonl"
-			}
-			if cfg.Folders == "" {
-				cfg.Folders = "sample:folders.json"
-			}
-		}
+		cfg.sampleDefaults(cfg.truth == truthLabels)
 	}
 	for _, p := range cfg.paths {
 		got, skipped, err := routereval.Read(p)
