@@ -34,6 +34,7 @@ type Rows struct {
 	tw  *tabwriter.Writer
 	enc *json.Encoder
 	n   int
+	err error // the first row that could not be encoded
 }
 
 // TableBlock is how many table rows are aligned together.
@@ -59,14 +60,16 @@ func (r *Rows) Quiet() bool { return r.o.Quiet }
 
 // Write writes one row, unless Quiet: v as a JSON line, or in a table the
 // row's number (from 1) and the cells cells returns (called only for a
-// table). Errors writing are returned by Flush.
+// table). Errors are returned by Flush.
 func (r *Rows) Write(v any, cells func() []string) {
 	if r.o.Quiet {
 		return
 	}
 	r.n++
 	if r.enc != nil {
-		r.enc.Encode(v)
+		if err := r.enc.Encode(v); err != nil && r.err == nil {
+			r.err = err
+		}
 		if r.o.Live {
 			r.w.Flush()
 		}
@@ -88,14 +91,20 @@ func (r *Rows) Note(s string) {
 	r.w.Flush()
 }
 
-// Flush writes what is held and returns the first error writing met.
+// Flush writes what is held and returns the first error met encoding or
+// writing.
 func (r *Rows) Flush() error {
+	var err error
 	if r.tw != nil {
-		if err := r.tw.Flush(); err != nil {
-			return err
-		}
+		err = r.tw.Flush()
 	}
-	return r.w.Flush()
+	if ferr := r.w.Flush(); err == nil {
+		err = ferr
+	}
+	if r.err != nil {
+		return r.err
+	}
+	return err
 }
 
 // Clip returns s on one line (runs of white space made one space),

@@ -81,6 +81,13 @@ func TestRowsFlushError(t *testing.T) {
 	r := cli.NewRows(failWriter{}, cli.RowsOptions{JSON: true})
 	r.Write(1, nil)
 	assert.ErrorContains(t, r.Flush(), "disk full", "an output that cannot be written is reported")
+
+	var out bytes.Buffer
+	r = cli.NewRows(&out, cli.RowsOptions{JSON: true})
+	r.Write(func() {}, nil)
+	r.Write(2, nil)
+	assert.ErrorContains(t, r.Flush(), "unsupported type", "a row that cannot be encoded is reported, not dropped in silence")
+	assert.Equal(t, "2\n", out.String(), "the rows after it are written")
 }
 
 func TestClip(t *testing.T) {
