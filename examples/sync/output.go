@@ -69,7 +69,10 @@ func newOutput(format string, quiet bool, w io.Writer) *cli.Rows {
 		Header: "#\tFOLDER\tUID\tDATE\tSUBJECT\tREGARDING\tMETHOD\tACTION\tREASON"})
 }
 
-// write writes the row of an event.
+// write writes the row of an event. Its table is not the replay's: it
+// shows where the email is on the server and what the sync did (FOLDER,
+// UID, ACTION) instead of the confidence, and "-" as the record of an
+// email tracked without one, as of one not tracked.
 func write(o *cli.Rows, ev imapsync.Event) {
 	if o.Quiet() {
 		return

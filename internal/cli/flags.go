@@ -11,7 +11,12 @@ import (
 // Flags are the flags that mean the same, with the same defaults, in the
 // replay and the sync: the seed, the folder rules, the store, the output
 // format, the incoming-email filter and the chain (-preset, -smart). Each
-// command defines its other flags itself.
+// command defines its other flags itself, -mailbox, -q, -sent and -export
+// included: their names are shared but not their defaults or meaning (the
+// replay's -mailbox defaults to the sample's, the sync's to the URL's
+// user; the replay's -q still names the messages it could not read; the
+// replay reads Sent unless -sent=false, the sync only with -sent; the
+// replay's -export takes no PATH, the sync's no mailbox).
 type Flags struct {
 	Seed    string // -seed FILE: emails already filed, by Message-ID
 	Folders string // -folders FILE: folder rules
