@@ -1,13 +1,10 @@
 package routereval
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -368,50 +365,4 @@ func direction(m *correlate.Message, folder, mbox string) correlate.Direction {
 		return correlate.Outgoing
 	}
 	return correlate.Incoming
-}
-
-// ReadLabels reads a seed or labels file of the replay command: JSON Lines
-// of {"message_id", "regarding"} ("type:id", or "" for none); ids may carry
-// angle brackets.
-func ReadLabels(name string) (map[string]correlate.Record, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("routereval: %w", err)
-	}
-	defer f.Close()
-	out, err := DecodeLabels(f)
-	if err != nil {
-		return out, fmt.Errorf("routereval: %s: %w", name, err)
-	}
-	return out, nil
-}
-
-// DecodeLabels is ReadLabels for a reader; errors name the line.
-func DecodeLabels(r io.Reader) (map[string]correlate.Record, error) {
-	out := map[string]correlate.Record{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var l struct {
-			MessageID string `json:"message_id"`
-			Regarding string `json:"regarding"`
-		}
-		if err := json.Unmarshal(b, &l); err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
-		}
-		rec, err := correlate.ParseRecord(l.Regarding)
-		if err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
-		}
-		id := correlate.NormalizeMessageID(l.MessageID)
-		if id == "" {
-			return out, fmt.Errorf("line %d: empty message_id", line)
-		}
-		out[id] = rec
-	}
-	return out, sc.Err()
 }
