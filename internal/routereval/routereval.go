@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
@@ -353,15 +354,11 @@ func abstention(d correlate.Decision) string {
 	return "no strategy matched"
 }
 
-// sentFolders are the last elements of sent-mail folder paths, lower case,
-// as the replay command recognizes them.
-var sentFolders = []string{"sent", "sent items", "sent mail", "sent messages", "gesendete elemente", "éléments envoyés", "posta inviata", "itens enviados", "skickat"}
-
 // direction says whether the mailbox sent or received m: sent when it sits
 // in a sent-mail folder or its sender is the mailbox itself.
 func direction(m *correlate.Message, folder, mbox string) correlate.Direction {
 	last := folder[strings.LastIndexByte(folder, '/')+1:]
-	if slices.Contains(sentFolders, strings.ToLower(last)) || mbox != "" && m.SenderAddress() == mbox {
+	if cli.SentFolderName(last) || mbox != "" && m.SenderAddress() == mbox {
 		return correlate.Outgoing
 	}
 	return correlate.Incoming
