@@ -3,13 +3,10 @@ package imapsync
 import (
 	"context"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate"
-	"github.com/mailcorrelate/mailcorrelate/correlate"
-	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 	"github.com/mailcorrelate/mailcorrelate/internal/dovecottest"
 	"github.com/mailcorrelate/mailcorrelate/internal/pop3"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
@@ -81,68 +78,19 @@ func BenchmarkSyncPOP3(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := New(eng, st, &Options{
-			Mailboxes: []Mailbox{{Address: samplegen.Mailbox, URL: "pop3://" + mb.user + "@" + d.POP3Addr, Password: mb.pw}},
-			Known: func(_ context.Context, m *correlate.Message) (correlate.Record, bool) {
-				r, ok := mb.known[m.MessageID]
-				return r, ok
-			}})
+		s, err := New(eng, st, &Options{Known: mb.knownFunc(),
+			Mailboxes: []Mailbox{{Address: samplegen.Mailbox, URL: "pop3://" + mb.user + "@" + d.POP3Addr, Password: mb.pw}}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return s
 	}
-	floor := func() (time.Duration, time.Duration) {
-		t0, c0 := time.Now(), benchutil.CPUTime()
+	floor := func() {
 		if n, err := barePOP3(d.POP3Addr, mb.user, mb.pw); err != nil || n != mb.n {
 			b.Fatalf("bare POP3: %d of %d: %v", n, mb.n, err)
 		}
-		return time.Since(t0), benchutil.CPUTime() - c0
 	}
-	b.Run("first-sync", func(b *testing.B) {
-		b.ReportAllocs()
-		var syncDur, floorDur, syncCPU, floorCPU time.Duration
-		var retained, over float64
-		for range b.N {
-			b.StopTimer()
-			fd, fc := floor()
-			floorDur, floorCPU = floorDur+fd, floorCPU+fc
-			st := memstore.New()
-			s := newSyncer(st)
-			base := heapNow()
-			stop := make(chan struct{})
-			peak := heapPeak(stop)
-			b.StartTimer()
-			t1, c1 := time.Now(), benchutil.CPUTime()
-			if err := s.SyncOnce(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			syncDur += time.Since(t1)
-			syncCPU += benchutil.CPUTime() - c1
-			b.StopTimer()
-			fd, fc = floor()
-			floorDur, floorCPU = floorDur+fd, floorCPU+fc
-			close(stop)
-			if c := s.Status()[0].Counts; c.Fetched != int64(mb.n) {
-				b.Fatalf("fetched %d of %d", c.Fetched, mb.n)
-			}
-			end := heapNow()
-			retained += float64(end-base) / float64(mb.n)
-			over += float64(peak.Load()) - float64(end)
-			runtime.KeepAlive(st)
-			b.StartTimer()
-		}
-		msgs := float64(mb.n * b.N)
-		b.ReportMetric(msgs/syncDur.Seconds(), "msgs/s")
-		fl := floorDur / 2
-		b.ReportMetric(msgs/fl.Seconds(), "floor-msgs/s")
-		b.ReportMetric(fl.Seconds()/syncDur.Seconds(), "vs-floor")
-		b.ReportMetric(float64(floorCPU.Microseconds())/2/msgs, "floor-cpu-µs/msg")
-		b.ReportMetric(float64(syncCPU.Microseconds())/msgs, "sync-cpu-µs/msg")
-		b.ReportMetric(retained/float64(b.N), "retained-B/email")
-		b.ReportMetric(over/float64(b.N)/(1<<20), "peak-over-retained-MB")
-		b.ReportMetric(float64(mb.n), "emails")
-	})
+	b.Run("first-sync", func(b *testing.B) { benchFirstSync(b, mb.n, floor, newSyncer) })
 	b.Run("incremental", func(b *testing.B) {
 		st := memstore.New()
 		s := newSyncer(st)

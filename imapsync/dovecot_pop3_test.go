@@ -3,12 +3,10 @@ package imapsync
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,25 +15,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
-	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/internal/dovecottest"
-	"github.com/mailcorrelate/mailcorrelate/internal/ledger"
 	"github.com/mailcorrelate/mailcorrelate/internal/pop3"
-	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
-// dovecotPOP3 is the Dovecot server .ci/dovecot.sh started, with POP3.
+// dovecotPOP3 is the Dovecot server .ci/dovecot.sh started, with POP3, and
+// a world without a server of its own.
 func dovecotPOP3(t *testing.T) (*world, dovecot) {
 	t.Helper()
 	s := dovecottest.NeedPOP3(t)
-	d := dovecot{Server: s, addr: s.Addr}
-	w := &world{t: t, st: memstore.New(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
-	var err error
-	w.eng, err = mailcorrelate.New(w.st, &mailcorrelate.Options{Folders: w.rules})
-	require.NoError(t, err)
-	return w, d
+	return serverlessWorld(t), dovecot{Server: s, addr: s.Addr}
 }
 
 func (d dovecot) pop3Mailbox(user, pw string) Mailbox {
@@ -124,57 +114,13 @@ func TestDovecotPOP3Restart(t *testing.T) {
 	a := d.admin(t, user, pw)
 	addr := user + "@fabrikam.example"
 	const n = 400
-	w.known["r0@contoso.example"] = caseA
-	prev := "r0@contoso.example"
-	a.append("INBOX", mail{id: prev, subject: "Big case", date: t0, to: addr})
-	for i := 1; i < n; i++ {
-		id := fmt.Sprintf("r%d@contoso.example", i)
-		a.append("INBOX", mail{id: id, inReplyTo: prev, subject: "Re: Big case", date: t0.Add(time.Duration(i) * 10 * time.Minute),
-			from: fmt.Sprintf("person%d@contoso.example", i%30), to: addr})
-		prev = id
-	}
+	last := a.bigCase(w, addr, n)
 	a.c.Logout()
 	o := w.options(d.pop3Mailbox(user, pw))
 	o.BatchSize = 20
 	o.PollInterval = 200 * time.Millisecond
-	var seen atomic.Int64
-	var once sync.Once
-	restarted := make(chan struct{})
-	o.OnMessage = func(ev Event) {
-		if seen.Add(1) == n/3 {
-			once.Do(func() {
-				d.restart(t)
-				close(restarted)
-			})
-		}
-	}
-	s := w.syncer(o)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	eventually(t, 45*time.Second, "every message tracked after the restart", func() bool {
-		_, ok := w.tracked(prev)
-		return ok
-	})
-	cancel()
-	<-done
-	select {
-	case <-restarted:
-	default:
-		t.Fatal("Dovecot was not restarted during the sync")
-	}
-	l := ledgerOf(t, w.st)
-	assert.Len(t, l, n, "each message once")
-	for id, rec := range l {
-		assert.Equal(t, caseA.String(), rec, id)
-	}
-	st := statusOf(s, addr)
-	assert.NotEmpty(t, st.LastError, "the lost connection was reported")
-	// The last error is the lost connection, or, when the reconnect came
-	// while Dovecot was still starting, its temporary refusal ([UNAVAILABLE]
-	// authentication): a server error, retried as well.
-	assert.Contains(t, []Cause{CauseConnect, CauseServer}, st.Cause, st.LastError)
+	var seen atomic.Int64 // POP3 has no UIDs: the n/3-th email
+	syncThroughRestart(t, w, d, o, addr, last, n, func(Event) bool { return seen.Add(1) == n/3 })
 }
 
 // popUIDLs lists a Dovecot POP3 maildrop: each message's UIDL by its
@@ -273,57 +219,9 @@ func TestPOP3Crash(t *testing.T) {
 	const n = 1500
 	mb, known := crashMailbox(t, d, n)
 	mb.URL = "pop3://" + strings.TrimPrefix(strings.Split(mb.URL, "@")[0], "imap://") + "@" + d.POP3Addr
-	dir := t.TempDir()
 	// One holder for every run: a run started after a kill takes the
 	// killed one's lease at once, so a long TTL costs nothing, and it
 	// survives a loaded machine (-race) renewing late.
 	job := workerJob{Holder: "w", Once: true, LeaseTTL: 30 * time.Second, Mailboxes: []workerMailbox{mb}, Known: known}
-
-	job.Store = "sqlite:" + filepath.Join(dir, "whole.db")
-	start := time.Now()
-	wk := startWorker(t, job)
-	require.NoError(t, <-wk.done, wk.stderr.String())
-	whole := exportLedger(t, job.Store, "")
-	require.Len(t, whole, n, "every message tracked (filter All)")
-	t.Logf("uninterrupted run: %v", time.Since(start))
-
-	job.Store = "sqlite:" + filepath.Join(dir, "killed.db")
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	kills := 0
-	for kills < 5 {
-		wk := startWorker(t, job)
-		after := 1 + r.IntN(n/8)
-		seen := 0
-		for range wk.events {
-			if seen++; seen == after {
-				wk.kill()
-				kills++
-				break
-			}
-		}
-		for range wk.events { // drain
-		}
-		err := <-wk.done
-		if seen < after {
-			require.NoError(t, err, wk.stderr.String())
-			break
-		}
-		t.Logf("kill %d after %d messages: %v", kills, seen, err)
-	}
-	require.Equal(t, 5, kills, "five kills in the middle of the sync")
-	wk = startWorker(t, job)
-	require.NoError(t, <-wk.done, wk.stderr.String())
-	killed := exportLedger(t, job.Store, "")
-
-	want := map[string]ledger.Line{}
-	for _, l := range whole {
-		want[l.MessageID] = l
-	}
-	got := map[string]ledger.Line{}
-	for _, l := range killed {
-		_, dup := got[l.MessageID]
-		require.False(t, dup, "%s stored twice", l.MessageID)
-		got[l.MessageID] = l
-	}
-	assert.Equal(t, want, got, "the ledger after five kills equals the uninterrupted run's")
+	killFiveTimes(t, job, n, 2)
 }

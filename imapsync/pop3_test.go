@@ -27,7 +27,6 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/internal/pop3fake"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store"
-	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
 // popWorld is a fake POP3 server, a store (recording what each Apply
@@ -72,8 +71,9 @@ func newPopWorld(t *testing.T, opts *pop3fake.Options) *popWorld {
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	srv.AddUser("support", "secret")
-	w := &world{t: t, st: memstore.New(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
+	w := serverlessWorld(t)
 	pw := &popWorld{world: w, pop: srv, rec: &recorder{Store: w.st}}
+	// The engine writes through the recorder too.
 	w.eng, err = mailcorrelate.New(pw.rec, &mailcorrelate.Options{Folders: w.rules})
 	require.NoError(t, err)
 	return pw
@@ -256,16 +256,12 @@ func TestPOP3Dropped(t *testing.T) {
 	s := w.syncer(o)
 	w.pop.DropAfter("TOP", 13)
 	w.pop.DropAfter("RETR", 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 20*time.Second)
 	eventually(t, 15*time.Second, "every message processed", func() bool {
 		st := statusOf(s, testAddr)
 		return len(st.Folders) == 1 && st.Folders[0].UIDLs == len(ids)+1
 	})
-	cancel()
-	<-done
+	stop()
 	l := ledgerOf(t, w.st)
 	assert.Len(t, l, len(ids), "each message stored once")
 	st := statusOf(s, testAddr)
@@ -285,16 +281,12 @@ func TestPOP3BadResponse(t *testing.T) {
 	s := w.syncer(o)
 	w.pop.GarbageAfter("LIST", 0)
 	w.pop.GarbageAfter("TOP", 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 20*time.Second)
 	eventually(t, 15*time.Second, "every message tracked", func() bool {
 		_, ok := w.tracked(ids[len(ids)-1])
 		return ok
 	})
-	cancel()
-	<-done
+	stop()
 	assert.Len(t, ledgerOf(t, w.st), len(ids))
 	st := statusOf(s, testAddr)
 	assert.Equal(t, CauseServer, st.Cause)
@@ -490,10 +482,7 @@ func TestPOP3Refused(t *testing.T) {
 	o.PollInterval = 50 * time.Millisecond
 	s := w.syncer(o)
 	w.pop.SetInUse(true)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 10*time.Second)
 	eventually(t, 5*time.Second, "bob stopped, support retrying", func() bool {
 		return statusOf(s, "bob@fabrikam.example").State == StateStopped && statusOf(s, testAddr).Failures >= 2
 	})
@@ -505,8 +494,7 @@ func TestPOP3Refused(t *testing.T) {
 		_, ok := w.tracked(ids[1])
 		return ok
 	})
-	cancel()
-	<-done
+	stop()
 	st = statusOf(s, "bob@fabrikam.example")
 	assert.Equal(t, CauseAuth, st.Cause)
 	assert.Contains(t, st.LastError, "authentication refused")
@@ -521,10 +509,7 @@ func TestPOP3Poll(t *testing.T) {
 	o := w.options(w.mailbox())
 	o.PollInterval = 100 * time.Millisecond
 	s := w.syncer(o)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 10*time.Second)
 	eventually(t, 5*time.Second, "first pass", func() bool {
 		_, ok := w.tracked(ids[1])
 		return ok && statusOf(s, testAddr).State == StateIdle
@@ -536,8 +521,7 @@ func TestPOP3Poll(t *testing.T) {
 		_, ok := w.tracked("a.2@contoso.example")
 		return ok
 	})
-	cancel()
-	<-done
+	stop()
 	assert.GreaterOrEqual(t, w.pop.Logins(), 2)
 }
 

@@ -116,10 +116,7 @@ func TestRefusedPassword(t *testing.T) {
 	bad := Mailbox{Address: "bob@fabrikam.example", URL: w.url("bob"), Password: "wrong"}
 	o := w.options(w.mailbox(), bad)
 	s := w.syncer(o)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 10*time.Second)
 	eventually(t, 5*time.Second, "bob stopped, support synced", func() bool {
 		_, ok := w.tracked(ids[1])
 		return ok && statusOf(s, "bob@fabrikam.example").State == StateStopped && statusOf(s, testAddr).State == StateIdle
@@ -128,8 +125,7 @@ func TestRefusedPassword(t *testing.T) {
 	assert.Equal(t, CauseAuth, st.Cause)
 	assert.Contains(t, st.LastError, "authentication refused")
 	assert.Equal(t, StateIdle, statusOf(s, testAddr).State, "the other mailbox goes on")
-	cancel()
-	<-done
+	stop()
 	assert.Equal(t, 1, w.srv.Logins(), "a refused password is not retried (one login, support's)")
 }
 
@@ -143,16 +139,12 @@ func TestDroppedMidFetch(t *testing.T) {
 	o.BatchSize = 8
 	s := w.syncer(o)
 	w.srv.DropAfter(13)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 20*time.Second)
 	eventually(t, 15*time.Second, "every reply tracked", func() bool {
 		_, ok := w.tracked(ids[len(ids)-1])
 		return ok
 	})
-	cancel()
-	<-done
+	stop()
 	l := ledgerOf(t, w.st)
 	assert.Len(t, l, len(ids), "each message stored once")
 	st := statusOf(s, testAddr)
@@ -173,10 +165,7 @@ func TestDroppedMidBounceBody(t *testing.T) {
 	require.NoError(t, err)
 	s := w.syncer(w.options(w.mailbox()))
 	w.srv.DropAfter(4) // three headers, then the bounce's body
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 20*time.Second)
 	bounced := func() bool {
 		for _, ev := range w.eventsCopy() {
 			if ev.UID == 3 && ev.Message != nil && len(ev.Message.Body) > 0 {
@@ -188,8 +177,7 @@ func TestDroppedMidBounceBody(t *testing.T) {
 	eventually(t, 15*time.Second, "the bounce processed with its body after the reconnect", func() bool {
 		return bounced() && statusOf(s, testAddr).State == StateIdle
 	})
-	cancel()
-	<-done
+	stop()
 	assert.GreaterOrEqual(t, w.srv.Logins(), 2, "it reconnected")
 	assert.Equal(t, CauseConnect, statusOf(s, testAddr).Cause)
 }
@@ -216,10 +204,7 @@ func TestMoveRelinks(t *testing.T) {
 				o.PollInterval = 100 * time.Millisecond
 			}
 			s := w.syncer(o)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- s.Run(ctx) }()
+			stop := runFor(t, s, 30*time.Second)
 			eventually(t, 5*time.Second, "first pass", func() bool {
 				got, ok := w.tracked(ids[1])
 				return ok && got.Record == caseA && statusOf(s, testAddr).State == StateIdle
@@ -254,8 +239,7 @@ func TestMoveRelinks(t *testing.T) {
 			})
 			got, _ := w.tracked(ids[1])
 			assert.Equal(t, acct, got.Record, "back in Inbox, it keeps its record")
-			cancel()
-			<-done
+			stop()
 			assert.Len(t, ledgerOf(t, w.st), 2, "a move re-links, it never stores the email twice")
 		})
 	}

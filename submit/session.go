@@ -135,13 +135,30 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 // hangUp makes the connection end once the reply being prepared is
 // written.
 func (s *session) hangUp() {
+	if lc := s.limitConn(); lc != nil {
+		lc.hangUp()
+	}
+}
+
+// limitConn returns the relay's connection under the session, nil when
+// there is none.
+func (s *session) limitConn() *limitConn {
 	c := s.conn.Conn()
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	if lc, ok := c.(*limitConn); ok {
-		lc.hangUp()
+	lc, _ := c.(*limitConn)
+	return lc
+}
+
+// leaveAfterReply counts the message out once the connection has written
+// its reply (at once when the connection is not one of the relay's).
+func (s *session) leaveAfterReply() {
+	if lc := s.limitConn(); lc != nil {
+		lc.afterReply(s.r.leave)
+		return
 	}
+	s.r.leave()
 }
 
 // Mail implements smtp.Session: it checks the sender and opens the
@@ -363,7 +380,10 @@ func (s *session) Data(r io.Reader) error {
 	if !s.r.enter() {
 		return errShuttingDown
 	}
-	defer s.r.leave()
+	// The message counts as under way until its reply is written: Serve's
+	// drain closes the connections once none is, and a reply lost then
+	// would make the client send the message again.
+	defer s.leaveAfterReply()
 	up := s.up
 	dataSent := false
 	if !up.has("CHUNKING") {

@@ -22,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 )
 
 func main() {
@@ -35,7 +37,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
-		if err != errHelp {
+		if err != cli.ErrHelp {
 			fmt.Fprintln(stderr, "sync:", err)
 		}
 		return exitCode(err)

@@ -106,6 +106,17 @@ func TestJSONLSchema(t *testing.T) {
 	}
 }
 
+// TestQuiet: -q prints no row, and no table header either (it printed the
+// header of a table it left empty), only the demo's narration and the
+// summary.
+func TestQuiet(t *testing.T) {
+	stdout, stderr, code := runSync(t, "-demo", "-q")
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stdout, "FOLDER", "no table header")
+	assert.Contains(t, stdout, "a person moves", "the narration")
+	assert.Contains(t, stderr, samplegen.Mailbox+": stopped; fetched ", "the summary")
+}
+
 func TestBadFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
