@@ -148,7 +148,10 @@ func (s *Store) stmtTimeout(ctx context.Context) (context.Context, context.Cance
 // drawn ID and whether it was inserted. The emails are inserted in
 // Message-ID order, so that batches racing over the same Message-IDs wait
 // for each other in one order and never deadlock.
-const pgBatchSQL = `WITH input AS MATERIALIZED (
+const pgBatchSQL = pgBatchWith + pgBatchSelect
+
+// pgBatchWith is the part of pgBatchSQL that writes; pgPutsSQL shares it.
+const pgBatchWith = `WITH input AS MATERIALIZED (
 	SELECT nextval('mc_email_id_seq') AS id, u.*
 	FROM unnest($1::bytea[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[], $7::bytea[],
 		$8::bytea[], $9::bytea[], $10::bytea[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
@@ -166,7 +169,9 @@ const pgBatchSQL = `WITH input AS MATERIALIZED (
 	FROM unnest($18::bigint[], $19::bytea[], $20::bytea[]) AS q(ord, kind, value)
 	JOIN input ON input.ord = q.ord
 	JOIN ins ON ins.id = input.id
-)
+)`
+
+const pgBatchSelect = `
 SELECT input.ord, input.id, ins.id IS NOT NULL FROM input LEFT JOIN ins ON ins.id = input.id`
 
 // pgColumns holds one chunk's column arrays.

@@ -111,6 +111,8 @@ func BenchmarkPut(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		n := 0
+		dbCPU := serverCPU(b, s)
+		c0, d0 := benchutil.CPUTime(), dbCPU()
 		for b.Loop() {
 			e := benchEntry("p", n)
 			n++
@@ -119,6 +121,10 @@ func BenchmarkPut(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "emails/s")
+		benchutil.ReportCPU(b, c0, n)
+		if d := dbCPU(); d > 0 {
+			b.ReportMetric(float64((d-d0).Nanoseconds())/float64(n), "db-cpu-ns/op")
+		}
 	})
 }
 
@@ -417,10 +423,16 @@ func BenchmarkNextSequence(b *testing.B) {
 	benchBackends(b, func(b *testing.B, s *sqlstore.Store) {
 		ctx := context.Background()
 		b.ReportAllocs()
+		dbCPU := serverCPU(b, s)
+		c0, d0 := benchutil.CPUTime(), dbCPU()
 		for b.Loop() {
 			if _, err := s.NextSequence(ctx, "token"); err != nil {
 				b.Fatal(err)
 			}
+		}
+		benchutil.ReportCPU(b, c0, b.N)
+		if d := dbCPU(); d > 0 {
+			b.ReportMetric(float64((d-d0).Nanoseconds())/float64(b.N), "db-cpu-ns/op")
 		}
 	})
 }

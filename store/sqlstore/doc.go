@@ -16,7 +16,8 @@
 // SQLite answers "database is locked" without waiting (switching the file
 // to WAL, migrating it), Open waits and tries again until the busy timeout.
 // PostgreSQL runs through pgx (github.com/jackc/pgx/v5), the Go PostgreSQL
-// driver, behind database/sql.
+// driver: the writes of the edges (Apply, Put, NextSequence) and the reads
+// of tracked emails use pgx itself, the rest goes through database/sql.
 //
 // # Durability
 //
@@ -73,6 +74,18 @@
 // and checks its lease last, in one transaction. [Store.NextSequence] is
 // one atomic upsert … RETURNING: no value is ever handed out twice. Writes
 // that lose a PostgreSQL deadlock are retried.
+//
+// On PostgreSQL, Apply and Put cost one round trip: every statement of the
+// batch goes in one pipeline, which the server runs as one transaction,
+// committed after its last statement or rolled back at the first error.
+// What needs deciding between the statements — a lease lost, an email to
+// relink missing — is decided by the statements themselves, which then
+// fail the transaction (with the function mc_fail that migration 3
+// creates). A context that ends while the pipeline is at the server cancels
+// it there, and the call reports what happened: an error when nothing was
+// written, none when the batch had committed already. Statements are
+// prepared once per connection and planned generically (plan_cache_mode),
+// as their plans do not depend on their arguments.
 //
 // # Leases
 //

@@ -176,19 +176,68 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 	if err := check.Batch(&b); err != nil {
 		return store.Result{}, fmt.Errorf("sqlstore: apply: %w", err)
 	}
+	if s.pg {
+		res, err := s.pgApply(ctx, &b, first)
+		if err != nil {
+			return store.Result{}, fail(ctx, "apply", err)
+		}
+		return res, nil
+	}
+	res, err := s.sqliteApply(ctx, &b, first)
+	if err != nil {
+		return store.Result{}, fail(ctx, "apply", err)
+	}
+	return res, nil
+}
+
+// sqliteSmallPuts is the most Puts an Apply writes one by one, with the
+// statements prepared at Open (two for each email), rather than with
+// PutBatch's multi-row statements, which are built for their number of
+// rows and so parsed at every call.
+const sqliteSmallPuts = 16
+
+// sqliteApply makes b (checked; first is firstOf(b.Puts)) on SQLite: in
+// one transaction, holding the write lock from its start; or, when b is
+// one statement (a State alone, no lease), by that statement alone, which
+// SQLite makes atomically.
+func (s *Store) sqliteApply(ctx context.Context, b *store.Batch, first []int) (store.Result, error) {
+	states := distinctStates(b.States)
+	if len(b.Puts) == 0 && len(b.Relinks) == 0 && b.Lease == nil && len(states) <= 1 {
+		if len(states) == 1 {
+			q, args := s.stateWrite(states[0])
+			if _, err := s.exec(ctx, q, args...); err != nil {
+				return store.Result{}, err
+			}
+		}
+		return store.Result{}, nil
+	}
 	var res store.Result
-	err = s.transact(ctx, func(tx *sql.Tx) error {
-		res = store.Result{}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
 		if len(b.Puts) > 0 {
+			res.Tracked = make([]correlate.Tracked, len(b.Puts))
+			res.Existing = make([]bool, len(b.Puts))
+		}
+		if n := len(b.Puts); n > sqliteSmallPuts {
 			rs, err := s.writeEntries(ctx, tx, b.Puts, first)
 			if err != nil {
 				return err
 			}
-			res.Tracked = make([]correlate.Tracked, len(rs))
-			res.Existing = make([]bool, len(rs))
 			for i, r := range rs {
 				res.Tracked[i], res.Existing[i] = r.Tracked, r.Exists
+			}
+		} else if n > 0 {
+			w := sqliteWriter{s: s, tx: tx}
+			for i, j := range first {
+				if j != i {
+					res.Tracked[i], res.Existing[i] = res.Tracked[j], true
+					continue
+				}
+				t, exists, err := w.put(ctx, b.Puts[i].Tracked, dedupKeys(b.Puts[i].Keys))
+				if err != nil {
+					return err
+				}
+				res.Tracked[i], res.Existing[i] = t, exists
 			}
 		}
 		for _, rl := range b.Relinks {
@@ -200,14 +249,9 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 				res.Changes = append(res.Changes, c)
 			}
 		}
-		for _, st := range b.States {
-			var err error
-			if st.Value == nil {
-				_, err = s.execute(ctx, tx, deleteStateSQL, s.str(st.Name))
-			} else {
-				_, err = s.execute(ctx, tx, putStateSQL, s.str(st.Name), bytesOf(string(st.Value)))
-			}
-			if err != nil {
+		for _, st := range states {
+			q, args := s.stateWrite(st)
+			if _, err := s.execute(ctx, tx, q, args...); err != nil {
 				return err
 			}
 		}
@@ -221,10 +265,16 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 		}
 		return nil
 	})
-	if err != nil {
-		return store.Result{}, fail(ctx, "apply", err)
+	return res, err
+}
+
+// stateWrite returns the statement that writes st (deletes it when its
+// Value is nil) and its arguments.
+func (s *Store) stateWrite(st store.State) (string, []any) {
+	if st.Value == nil {
+		return deleteStateSQL, []any{s.str(st.Name)}
 	}
-	return res, nil
+	return putStateSQL, []any{s.str(st.Name), bytesOf(string(st.Value))}
 }
 
 const (

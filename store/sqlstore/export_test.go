@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"net"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
@@ -24,6 +25,17 @@ func OpenAt(ctx context.Context, dsn string, opts *Options, version int) (*Store
 		o = *opts
 	}
 	o.upTo = version
+	return Open(ctx, dsn, &o)
+}
+
+// OpenWrapped opens a store whose PostgreSQL network connections are
+// wrapped by wrap.
+func OpenWrapped(ctx context.Context, dsn string, opts *Options, wrap func(net.Conn) net.Conn) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.wrapConn = wrap
 	return Open(ctx, dsn, &o)
 }
 

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
@@ -109,14 +109,9 @@ func splitStrings(s string) ([]string, error) {
 // pgReadEmails runs query and reads its rows of selectCols (with an extra
 // integer column when extra is not nil, appended to it).
 func (s *Store) pgReadEmails(ctx context.Context, extra *[]int64, query string, args ...any) ([]correlate.Tracked, error) {
-	c, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
 	var out []correlate.Tracked
-	err = c.Raw(func(dc any) error {
-		rows, err := dc.(*stdlib.Conn).Conn().Query(ctx, query, args...)
+	err := s.pgRaw(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // maxAttempts bounds the retries of a PostgreSQL write that lost a deadlock
@@ -28,27 +29,22 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 		return correlate.Tracked{}, fmt.Errorf("sqlstore: put: tracked email already has ID %d", t.ID)
 	}
 	keys = dedupKeys(keys)
-	for attempt := 1; ; attempt++ {
-		var (
-			got    correlate.Tracked
-			exists bool
-		)
-		if s.pg {
-			got, exists, err = s.pgPut(ctx, t, keys)
-		} else {
-			got, exists, err = s.sqlitePut(ctx, t, keys)
-		}
-		if err != nil && attempt < maxAttempts && ctx.Err() == nil && (retryable(err) || errors.Is(err, errRace)) {
-			continue
-		}
-		if err != nil {
-			return correlate.Tracked{}, fail(ctx, fmt.Sprintf("put %q", t.MessageID), err)
-		}
-		if exists {
-			return got, fmt.Errorf("sqlstore: put %q: %w", t.MessageID, correlate.ErrExists)
-		}
-		return got, nil
+	var (
+		got    correlate.Tracked
+		exists bool
+	)
+	if s.pg {
+		got, exists, err = s.pgPut(ctx, t, keys)
+	} else {
+		got, exists, err = s.sqlitePut(ctx, t, keys)
 	}
+	if err != nil {
+		return correlate.Tracked{}, fail(ctx, fmt.Sprintf("put %q", t.MessageID), err)
+	}
+	if exists {
+		return got, fmt.Errorf("sqlstore: put %q: %w", t.MessageID, correlate.ErrExists)
+	}
+	return got, nil
 }
 
 // emailArgs returns the values of insertCols for t with its (deduplicated)
@@ -71,31 +67,15 @@ const insertCols = `message_id, record_type, record_id, token, conversation_inde
 // nInsertCols is the number of insertCols.
 const nInsertCols = 17
 
-// pgPutSQL inserts the email and, when it was inserted, its keys, in one
-// statement: a conflict on message_id inserts nothing and returns no row.
-const pgPutSQL = `WITH ins AS (
-	INSERT INTO mc_email (` + insertCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-	ON CONFLICT (message_id) DO NOTHING
-	RETURNING id, at
-), k AS (
-	INSERT INTO mc_key (kind, value, at, email)
-	SELECT u.kind, u.value, ins.at, ins.id FROM ins CROSS JOIN unnest($18::bytea[], $19::bytea[]) AS u(kind, value)
-)
-SELECT id FROM ins`
-
+// pgPut is an Apply of one Put (see pgApply): one round trip, which also
+// reads the email stored under its MessageID when that is taken.
 func (s *Store) pgPut(ctx context.Context, t correlate.Tracked, keys []correlate.Key) (correlate.Tracked, bool, error) {
-	kinds, values := keyColumns(keys)
-	args := append(s.emailArgs(&t, keys), kinds, values)
-	err := s.db.QueryRowContext(ctx, pgPutSQL, args...).Scan(&t.ID)
-	if err == nil {
-		return t, false, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	b := store.Batch{Puts: []store.Entry{{Tracked: t, Keys: keys}}}
+	res, err := s.pgApply(ctx, &b, []int{0})
+	if err != nil {
 		return correlate.Tracked{}, false, err
 	}
-	got, err := s.byMessageID(ctx, nil, t.MessageID)
-	return got, true, err
+	return res.Tracked[0], res.Existing[0], nil
 }
 
 var byMessageIDSQL = "SELECT " + emailCols + " FROM mc_email WHERE message_id = $1"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ type Options struct {
 	// upTo, when not 0, stops the migrations after that version (the
 	// migration tests make databases of an earlier version with it).
 	upTo int
+	// wrapConn, when set, wraps every PostgreSQL network connection (the
+	// tests count round trips with it).
+	wrapConn func(net.Conn) net.Conn
 }
 
 // A Store is a [store.Store] (and so a [correlate.Store]) in a SQL
@@ -90,8 +94,9 @@ var _ store.Store = (*Store)(nil)
 //     driver's query parameters: a "_pragma=name(value)" replaces Open's
 //     default for that pragma.
 //   - "postgres://…" or "postgresql://…" connects to PostgreSQL through
-//     pgx (github.com/jackc/pgx/v5) behind database/sql; every parameter
-//     pgx understands is accepted.
+//     pgx (github.com/jackc/pgx/v5); every parameter pgx understands is
+//     accepted. Its sessions run with plan_cache_mode force_generic_plan
+//     unless the URL sets it (see the package documentation, Writes).
 //
 // The schema is created and migrated by versioned migrations embedded in
 // this package, inside one locked transaction, so any number of workers may
@@ -365,6 +370,21 @@ func openPostgres(dsn string, o Options) (db, setup *sql.DB, err error) {
 	}
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "mailcorrelate"
+	}
+	if cfg.RuntimeParams["plan_cache_mode"] == "" {
+		// Every statement of the package has one good plan, whatever its
+		// arguments (an index range or probe per key or email), and pgx
+		// prepares them once per connection. PostgreSQL's default would
+		// plan the statements that take arrays (unnest) anew at every
+		// call, the plan for the arrays' actual lengths looking cheaper
+		// than the generic one: planning then costs more server CPU than
+		// running them.
+		cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
+	if o.wrapConn != nil {
+		cfg.AfterNetConnect = func(_ context.Context, _ *pgconn.Config, c net.Conn) (net.Conn, error) {
+			return o.wrapConn(c), nil
+		}
 	}
 	if o.StatementTimeout > 0 {
 		untimed := cfg.Copy()
@@ -909,7 +929,13 @@ func (s *Store) NextSequence(ctx context.Context, name string) (int64, error) {
 		defer s.wmu.Unlock()
 	}
 	var v int64
-	err = s.queryRow(ctx, nil, nextSequenceSQL, s.ix(name)).Scan(&v)
+	if s.pg {
+		err = s.pgWrite(ctx, func(ctx context.Context, c *pgx.Conn) error {
+			return c.QueryRow(ctx, nextSequenceSQL, s.ix(name)).Scan(&v)
+		})
+	} else {
+		err = s.queryRow(ctx, nil, nextSequenceSQL, s.ix(name)).Scan(&v)
+	}
 	if err != nil {
 		return 0, fail(ctx, fmt.Sprintf("sequence %q", name), err)
 	}

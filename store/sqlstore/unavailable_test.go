@@ -167,40 +167,52 @@ func TestUnavailablePostgres(t *testing.T) {
 	assert.NotErrorIs(t, err, store.ErrUnavailable, "a value the database refuses is about the call: %v", err)
 	assertInputErrors(t, s)
 
-	// A call in flight: Acquire waits for the lease's row, locked by
-	// another session, when its session is terminated as a shutdown
-	// terminates it (SQLSTATE 57P01).
-	_, err = s.Acquire(ctx, "mbx", "w1", time.Minute)
+	// A call in flight: Acquire (one statement) and Apply (a pipeline of
+	// them) wait for the lease's row, locked by another session, when
+	// their session is terminated as a shutdown terminates it (SQLSTATE
+	// 57P01).
+	l, err := s.Acquire(ctx, "mbx", "w1", time.Minute)
 	require.NoError(t, err)
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
+	probe, err := pgx.Connect(ctx, url) // outside conn's transaction, which would see one snapshot of pg_stat_activity
 	require.NoError(t, err)
-	_, err = tx.Exec(ctx, "SELECT 1 FROM unavailable.mc_lease WHERE name = 'mbx' FOR UPDATE")
-	require.NoError(t, err)
-	inFlight := make(chan error, 1)
-	go func() {
-		_, err := s.Acquire(ctx, "mbx", "w2", time.Minute)
-		inFlight <- err
-	}()
-	var waiting int
-	require.Eventually(t, func() bool {
-		err := conn.QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'").Scan(&waiting)
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "Acquire waits for the lock")
-	_, err = conn.Exec(ctx, "SELECT pg_terminate_backend($1)", waiting)
-	require.NoError(t, err)
-	select {
-	case err := <-inFlight:
-		require.Error(t, err)
-		assert.ErrorIs(t, err, store.ErrUnavailable, "the call in flight when its session was terminated: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("the call in flight did not return")
+	defer probe.Close(ctx)
+	for name, call := range map[string]func() error{
+		"Acquire": func() error { _, err := s.Acquire(ctx, "mbx", "w2", time.Minute); return err },
+		"Apply": func() error {
+			_, err := s.Apply(ctx, store.Batch{Lease: &l, Puts: []store.Entry{mail(6, "f@x")}})
+			return err
+		},
+	} {
+		tx, err := conn.Begin(ctx)
+		require.NoError(t, err)
+		_, err = tx.Exec(ctx, "SELECT 1 FROM unavailable.mc_lease WHERE name = 'mbx' FOR UPDATE")
+		require.NoError(t, err)
+		inFlight := make(chan error, 1)
+		go func() { inFlight <- call() }()
+		var waiting int
+		require.Eventually(t, func() bool {
+			err := probe.QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'").Scan(&waiting)
+			return err == nil
+		}, 30*time.Second, 20*time.Millisecond, "%s waits for the lock", name)
+		_, err = probe.Exec(ctx, "SELECT pg_terminate_backend($1)", waiting)
+		require.NoError(t, err)
+		select {
+		case err := <-inFlight:
+			require.Error(t, err)
+			assert.ErrorIs(t, err, store.ErrUnavailable, "%s in flight when its session was terminated: %v", name, err)
+		case <-time.After(time.Minute):
+			t.Fatalf("%s in flight did not return", name)
+		}
+		require.NoError(t, tx.Rollback(ctx))
 	}
-	require.NoError(t, tx.Rollback(ctx))
 	_, err = s.Acquire(ctx, "mbx", "w1", time.Minute)
 	require.NoError(t, err, "the store reconnects")
+	n, err := s.Count(ctx, mail(6, "f@x").Keys[0])
+	require.NoError(t, err)
+	assert.Zero(t, n, "the Apply in flight wrote nothing")
 
 	stop() // pg_ctl stop -m fast
 	calls := map[string]func(context.Context) error{
