@@ -125,22 +125,33 @@ func salvageAddress(s string) (Address, bool) {
 // lists it accepts it gives the same result as net/mail.
 func fastAddressList(s string) ([]Address, bool) {
 	n := 1
+	quoted := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
+		case c >= 0x7f || c < ' ' && c != '\t':
+			return nil, false
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+			if c == '\\' {
+				return nil, false // quoted pairs: net/mail
+			}
 		case c == ',':
 			n++
-		case c == '"' || c == '(' || c == ')' || c == ':' || c == ';' || c == '\\' || c == '[' || c == ']' || c >= 0x7f,
-			c < ' ' && c != '\t':
+		case c == '(' || c == ')' || c == ':' || c == ';' || c == '\\' || c == '[' || c == ']':
 			return nil, false
 		case c == '=' && i+1 < len(s) && s[i+1] == '?':
 			return nil, false
 		}
 	}
+	if quoted {
+		return nil, false
+	}
 	out := make([]Address, 0, n)
 	for len(s) > 0 {
 		var part string
-		if i := strings.IndexByte(s, ','); i >= 0 {
+		if i := unquotedComma(s); i >= 0 {
 			part, s = s[:i], s[i+1:]
 		} else {
 			part, s = s, ""
@@ -153,7 +164,18 @@ func fastAddressList(s string) ([]Address, bool) {
 			continue // net/mail tolerates empty list elements
 		}
 		var a Address
-		if lt := strings.IndexByte(part, '<'); lt >= 0 {
+		switch lt := strings.IndexByte(part, '<'); {
+		case part[0] == '"':
+			// "Display Name" <addr>: one quoted string, then the address.
+			end := strings.IndexByte(part[1:], '"') + 1
+			rest := strings.TrimLeft(part[end+1:], " \t")
+			if len(rest) < 2 || rest[0] != '<' || rest[len(rest)-1] != '>' || !isAddrSpec(rest[1:len(rest)-1]) {
+				return nil, false
+			}
+			a = Address{Name: part[1:end], Address: rest[1 : len(rest)-1]}
+		case strings.IndexByte(part, '"') >= 0:
+			return nil, false
+		case lt >= 0:
 			if part[len(part)-1] != '>' {
 				return nil, false
 			}
@@ -163,7 +185,7 @@ func fastAddressList(s string) ([]Address, bool) {
 				return nil, false
 			}
 			a = Address{Name: collapseSpaces(name), Address: addr}
-		} else {
+		default:
 			if !isAddrSpec(part) {
 				return nil, false
 			}
@@ -175,6 +197,23 @@ func fastAddressList(s string) ([]Address, bool) {
 		return nil, false
 	}
 	return out, true
+}
+
+// unquotedComma returns the index of the first comma of s outside double
+// quotes, or -1.
+func unquotedComma(s string) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // isAddrSpec reports a dot-atom "local@domain" with an atom-only local part
@@ -228,10 +267,17 @@ func collapseSpaces(s string) string {
 }
 
 // isAtext reports RFC 5322 atext.
-func isAtext(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isAtext(c byte) bool { return atext[c] }
+
+var atext = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
 	}
-	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
-}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-/=?^_`{|}~" {
+		t[c] = true
+	}
+	return t
+}()

@@ -38,7 +38,7 @@ func ParseMessageIDs(s string, max int) ([]string, error) {
 	var ids []string
 	var problems []string
 	add := func(raw string) {
-		id := NormalizeMessageID(raw)
+		id := normalizeID(raw)
 		switch {
 		case id == "":
 			problems = append(problems, "empty id <>")

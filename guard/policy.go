@@ -93,19 +93,10 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 }
 
 // sendersOf returns the normalized, distinct addresses of m's From and
-// Sender fields, at most maxSenders.
+// Sender fields (correlate.Message.Senders), at most maxSenders.
 func sendersOf(m *correlate.Message) []string {
-	out := make([]string, 0, len(m.From)+1)
-	add := func(a string) {
-		if s := correlate.NormalizeAddress(a); s != "" && len(out) < maxSenders && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	for _, a := range m.From {
-		add(a.Address)
-	}
-	add(m.Sender.Address)
-	return out
+	ss := m.Senders()
+	return ss[:min(len(ss), maxSenders)]
 }
 
 // ownOrganizations returns the organizations of the mailboxes m and t were

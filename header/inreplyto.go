@@ -129,17 +129,17 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	// The referenced ids (2) and aliases (3) are read first, their junk
 	// kept apart until step 2, so that a Prober can answer for every id at
 	// once.
-	self := normalize(m.MessageID)
+	self, selfJunk := m.OwnID()
 	selfOK := false
 	if self != "" {
-		if r := junkForm(self); r != "" {
-			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: r + ": not looked up"})
+		if selfJunk != "" {
+			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: selfJunk + ": not looked up"})
 		} else {
 			selfOK = true
 		}
 	}
 	var buf [DefaultMaxIDs + 3]ref
-	refs, refEv := collectRefs(buf[:0], m, self, c.cfg.maxIDs, nil)
+	refs, refEv := readRefs(buf[:0], m, c.cfg.maxIDs, nil)
 	nrefs := len(refs)
 	refs, refEv = c.aliases(refs, m, self, refEv)
 	sc := scratchPool.Get().(*scratch)
@@ -458,7 +458,7 @@ func (c *InReplyTo) aliases(refs []ref, m *correlate.Message, self string, ev []
 			if id == self {
 				continue // providers that keep the id repeat it; nothing to add
 			}
-			if r := junkForm(id); r != "" {
+			if r := correlate.JunkID(id, nil); r != "" {
 				ev = append(ev, correlate.Evidence{Field: f.name, Value: clip(id), Note: r})
 				continue
 			}
@@ -481,9 +481,9 @@ func (c *InReplyTo) Index(m *correlate.Message, t *correlate.Tracked, dst []corr
 	if m == nil {
 		return dst
 	}
-	self := normalize(m.MessageID)
+	self, _ := m.OwnID()
 	var buf [DefaultMaxIDs + 3]ref
-	refs, _ := collectRefs(buf[:0], m, self, c.cfg.maxIDs, nil)
+	refs, _ := readRefs(buf[:0], m, c.cfg.maxIDs, nil)
 	nrefs := len(refs)
 	refs, _ = c.aliases(refs, m, self, nil)
 	for _, r := range refs[nrefs:] {

@@ -71,22 +71,10 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 const maxSenders = 16
 
 // senders returns the normalized, distinct addresses of m's From and Sender
-// fields, at most maxSenders; none for a nil m.
+// fields (correlate.Message.Senders), at most maxSenders; none for a nil m.
 func senders(m *correlate.Message) []string {
-	if m == nil {
-		return nil
-	}
-	out := make([]string, 0, len(m.From)+1)
-	add := func(a string) {
-		if s := correlate.NormalizeAddress(a); s != "" && len(out) < maxSenders && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	for _, a := range m.From {
-		add(a.Address)
-	}
-	add(m.Sender.Address)
-	return out
+	ss := m.Senders()
+	return ss[:min(len(ss), maxSenders)]
 }
 
 // Options configures a [Correlator]. A nil *Options is equivalent to the
