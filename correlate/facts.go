@@ -36,8 +36,73 @@ type facts struct {
 	parts []string
 	nsend int
 
+	// fields is a Bloom filter of the Header's keys: a field whose bits
+	// are not set is absent, without a map lookup.
+	fields [2]uint64
+
 	idBuf   [4]string
 	partBuf [4]string
+}
+
+// fieldBits returns the two bits of a field name in a facts.fields filter.
+// It reads the length and the first and last eight bytes: cheap enough to
+// run for every field ParseMessage reads.
+func fieldBits(key string) (uint, uint) {
+	h := uint64(len(key)) * 0x9e3779b97f4a7c15
+	if n := len(key); n >= 8 {
+		h ^= load64(key[:8])
+		h = (h ^ h>>29) * 0xbf58476d1ce4e5b9
+		h ^= load64(key[n-8:])
+	} else {
+		for i := 0; i < n; i++ {
+			h = h<<8 | h>>56 ^ uint64(key[i])
+		}
+	}
+	h = (h ^ h>>31) * 0x94d049bb133111eb
+	h ^= h >> 29
+	return uint(h & 127), uint(h>>7) & 127
+}
+
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// addField sets the bits of key in the filter f.
+func addField(f *[2]uint64, key string) {
+	a, b := fieldBits(key)
+	f[a>>6] |= 1 << (a & 63)
+	f[b>>6] |= 1 << (b & 63)
+}
+
+// mayHave reports whether key may be a field of the filter f.
+func mayHave(f *[2]uint64, key string) bool {
+	a, b := fieldBits(key)
+	return f[a>>6]&(1<<(a&63)) != 0 && f[b>>6]&(1<<(b&63)) != 0
+}
+
+// Field returns the first value of the field key — its canonical name, as
+// the keys of Header are written ("Auto-Submitted") — and whether m has the
+// field at all. It is Header's first value; a field m does not have is
+// usually answered without a map lookup, which makes a series of questions
+// about rare fields (a classifier asking for a dozen) cheap.
+func (m *Message) Field(key string) (string, bool) {
+	if m == nil || len(m.Header) == 0 {
+		return "", false
+	}
+	f := (*facts)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&m.f))))
+	if f == nil || f.src.header != mapIdent(m.Header) {
+		f = m.facts(srcHeader)
+	}
+	if !mayHave(&f.fields, key) {
+		return "", false
+	}
+	vs, ok := m.Header[key]
+	if len(vs) == 0 {
+		return "", ok
+	}
+	return vs[0], true
 }
 
 const (
@@ -60,53 +125,66 @@ const (
 )
 
 // factSource identifies the field values facts were computed from: a field
-// assigned a new value (another string, slice or map) makes them stale.
+// assigned a new value (another string, slice or map, or one of another
+// length) makes the facts that come from it stale. Fields are compared by
+// identity — data pointer and length — which costs a few instructions;
+// an equal value assigned anew merely computes the facts again.
 type factSource struct {
-	msgID, sender              string
-	irt, refs                  unsafe.Pointer
-	nirt, nrefs                int
-	from, replyTo, to, cc, bcc unsafe.Pointer
-	nfrom, nreplyTo, nto       int
-	ncc, nbcc                  int
-	header                     unsafe.Pointer
+	msgID, irt, refs, replyTo ident
+	sender, from, to, cc, bcc ident
+	header                    ident
 }
 
-func mapPointer(h mail.Header) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&h)) }
+// ident is the identity of a string, slice or map: its data and length.
+type ident struct {
+	p unsafe.Pointer
+	n int
+}
+
+func strIdent(s string) ident { return ident{unsafe.Pointer(unsafe.StringData(s)), len(s)} }
+
+func sliceIdent[T any](s []T) ident { return ident{unsafe.Pointer(unsafe.SliceData(s)), len(s)} }
+
+func mapIdent(h mail.Header) ident { return ident{*(*unsafe.Pointer)(unsafe.Pointer(&h)), len(h)} }
+
+// The groups of facts, by the fields they come from.
+const (
+	srcAddrs  = 1 << iota // the participants: From, Sender, To, Cc, Bcc
+	srcIDs                // the ids: MessageID, In-Reply-To, References, and the addresses and Header they are checked against
+	srcHeader             // the field names: Header
+)
 
 func sourceOf(m *Message) factSource {
 	return factSource{
-		msgID: m.MessageID, sender: m.Sender.Address,
-		irt: unsafe.Pointer(unsafe.SliceData(m.InReplyTo)), nirt: len(m.InReplyTo),
-		refs: unsafe.Pointer(unsafe.SliceData(m.References)), nrefs: len(m.References),
-		from: unsafe.Pointer(unsafe.SliceData(m.From)), nfrom: len(m.From),
-		replyTo: unsafe.Pointer(unsafe.SliceData(m.ReplyTo)), nreplyTo: len(m.ReplyTo),
-		to: unsafe.Pointer(unsafe.SliceData(m.To)), nto: len(m.To),
-		cc: unsafe.Pointer(unsafe.SliceData(m.Cc)), ncc: len(m.Cc),
-		bcc: unsafe.Pointer(unsafe.SliceData(m.Bcc)), nbcc: len(m.Bcc),
-		header: mapPointer(m.Header),
+		msgID: strIdent(m.MessageID), irt: sliceIdent(m.InReplyTo), refs: sliceIdent(m.References),
+		replyTo: sliceIdent(m.ReplyTo), sender: strIdent(m.Sender.Address), from: sliceIdent(m.From),
+		to: sliceIdent(m.To), cc: sliceIdent(m.Cc), bcc: sliceIdent(m.Bcc), header: mapIdent(m.Header),
 	}
 }
 
-// same reports whether m's fields still hold the values s was taken from.
-// Strings compare by content (equal pointers short-cut the comparison).
-func (s *factSource) same(m *Message) bool {
-	return s.msgID == m.MessageID && s.sender == m.Sender.Address &&
-		s.irt == unsafe.Pointer(unsafe.SliceData(m.InReplyTo)) && s.nirt == len(m.InReplyTo) &&
-		s.refs == unsafe.Pointer(unsafe.SliceData(m.References)) && s.nrefs == len(m.References) &&
-		s.from == unsafe.Pointer(unsafe.SliceData(m.From)) && s.nfrom == len(m.From) &&
-		s.replyTo == unsafe.Pointer(unsafe.SliceData(m.ReplyTo)) && s.nreplyTo == len(m.ReplyTo) &&
-		s.to == unsafe.Pointer(unsafe.SliceData(m.To)) && s.nto == len(m.To) &&
-		s.cc == unsafe.Pointer(unsafe.SliceData(m.Cc)) && s.ncc == len(m.Cc) &&
-		s.bcc == unsafe.Pointer(unsafe.SliceData(m.Bcc)) && s.nbcc == len(m.Bcc) &&
-		s.header == mapPointer(m.Header)
+// same reports whether the fields of m that the facts of the groups in
+// what come from still hold the values s was taken from.
+func (s *factSource) same(m *Message, what uint8) bool {
+	if what&(srcAddrs|srcIDs) != 0 && (s.from != sliceIdent(m.From) || s.sender != strIdent(m.Sender.Address) ||
+		s.to != sliceIdent(m.To) || s.cc != sliceIdent(m.Cc) || s.bcc != sliceIdent(m.Bcc)) {
+		return false
+	}
+	if what&srcIDs != 0 && (s.msgID != strIdent(m.MessageID) || s.irt != sliceIdent(m.InReplyTo) ||
+		s.refs != sliceIdent(m.References) || s.replyTo != sliceIdent(m.ReplyTo)) {
+		return false
+	}
+	if what&(srcIDs|srcHeader) != 0 && s.header != mapIdent(m.Header) {
+		return false
+	}
+	return true
 }
 
-// facts returns m's facts, computing them when m has none or its fields
-// changed since. Concurrent callers may each compute them; one result is
-// kept, and all are equal.
-func (m *Message) facts() *facts {
+// facts returns m's facts, computing them when m has none or the fields
+// the groups in what come from changed since. Concurrent callers may each
+// compute them; one result is kept, and all are equal.
+func (m *Message) facts(what uint8) *facts {
 	f := (*facts)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&m.f))))
-	if f != nil && f.src.same(m) {
+	if f != nil && f.src.same(m, what) {
 		return f
 	}
 	f = new(facts)
@@ -125,7 +203,11 @@ func (f *facts) build(m *Message, p *parser) {
 	}
 	if p != nil {
 		f.flags = p.phrase // read from the fields as they were parsed
+		f.fields = p.fields
 	} else {
+		for k := range m.Header {
+			addField(&f.fields, k)
+		}
 		if phraseField(m.Header[fieldInReplyTo]) {
 			f.flags |= factPhraseIRT
 		}

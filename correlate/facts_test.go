@@ -191,3 +191,29 @@ func TestParseMessageJunkFlood(t *testing.T) {
 	assert.Equal(t, "References: 492 more junk ids dropped", pe.Problems[8].Error())
 	assert.Equal(t, []string{"real@x.example"}, m.References)
 }
+
+// TestMessageField checks that Field answers as the Header map does, for
+// parsed messages (whose field names ParseMessage recorded) and for
+// messages built by hand, present and absent fields alike.
+func TestMessageField(t *testing.T) {
+	m, _ := parse(t, "From: a@x.example\nX-Autoreply: yes\nPrecedence: bulk\nReceived: one\nReceived: two\nX-Empty:\n\n")
+	hand := &correlate.Message{Header: mail.Header{"X-Autoreply": {"yes"}, "Received": {"one", "two"}, "X-None": {}}}
+	for _, msg := range []*correlate.Message{m, hand} {
+		for _, key := range []string{"From", "X-Autoreply", "Precedence", "Received", "X-Empty", "X-None",
+			"Auto-Submitted", "List-Id", "X-Autorespond", "Return-Path", "Content-Type", "Subject", "received"} {
+			want, wantOK := "", false
+			if vs, ok := msg.Header[key]; ok {
+				wantOK = true
+				if len(vs) > 0 {
+					want = vs[0]
+				}
+			}
+			got, ok := msg.Field(key)
+			assert.Equal(t, wantOK, ok, "%s present", key)
+			assert.Equal(t, want, got, "%s: the first value", key)
+		}
+	}
+	var none *correlate.Message
+	_, ok := none.Field("From")
+	assert.False(t, ok, "a nil Message has no field")
+}

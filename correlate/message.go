@@ -118,7 +118,7 @@ func (m *Message) Participants() []string {
 	if m == nil {
 		return nil
 	}
-	return m.facts().parts
+	return m.facts(srcAddrs).parts
 }
 
 // Senders returns the unique normalized addresses of From and Sender, in
@@ -128,7 +128,7 @@ func (m *Message) Senders() []string {
 	if m == nil {
 		return nil
 	}
-	f := m.facts()
+	f := m.facts(srcAddrs)
 	return f.parts[:f.nsend:f.nsend]
 }
 
@@ -138,7 +138,7 @@ func (m *Message) SenderAddress() string {
 	if m == nil {
 		return ""
 	}
-	if f := m.facts(); f.nsend > 0 {
+	if f := m.facts(srcAddrs); f.nsend > 0 {
 		return f.parts[0]
 	}
 	return ""
@@ -151,7 +151,7 @@ func (m *Message) OwnID() (id, junk string) {
 	if m == nil {
 		return "", ""
 	}
-	f := m.facts()
+	f := m.facts(srcIDs)
 	return f.self, f.selfJunk
 }
 
@@ -167,7 +167,7 @@ func (m *Message) LookupIDs() (ids []string, nIRT int, parent bool) {
 	if m == nil {
 		return nil, 0, false
 	}
-	f := m.facts()
+	f := m.facts(srcIDs)
 	return f.ids, f.nirt, f.flags&factParent != 0
 }
 
@@ -179,7 +179,7 @@ func (m *Message) DroppedIDs() []Evidence {
 	if m == nil {
 		return nil
 	}
-	return m.facts().dropped
+	return m.facts(srcIDs).dropped
 }
 
 // PhraseIDs reports whether In-Reply-To and References hold text outside
@@ -193,7 +193,7 @@ func (m *Message) PhraseIDs() (inReplyTo, references bool) {
 	if m == nil {
 		return false, false
 	}
-	f := m.facts()
+	f := m.facts(srcIDs)
 	return f.flags&factPhraseIRT != 0, f.flags&factPhraseRefs != 0
 }
 

@@ -313,7 +313,8 @@ func isBlank(line []byte) bool {
 type parser struct {
 	problems []Problem
 	dec      *headerDecoder
-	phrase   uint8 // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
+	phrase   uint8     // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
+	fields   [2]uint64 // the field names read, for facts.fields
 }
 
 func (p *parser) add(field, value string, err error) {
@@ -386,6 +387,7 @@ func (p *parser) parseHeader(m *Message, raw string, o *ParseOptions) error {
 		} else {
 			backing = append(backing, value)
 			h[key] = backing[len(backing)-1 : len(backing) : len(backing)]
+			addField(&p.fields, key)
 		}
 		p.field(m, key, value, o)
 	}
