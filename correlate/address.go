@@ -127,22 +127,24 @@ func fastAddressList(s string) ([]Address, bool) {
 	n := 1
 	quoted := false
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 0x7f || c < ' ' && c != '\t':
+		switch addrByte[s[i]] {
+		case addrPlain:
+		case addrReject:
 			return nil, false
-		case c == '"':
+		case addrQuote:
 			quoted = !quoted
-		case quoted:
-			if c == '\\' {
-				return nil, false // quoted pairs: net/mail
+		case addrComma:
+			if !quoted {
+				n++
 			}
-		case c == ',':
-			n++
-		case c == '(' || c == ')' || c == ':' || c == ';' || c == '\\' || c == '[' || c == ']':
-			return nil, false
-		case c == '=' && i+1 < len(s) && s[i+1] == '?':
-			return nil, false
+		case addrSpecial: // ( ) : ; [ ]: comments, groups, domain literals
+			if !quoted {
+				return nil, false
+			}
+		case addrEquals:
+			if !quoted && i+1 < len(s) && s[i+1] == '?' {
+				return nil, false // an encoded word: net/mail decodes it
+			}
 		}
 	}
 	if quoted {
@@ -199,6 +201,34 @@ func fastAddressList(s string) ([]Address, bool) {
 	return out, true
 }
 
+// addrByte classifies the bytes of an address list for fastAddressList.
+var addrByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= 0x7f || c < ' ' && c != '\t', c == '\\': // quoted pairs too: net/mail
+			t[c] = addrReject
+		case c == '"':
+			t[c] = addrQuote
+		case c == ',':
+			t[c] = addrComma
+		case c == '(' || c == ')' || c == ':' || c == ';' || c == '[' || c == ']':
+			t[c] = addrSpecial
+		case c == '=':
+			t[c] = addrEquals
+		}
+	}
+	return t
+}()
+
+const (
+	addrPlain = iota
+	addrReject
+	addrQuote
+	addrComma
+	addrSpecial
+	addrEquals
+)
+
 // unquotedComma returns the index of the first comma of s outside double
 // quotes, or -1.
 func unquotedComma(s string) int {
@@ -246,24 +276,26 @@ func isDotAtom(s string) bool {
 }
 
 // isPhrase reports a display name made of atoms separated by spaces (or an
-// empty one).
+// empty one). net/mail accepts "." in a phrase only in obsolete syntax;
+// those lists are left to it.
 func isPhrase(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != ' ' && c != '\t' && !isAtext(c) && c != '.' {
+		if c := s[i]; c != ' ' && c != '\t' && !atext[c] {
 			return false
 		}
 	}
-	// net/mail accepts "." in a phrase only in obsolete syntax; leave those
-	// lists to it.
-	return !strings.Contains(s, ".")
+	return true
 }
 
+// collapseSpaces joins the words of a phrase with single spaces, as
+// net/mail does; a phrase already so written comes back as it is.
 func collapseSpaces(s string) string {
-	if !strings.Contains(s, "  ") && !strings.Contains(s, "\t") {
-		return s
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\t' || s[i] == ' ' && i+1 < len(s) && s[i+1] == ' ' {
+			return strings.Join(strings.Fields(s), " ")
+		}
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return s
 }
 
 // isAtext reports RFC 5322 atext.

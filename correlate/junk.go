@@ -59,22 +59,52 @@ func JunkID(id string, m *Message) string {
 	return ""
 }
 
+// idByte classifies the bytes of a Message-ID for normalizeID and
+// normalizeAndCheck: idPlain needs nothing, idAt is '@', idUpper an ASCII
+// capital, idOdd anything that needs NormalizeMessageID or junkForm (white
+// space, control characters, angle brackets, DEL, bytes beyond ASCII).
+var idByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c <= ' ' || c == '<' || c == '>' || c >= 0x7f:
+			t[c] = idOdd
+		case c == '@':
+			t[c] = idAt
+		case 'A' <= c && c <= 'Z':
+			t[c] = idUpper
+		}
+	}
+	return t
+}()
+
+const (
+	idPlain = iota
+	idAt
+	idUpper
+	idOdd
+)
+
 // normalizeID returns NormalizeMessageID(id), without its work when id is
 // already normal (as ParseMessage leaves every id): one pass over the bytes.
 func normalizeID(id string) string {
 	at := -1
+	upper := false // an upper-case letter after the last '@'
 	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case c <= ' ' || c == '<' || c == '>' || c >= 0x80:
+		switch idByte[id[i]] {
+		case idPlain:
+		case idAt:
+			at, upper = i, false
+		case idUpper:
+			upper = upper || at >= 0
+		default:
+			if id[i] == 0x7f {
+				continue // DEL is kept as it is
+			}
 			return NormalizeMessageID(id)
-		case c == '@':
-			at = i
 		}
 	}
-	for i := at + 1; at >= 0 && i < len(id); i++ {
-		if c := id[i]; 'A' <= c && c <= 'Z' {
-			return NormalizeMessageID(id)
-		}
+	if upper {
+		return NormalizeMessageID(id)
 	}
 	return id
 }
@@ -86,14 +116,15 @@ func normalizeAndCheck(raw string) (id, junk string) {
 	at := -1
 	upper := false // an upper-case letter after the last '@'
 	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c <= ' ' || c == '<' || c == '>' || c >= 0x7f:
+		switch idByte[raw[i]] {
+		case idPlain:
+		case idAt:
+			at, upper = i, false
+		case idUpper:
+			upper = upper || at >= 0
+		default:
 			id = normalizeID(raw)
 			return id, junkForm(id)
-		case c == '@':
-			at, upper = i, false
-		case 'A' <= c && c <= 'Z':
-			upper = upper || at >= 0
 		}
 	}
 	if upper {

@@ -313,8 +313,19 @@ func isBlank(line []byte) bool {
 type parser struct {
 	problems []Problem
 	dec      *headerDecoder
-	phrase   uint8     // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
-	fields   [2]uint64 // the field names read, for facts.fields
+	phrase   uint8      // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
+	fields   [2]uint64  // the field names read, for facts.fields
+	scratch  [32]string // the ids of one field, before they are copied
+}
+
+// ids reads the ids of an id field, appending them to dst (a buffer of
+// the caller's, which they are copied out of), and reports its problems.
+func (p *parser) ids(dst []string, key, value string, max int) []string {
+	ids, problems := appendMessageIDs(dst, value, max)
+	if len(problems) > 0 {
+		p.add(key, value, &IDListError{Problems: problems})
+	}
+	return ids
 }
 
 func (p *parser) add(field, value string, err error) {
@@ -434,23 +445,53 @@ func fieldKey(name string) (string, bool) {
 	}
 	upper, canon, token := true, true, true
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c <= ' ' || c >= 0x7f || c == ':' {
+		switch nameByte[name[i]] {
+		case nameInvalid:
 			return "", false
+		case nameLower:
+			canon = canon && !upper
+			upper = false
+		case nameUpper:
+			canon = canon && upper
+			upper = false
+		case nameToken:
+			upper = name[i] == '-'
+		default: // nameOther
+			token, upper = false, false
 		}
-		if !tokenByte[c] {
-			token = false // textproto leaves such a name as it is
-		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canon = false
-		}
-		upper = c == '-'
 	}
 	if canon || !token {
-		return name, true
+		return name, true // textproto leaves a name that is not a token as it is
 	}
 	return canonicalSlow(name), true
 }
+
+// nameByte classifies the bytes of a field name for fieldKey.
+var nameByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c <= ' ' || c >= 0x7f || c == ':':
+			t[c] = nameInvalid
+		case 'a' <= c && c <= 'z':
+			t[c] = nameLower
+		case 'A' <= c && c <= 'Z':
+			t[c] = nameUpper
+		case tokenByte[c]:
+			t[c] = nameToken
+		default:
+			t[c] = nameOther
+		}
+	}
+	return t
+}()
+
+const (
+	nameInvalid = iota
+	nameLower
+	nameUpper
+	nameToken // digits and the punctuation of RFC 7230 tokens
+	nameOther // printable, but not in a token
+)
 
 // tokenByte marks the bytes of an RFC 7230 token, the bytes textproto
 // canonicalizes field names of.
@@ -555,10 +596,8 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 		if m.MessageID != "" {
 			return
 		}
-		ids, err := ParseMessageIDs(value, 0)
-		if err != nil {
-			p.add(key, value, err)
-		}
+		var buf [4]string
+		ids := p.ids(buf[:0], key, value, 0)
 		if len(ids) > 0 {
 			m.MessageID = ids[0]
 			if len(ids) > 1 {
@@ -572,26 +611,23 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 		if m.InReplyTo != nil {
 			return
 		}
-		ids, err := ParseMessageIDs(value, o.MaxReferences)
-		if err != nil {
-			p.add(key, value, err)
+		var buf [8]string
+		if ids := p.ids(buf[:0], key, value, o.MaxReferences); len(ids) > 0 {
+			m.InReplyTo = append([]string(nil), ids...)
 		}
-		m.InReplyTo = ids
 	case "References":
 		if phraseField([]string{value}) {
 			p.phrase |= factPhraseRefs
 		}
-		ids, err := ParseMessageIDs(value, -1)
-		if err != nil {
-			p.add(key, value, err)
-		}
+		var buf [32]string
+		read := p.ids(buf[:0], key, value, -1)
 		// A second References field continues the first (seen with broken
 		// list software); keep the order and the bound.
-		ids = dedupe(append(m.References, ids...))
-		if o.MaxReferences > 0 && len(ids) > o.MaxReferences {
-			ids = ids[len(ids)-o.MaxReferences:]
+		refs := dedupe(append(m.References, read...))
+		if o.MaxReferences > 0 && len(refs) > o.MaxReferences {
+			refs = refs[len(refs)-o.MaxReferences:]
 		}
-		m.References = ids
+		m.References = refs
 	case "Subject":
 		if m.Subject != "" {
 			return

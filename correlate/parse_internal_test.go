@@ -126,3 +126,101 @@ func checkReadHeaderBlock(t *testing.T, raw []byte, max int64, mode uint8) {
 		}
 	}
 }
+
+// parseMessageIDsRef is the scanning ParseMessageIDs replaced, kept as the
+// reference it must agree with.
+func parseMessageIDsRef(s string, max int) ([]string, error) {
+	var ids []string
+	var problems []string
+	add := func(raw string) {
+		id := normalizeID(raw)
+		switch {
+		case id == "":
+			problems = append(problems, "empty id <>")
+			return
+		case len(id) > maxIDLen:
+			problems = append(problems, "id longer than 998 bytes")
+			return
+		}
+		ids = append(ids, id)
+	}
+	bracketed := false
+	for i := 0; i < len(s); {
+		lt := strings.IndexByte(s[i:], '<')
+		if lt < 0 {
+			break
+		}
+		start := i + lt + 1
+		end := start
+		for end < len(s) && s[end] != '>' && s[end] != '<' {
+			end++
+		}
+		if end >= len(s) {
+			problems = append(problems, "unterminated <")
+			break
+		}
+		if s[end] == '<' { // "<junk <id>": restart at the inner bracket
+			i = end
+			continue
+		}
+		bracketed = true
+		add(s[start:end])
+		i = end + 1
+	}
+	if !bracketed {
+		for _, w := range strings.FieldsFunc(s, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == ','
+		}) {
+			w = strings.Trim(w, "<>()\"';")
+			if strings.Contains(w, "@") {
+				add(w)
+			}
+		}
+		if len(ids) == 0 && strings.TrimSpace(s) != "" {
+			problems = append(problems, "no message id found")
+		}
+	}
+	ids = dedupe(ids)
+	if max > 0 && len(ids) > max {
+		ids = ids[len(ids)-max:]
+	}
+	if len(problems) > 0 {
+		return ids, &IDListError{Problems: problems}
+	}
+	return ids, nil
+}
+
+// FuzzParseMessageIDs checks ParseMessageIDs against the byte-by-byte
+// scanning it replaced.
+func FuzzParseMessageIDs(f *testing.F) {
+	for _, s := range []string{"<a@b>", "<a@b><c@d>", "<a@b> <a@b>", "x <a <b@c>", "<a", "a@b, c@d", "<>", "<a@b", "<<a@b>>", "Your message of <a@b>"} {
+		f.Add(s, 0)
+		f.Add(s, 1)
+	}
+	f.Fuzz(func(t *testing.T, s string, max int) {
+		got, gotErr := ParseMessageIDs(s, max)
+		want, wantErr := parseMessageIDsRef(s, max)
+		if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("ParseMessageIDs(%q, %d) = %q, %v; want %q, %v", s, max, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// TestParseMessageIDsRandom runs the comparison of FuzzParseMessageIDs on
+// random fields made of the bytes that matter.
+func TestParseMessageIDsRandom(t *testing.T) {
+	pieces := []string{"<", ">", "a@b", "c@d", " ", ",", "x", "@", "\r\n "}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 50000 {
+		var sb strings.Builder
+		for range rng.IntN(8) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s, max := sb.String(), rng.IntN(4)-1
+		got, gotErr := ParseMessageIDs(s, max)
+		want, wantErr := parseMessageIDsRef(s, max)
+		if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("ParseMessageIDs(%q, %d) = %q, %v; want %q, %v", s, max, got, gotErr, want, wantErr)
+		}
+	}
+}

@@ -45,7 +45,6 @@ const maxSenders = party.MaxSenders
 // address book with AnyOf (party's Resolver.SenderPolicy counts the
 // colleagues a directory knows, at any domain).
 func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
-	id := strconv.FormatInt(t.ID, 10)
 	if m == nil {
 		return correlate.Evidence{Field: "From", Note: "did not take part: no message"}, false
 	}
@@ -62,7 +61,7 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 	}
 	for _, s := range senders {
 		if slices.Contains(t.Participants, s) {
-			return correlate.Evidence{Field: "From", Value: s, Note: "took part: a participant of tracked email " + id}, true
+			return correlate.Evidence{Field: "From", Value: s, Note: withID("took part: a participant of tracked email ", t.ID, "")}, true
 		}
 	}
 	own := ownOrganizations(m, t)
@@ -84,12 +83,21 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 		for _, p := range t.Participants {
 			if po, ok := party.Organization(p); ok && po == org {
 				return correlate.Evidence{Field: "From", Value: s,
-					Note: "took part: a colleague at " + org + " of participant " + p + " in tracked email " + id}, true
+					Note: withID("took part: a colleague at "+org+" of participant "+p+" in tracked email ", t.ID, "")}, true
 			}
 		}
 	}
 	return correlate.Evidence{Field: "From", Value: first,
-		Note: "did not take part: not a participant of tracked email " + id + ", nor a colleague of one" + why}, false
+		Note: withID("did not take part: not a participant of tracked email ", t.ID, ", nor a colleague of one"+why)}, false
+}
+
+// withID returns prefix, the decimal id and suffix as one string, built
+// with one allocation.
+func withID(prefix string, id int64, suffix string) string {
+	var buf [128]byte
+	b := append(buf[:0], prefix...)
+	b = strconv.AppendInt(b, id, 10)
+	return string(append(b, suffix...))
 }
 
 // sendersOf returns the normalized, distinct addresses of m's From and

@@ -75,12 +75,14 @@ import (
 // A Store is an in-memory correlate.Store. The zero Store is empty and ready
 // to use; New is a convenience. A Store must not be copied after first use.
 type Store struct {
-	mu    sync.RWMutex
-	seed1 maphash.Seed
-	seed2 maphash.Seed
-	kind1 uint64 // FNV bases of the key kinds, from seed1 and seed2
-	kind2 uint64
-	arena arena
+	mu     sync.RWMutex
+	seed1  maphash.Seed
+	seed2  maphash.Seed
+	kind1  uint64 // FNV bases of the key kinds, from seed1 and seed2
+	kind2  uint64
+	msgid1 uint64 // the kind hashes of correlate.KindMessageID
+	msgid2 uint64
+	arena  arena
 
 	strs    []sref            // interned texts: participants, record and place parts; strs[0] is ""
 	strIdx  map[uint64]uint32 // hash of a text → its index in strs (verified on insert)
@@ -218,6 +220,7 @@ func (s *Store) init() {
 	}
 	s.seed1, s.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
 	s.kind1, s.kind2 = maphash.String(s.seed1, "kind")|1, maphash.String(s.seed2, "kind")|1
+	s.msgid1, s.msgid2 = s.fnvKind(correlate.KindMessageID)
 	s.strs = make([]sref, 1)
 	s.strIdx = make(map[uint64]uint32)
 	s.records = make([]recordEntry, 1)
@@ -261,9 +264,17 @@ func (s *Store) keyHash(k correlate.Key) (uint64, uint32) {
 // kindHash returns two hashes of a key kind: FNV-1a from the store's two
 // kind bases for a short kind, maphash for a long one.
 func (s *Store) kindHash(kind string) (uint64, uint64) {
+	if kind == correlate.KindMessageID {
+		return s.msgid1, s.msgid2 // the kind of most lookups
+	}
 	if len(kind) > 32 {
 		return maphash.String(s.seed1, kind), maphash.String(s.seed2, kind)
 	}
+	return s.fnvKind(kind)
+}
+
+// fnvKind returns the FNV-1a hashes of a kind from the store's two bases.
+func (s *Store) fnvKind(kind string) (uint64, uint64) {
 	const prime = 1099511628211
 	a, b := s.kind1, s.kind2
 	for i := 0; i < len(kind); i++ {
