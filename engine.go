@@ -187,8 +187,9 @@ func New(store correlate.Store, opts *Options) (*correlate.Engine, error) {
 
 // EngineOptions returns the Engine options New uses: the Classifier, the
 // untracked classes and the loop detector of opts, with their defaults, and
-// subject.SameKey to tell a copy of a tracked email from a Message-ID
-// collision (correlate.SameEmail).
+// a subject comparison (base subjects, tracking tokens of opts.Token
+// removed) to tell a copy of a tracked email from a Message-ID collision
+// (correlate.SameEmail).
 // Each call builds a new rate window. Use it with NewChain to build an
 // Engine by hand.
 func EngineOptions(opts *Options) *correlate.EngineOptions {
@@ -198,7 +199,7 @@ func EngineOptions(opts *Options) *correlate.EngineOptions {
 	}
 	// Track tells a copy of a tracked email from another email reusing its
 	// Message-ID by the base subject, as the InReplyTo strategy does.
-	eo := &correlate.EngineOptions{Classifier: o.Classifier, Untracked: o.Untracked, Loops: o.Loops, SameSubject: subject.SameKey}
+	eo := &correlate.EngineOptions{Classifier: o.Classifier, Untracked: o.Untracked, Loops: o.Loops, SameSubject: sameEmailSubject(o.Token)}
 	if !o.Unguarded {
 		if eo.Classifier == nil {
 			g := o.Guard
@@ -210,6 +211,16 @@ func EngineOptions(opts *Options) *correlate.EngineOptions {
 		}
 	}
 	return eo
+}
+
+// sameEmailSubject compares two subjects of one email met twice: base
+// subjects (prefixes, list tags and case aside) with the tracking tokens of
+// f removed, since the copy in a Sent folder or a client's retry lacks the
+// token stamped on the way out.
+func sameEmailSubject(f token.Format) func(a, b string) bool {
+	return func(a, b string) bool {
+		return subject.SameKey(a, b) || subject.SameKey(f.Strip(a), f.Strip(b))
+	}
 }
 
 // NewChain returns the chain New wires, for callers that build their own
@@ -237,6 +248,9 @@ func NewChain(store correlate.Store, opts *Options) (*correlate.Chain, error) {
 	// A nil Header.SubjectKey is the header package's default, subject.Key,
 	// which it compares without allocating (subject.SameKey).
 	hopts := o.Header
+	if hopts.SameEmailSubject == nil {
+		hopts.SameEmailSubject = sameEmailSubject(o.Token)
+	}
 	subjectChanged := func(a, b string) bool { return !subject.SameKey(a, b) }
 	chain := &correlate.Chain{
 		Audit:         o.Audit,

@@ -121,4 +121,15 @@ func TestMessageIDCollision(t *testing.T) {
 	again, err := eng.Track(ctx, dup, d.Match)
 	require.NoError(t, err)
 	assert.Equal(t, first.ID, again.ID, "and tracking it stays idempotent")
+
+	// The copy in the sender's Sent folder lacks the token the relay
+	// stamped on the way out: still the same email, not a collision.
+	unstamped := parse(strings.Replace(case1, " CRM:0001001", "", 1))
+	d, err = eng.Correlate(ctx, unstamped)
+	require.NoError(t, err)
+	assert.Equal(t, rec1, d.Match.Record, "a copy without the token is the same email")
+	assert.Contains(t, d.Match.Reason, "duplicate")
+	again, err = eng.Track(ctx, unstamped, d.Match)
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, again.ID, "tracked once")
 }

@@ -11,6 +11,9 @@
 #   go test ./store/sqlstore/                         # and MAILCORRELATE_PGDATA
 #   .ci/postgres.sh stop                              # stops and removes the cluster
 #
+#   .ci/postgres.sh halt DIR      # outage tests: stop the server at once (as a crash),
+#   .ci/postgres.sh restart DIR   # keeping its data; start it again on the same port
+#
 # "start" prints only the export lines on stdout (everything else goes to
 # stderr), so its output can be eval'ed. Environment knobs:
 #   MAILCORRELATE_PG_FSYNC=on   keep fsync on (default off: the cluster is
@@ -65,7 +68,7 @@ as_owner() {
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
-	local bindir dir port tries
+	local bindir dir port tries opts
 	bindir=$(find_bindir)
 	if [ -z "$bindir" ]; then
 		install_postgres
@@ -97,9 +100,9 @@ start() {
 		if port_in_use "$port"; then
 			continue
 		fi
-		if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-			-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=$fsync -c max_connections=200" \
-			start >&2; then
+		opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=$fsync -c max_connections=200"
+		if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$opts" start >&2; then
+			echo "$opts" >"$dir/server.opts"
 			echo "export MAILCORRELATE_TEST_POSTGRES='postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable'"
 			echo "export MAILCORRELATE_PGDATA='$dir'"
 			log "PostgreSQL listening on 127.0.0.1:$port (data in $dir, fsync=$fsync)"
@@ -131,6 +134,32 @@ stop() {
 	log "stopped and removed $dir"
 }
 
+# cluster_dir checks that DIR is a cluster this script made.
+cluster_dir() {
+	local dir=${1:-${MAILCORRELATE_PGDATA:-}}
+	case "$dir" in
+	*/mailcorrelate-pg.*) [ -d "$dir/data" ] && echo "$dir" && return 0 ;;
+	esac
+	log "$dir is not a cluster this script made"
+	return 1
+}
+
+# halt stops the server of DIR at once (immediate mode: no checkpoint, as a
+# crash or a pulled cable would), keeping its data for restart.
+halt() {
+	local dir
+	dir=$(cluster_dir "${1:-}")
+	as_owner "$(find_bindir)/pg_ctl" -D "$dir/data" -m immediate -w stop >&2
+}
+
+# restart starts the server of DIR again, with the options (and port) it
+# was started with.
+restart() {
+	local dir
+	dir=$(cluster_dir "${1:-}")
+	as_owner "$(find_bindir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/server.opts")" start >&2
+}
+
 run() {
 	local env
 	env=$(start)
@@ -143,8 +172,10 @@ case "${1:-}" in
 start) start ;;
 stop) shift; stop "$@" ;;
 run) shift; run "$@" ;;
+halt) shift; halt "$@" ;;
+restart) shift; restart "$@" ;;
 *)
-	echo "usage: $0 start | stop [DIR] | run COMMAND [ARG...]" >&2
+	echo "usage: $0 start | stop [DIR] | run COMMAND [ARG...] | halt DIR | restart DIR" >&2
 	exit 2
 	;;
 esac

@@ -3,6 +3,7 @@ package guard
 import (
 	"hash/maphash"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,6 +133,10 @@ func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate
 			w.sweepLocked()
 		}
 		e = &rateEntry{}
+		// The key outlives the message: clone its strings, or the map
+		// would hold every sender's whole header block (the address is
+		// a substring of it).
+		k = rateKey{sender: strings.Clone(k.sender), record: correlate.Record{Type: strings.Clone(r.Type), ID: strings.Clone(r.ID)}}
 		w.keys[k] = e
 	}
 	seen := false

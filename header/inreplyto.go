@@ -234,7 +234,7 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 			continue
 		}
 		for j := range ts {
-			if same, _ := correlate.SameEmail(m, &ts[j], c.cfg.sameSubject); same {
+			if same, _ := correlate.SameEmail(m, &ts[j], c.cfg.sameEmailSubject); same {
 				consider(r, k, ts[j].ID, ts[j].Record, &ts[j])
 			}
 		}
@@ -308,7 +308,7 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 // disagreements why.
 func (c *InReplyTo) sameEmail(m *correlate.Message, ts []correlate.Tracked) (dup, other *correlate.Tracked, why []correlate.Evidence) {
 	for i := range ts {
-		same, ev := correlate.SameEmail(m, &ts[i], c.cfg.sameSubject)
+		same, ev := correlate.SameEmail(m, &ts[i], c.cfg.sameEmailSubject)
 		switch {
 		case same && (dup == nil || dup.Record.IsZero() && !ts[i].Record.IsZero()):
 			dup = &ts[i]

@@ -110,6 +110,13 @@ type Options struct {
 	// Thread-Topic evidence. nil means subject.Key: the multilingual base
 	// subject, folded.
 	SubjectKey func(subject string) string
+	// SameEmailSubject compares the subjects of a message and of a tracked
+	// email with its Message-ID, to tell the same email met again from a
+	// Message-ID collision (see correlate.SameEmail). nil means the
+	// SubjectKey comparison. The mailcorrelate package sets it to compare
+	// base subjects with tracking tokens removed, so a copy that lacks the
+	// token stamped on its way out is still the same email.
+	SameEmailSubject func(a, b string) bool
 
 	// NoRoot makes ConversationIndex match only on the exact parent index,
 	// never on the conversation root alone.
@@ -173,6 +180,14 @@ func (c *config) sameSubject(a, b string) bool {
 		return c.SubjectKey(a) == c.SubjectKey(b)
 	}
 	return subject.SameKey(a, b) // subject.Key(a) == subject.Key(b), without allocating
+}
+
+// sameEmailSubject is the subject comparison of the duplicate check.
+func (c *config) sameEmailSubject(a, b string) bool {
+	if c.SameEmailSubject != nil {
+		return c.SameEmailSubject(a, b)
+	}
+	return c.sameSubject(a, b)
 }
 
 // skip returns the abstention for a forward when SkipForwards is set.

@@ -59,7 +59,9 @@ Date: Tue, 4 Mar 2025 10:00:00 +0000
 
 // Microsoft's own example of a false positive: another customer's "Service
 // Details" to the same two service reps. Dynamics mode merges it into the
-// first customer's case; Improved mode does not.
+// first customer's case; Improved mode does not: the two customers share
+// only a rep (not configured as own, so counted as a hub), the subject is
+// made of generic words and the message has no reply prefix.
 func Example_serviceDetails() {
 	ctx := context.Background()
 	msg := func(id, from string, day int) *correlate.Message {
@@ -89,7 +91,7 @@ func Example_serviceDetails() {
 	}
 	// Output:
 	// Dynamics: "incident:Fabrikam" (subject words and 2 addresses match tracked email 1 (Dynamics smart matching))
-	// Improved: "" (subject has no reply or forward prefix: a new conversation (Options.MatchFresh))
+	// Improved: "" (no tracked email qualifies; closest: tracked email 1 (incident:Fabrikam), shares only hub rep2@contoso.example, and the base subject is not specific enough (score 0.0 bits = hub 4.0 + subject 0.0 - fresh 4.0 (MinScore 8.0)))
 }
 
 // CompileFilter evaluates a Dynamics HashFilterKeywords pattern with .NET's

@@ -30,23 +30,33 @@ const (
 	// ("printer on floor 3 offline"); or, when that is longer than 128 bytes,
 	// "#" and the 16 hex digits of its FNV-1a 64-bit hash.
 	KindSubject = "sm.s"
+	// KindTerm is a word of Improved mode's comparison text that is not a
+	// stop word, as text ("printer"), or, when longer than 40 bytes, "#" and
+	// the 16 hex digits of its FNV-1a 64-bit hash, on the tracked emails
+	// that start a conversation (those not correlated with another). Its
+	// counts are the document frequencies, among conversations, of the
+	// subject's specificity.
+	KindTerm = "sm.t"
+	// KindConversation (value "") is on every tracked email that starts a
+	// conversation: its count is the number of conversations.
+	KindConversation = "sm.c"
 )
 
 // Defaults of [Options].
 const (
 	DefaultHashMaxCount        = 20                   // Dynamics: words and addresses hashed
 	DefaultHashMinAddressCount = 2                    // Dynamics: shared addresses required
-	DefaultWindow              = 90 * 24 * time.Hour  // both modes: how far back candidates go
+	DefaultWindow              = 90 * 24 * time.Hour  // Dynamics: how far back candidates go
+	DefaultImprovedWindow      = 365 * 24 * time.Hour // Improved: how far back candidates go (age is in the score)
 	DefaultMaxCandidates       = 32                   // tracked emails examined per message and step
 	DefaultMinConfidence       = correlate.Weak       // weaker matches are abstentions
 	DefaultMinSimilarity       = 0.9                  // Improved: base-subject similarity
-	DefaultMinOverlap          = 1                    // Improved: shared addresses besides own and hubs
 	DefaultHubShare            = 0.1                  // Improved: share of tracked emails that makes a hub
 	DefaultHubMinCount         = 50                   // Improved: fewest tracked emails of a hub
 	DefaultHubRefresh          = time.Minute          // Improved: age of the cached total of tracked emails
 	DefaultHalfLife            = 180 * 24 * time.Hour // Improved: recency weighting
 	DefaultMaxAddresses        = 10                   // Improved: addresses indexed and looked up per email
-	DefaultHubSubjectWords     = 4                    // Improved: words of a subject that may match on hubs alone
+	DefaultMaxTerms            = 6                    // Improved: subject words indexed and counted per email
 )
 
 // maxSubjectBytes bounds the subject text either mode reads; real subjects
@@ -57,10 +67,12 @@ const maxSubjectBytes = subject.DefaultMaxLen
 type Mode int
 
 const (
-	// Improved is the default mode (the zero value): base subjects compared
-	// with a normalized Levenshtein similarity, participant overlap beyond
-	// the mailbox's own and hub addresses, a guard against generic subjects,
-	// recency weighting and a confidence. See the package documentation.
+	// Improved is the default mode (the zero value): one score of the
+	// subject's specificity (word frequencies among the tracked emails),
+	// the participants shared (the same person, organization or hub), the
+	// reply prefix and the age; edited subjects compared with a normalized
+	// Levenshtein similarity; a guard against generic subjects; a
+	// confidence. See the package documentation.
 	Improved Mode = iota
 	// Dynamics is Dynamics 365's smart matching: subject-word and address
 	// hashes, HashFilterKeywords, HashMaxCount, HashDeltaSubjectCount,
@@ -100,12 +112,14 @@ type Options struct {
 
 	// Window bounds how far back, before the message's Date (or now when it
 	// has none), tracked emails are candidates. 0 means DefaultWindow (90
-	// days, Dynamics' window); a negative Window means no bound.
+	// days, Dynamics' window) in Dynamics mode and DefaultImprovedWindow (a
+	// year) in Improved mode, whose score weighs age; a negative Window
+	// means no bound.
 	Window time.Duration
 	// MaxCandidates bounds the tracked emails examined per message and per
 	// retrieval step, the newest of the most selective key first; in
-	// Improved mode a base subject carried by more tracked emails is common
-	// (looked for among the participants' emails only). 0 means
+	// Improved mode a base subject carried by more tracked emails is common,
+	// looked for among the participants' emails first. 0 means
 	// DefaultMaxCandidates.
 	MaxCandidates int
 	// MinConfidence is the confidence below which a match is reported as an
@@ -133,9 +147,14 @@ type Options struct {
 
 	// OwnAddresses (Improved mode) are the organization's addresses (its
 	// users' and queues' mailboxes) that say nothing about which
-	// conversation an email belongs to: they are neither indexed nor counted
-	// in participant overlap. An entry "@example.com" names a whole domain.
-	// The Message.Mailbox of each email is always treated as its own.
+	// conversation an email belongs to: they are neither indexed nor shared
+	// participants, and their domains are no organization. An entry
+	// "@example.com" names a whole domain. The Message.Mailbox of each email
+	// is always treated as its own. Setting them also tells who the
+	// customers are: every other address, a customer on Cc included, is
+	// then a person of the conversation, and a message that shares none of
+	// them with a tracked email is another customer's (see the package
+	// documentation).
 	OwnAddresses []string
 	// MinSimilarity (Improved mode) is the normalized Levenshtein similarity,
 	// 1 − distance/length over the folded base subjects (the comparison
@@ -143,38 +162,51 @@ type Options struct {
 	// must keep. 0 means DefaultMinSimilarity; 1 requires equal base
 	// subjects.
 	MinSimilarity float64
-	// MinOverlap (Improved mode) is how many participant addresses, besides
-	// own and hub addresses, a message must share with a tracked email; one
-	// of them must be on the far side of either email (the sender of
-	// incoming mail, a recipient of outgoing mail). 0 means
-	// DefaultMinOverlap (1).
-	MinOverlap int
 	// HubShare and HubMinCount (Improved mode) define a hub address: one on
 	// at least HubMinCount tracked emails and on more than HubShare of all
-	// tracked emails (a mailing list, a shared queue). Hubs do not count as
-	// overlap. 0 means DefaultHubShare and DefaultHubMinCount; a negative
-	// HubShare turns hub detection off.
+	// tracked emails (a mailing list, a shared queue). A shared hub counts
+	// HubBits, not as a person. 0 means DefaultHubShare and
+	// DefaultHubMinCount; a negative HubShare turns hub detection off.
 	HubShare    float64
 	HubMinCount int
-	// HubSubjectWords (Improved mode) is the fewest words a base subject
-	// needs to match a tracked email that shares only hub addresses with the
-	// message (list mail: the replier writes to the list alone), at 0.7
-	// times the score. 0 means DefaultHubSubjectWords; a negative value
-	// never matches on hubs alone.
-	HubSubjectWords int
 	// HubRefresh (Improved mode) is how long the number of tracked emails
-	// read from Index.Stats is reused. 0 means DefaultHubRefresh; negative
-	// reads it for every message that has a frequent address.
+	// read from Index.Stats, and the number of tracked conversations (the
+	// count of KindConversation), are reused. 0 means DefaultHubRefresh;
+	// negative reads them for every message that needs them.
 	HubRefresh time.Duration
 	// HalfLife (Improved mode) is the age, measured from the message's Date,
 	// at which a candidate's score halves. 0 means DefaultHalfLife.
 	HalfLife time.Duration
-	// MatchFresh (Improved mode) lets a message whose subject has no reply
-	// or forward prefix match (at 0.8 times the confidence). By default such
-	// a "fresh" message starts a new conversation: form letters such as
-	// "Service Details" or "New Hire" are sent afresh for each record, while
-	// replies say "Re:".
+	// MinScore (Improved mode) is the score, in bits, a candidate needs:
+	// the specificity of the base subject plus the participant evidence
+	// (AddressBits, OrgBits or HubBits), less FreshBits for a message
+	// without a reply or forward prefix and one bit per HalfLife of age.
+	// See the package documentation. 0 means DefaultMinScore; a negative
+	// MinScore means 0.
+	MinScore float64
+	// AddressBits, OrgBits, HubBits and NoneBits (Improved mode) weigh the
+	// closest participant a candidate shares with the message: the same
+	// address, the same organization, only a hub, or nothing besides own
+	// addresses. 0 means DefaultAddressBits, DefaultOrgBits, DefaultHubBits
+	// and DefaultNoneBits.
+	AddressBits, OrgBits, HubBits, NoneBits float64
+	// FreshBits (Improved mode) is what a "fresh" message, whose subject
+	// has no reply or forward prefix, loses: a fresh message usually starts
+	// a conversation ("Service Details" and "New Hire" are sent afresh for
+	// each record), but mailing lists and some programs drop the prefix of
+	// replies. 0 means DefaultFreshBits; a negative value means 0.
+	FreshBits float64
+	// MatchFresh (Improved mode) scores a fresh message like a reply: no
+	// FreshBits, and a fresh message from the author of the tracked email
+	// (which otherwise starts a new conversation) may match.
 	MatchFresh bool
+	// PriorEmails (Improved mode) is the prior of the word statistics of
+	// the subject's specificity; 0 means DefaultPriorEmails.
+	PriorEmails float64
+	// MaxTerms (Improved mode) bounds the words of a base subject indexed
+	// (KindTerm) and counted; 0 means DefaultMaxTerms, at most
+	// DefaultMaxTerms are used.
+	MaxTerms int
 	// MaxAddresses (Improved mode) bounds the participant addresses indexed
 	// per email and looked up per message. 0 means DefaultMaxAddresses.
 	MaxAddresses int
@@ -211,20 +243,24 @@ type Correlator struct {
 	// Improved mode.
 	own        map[string]bool
 	ownDomains []string // "@example.com"
+	ownKnown   bool     // OwnAddresses is not empty
 	minSim     float64
-	minOverlap int
 	hubShare   float64
 	hubMin     int
-	hubWords   int
 	hubRefresh time.Duration
+	tune       tuning
+	maxTerms   int
 	halfLife   time.Duration
 	fresh      bool
 	maxAddrs   int
 	norm       *subject.Normalizer
 
-	// The cached total of tracked emails (hub detection).
+	// The cached total of tracked emails (hub detection) and of
+	// conversations (the subject's specificity).
 	total   atomic.Int64
 	totalAt atomic.Int64 // Unix nanoseconds of the read; 0 before the first
+	convs   atomic.Int64
+	convsAt atomic.Int64
 }
 
 var (
@@ -255,15 +291,23 @@ func New(idx Index, opts *Options) *Correlator {
 		delta:      max(o.HashDeltaSubjectCount, 0),
 		minAddr:    pick(o.HashMinAddressCount, DefaultHashMinAddressCount),
 		minSim:     pick(o.MinSimilarity, DefaultMinSimilarity),
-		minOverlap: pick(o.MinOverlap, DefaultMinOverlap),
 		hubShare:   pick(o.HubShare, DefaultHubShare),
 		hubMin:     pick(o.HubMinCount, DefaultHubMinCount),
-		hubWords:   pick(o.HubSubjectWords, DefaultHubSubjectWords),
 		hubRefresh: pick(o.HubRefresh, DefaultHubRefresh),
-		halfLife:   pick(o.HalfLife, DefaultHalfLife),
-		fresh:      o.MatchFresh,
-		maxAddrs:   pick(o.MaxAddresses, DefaultMaxAddresses),
-		norm:       o.Subject,
+		maxTerms:   min(max(pick(o.MaxTerms, DefaultMaxTerms), 0), DefaultMaxTerms),
+		tune: tuning{
+			addrBits:  pick(o.AddressBits, DefaultAddressBits),
+			orgBits:   pick(o.OrgBits, DefaultOrgBits),
+			hubBits:   pick(o.HubBits, DefaultHubBits),
+			noneBits:  pick(o.NoneBits, DefaultNoneBits),
+			freshBits: max(pick(o.FreshBits, DefaultFreshBits), 0),
+			minScore:  max(pick(o.MinScore, DefaultMinScore), 0),
+			prior:     max(pick(o.PriorEmails, DefaultPriorEmails), 0),
+		},
+		halfLife: pick(o.HalfLife, DefaultHalfLife),
+		fresh:    o.MatchFresh,
+		maxAddrs: pick(o.MaxAddresses, DefaultMaxAddresses),
+		norm:     o.Subject,
 	}
 	if c.maxCount < 0 {
 		c.maxCount = DefaultHashMaxCount
@@ -276,9 +320,6 @@ func New(idx Index, opts *Options) *Correlator {
 	}
 	if c.minAddr < 0 {
 		c.minAddr = 0
-	}
-	if c.minOverlap < 0 {
-		c.minOverlap = DefaultMinOverlap
 	}
 	c.minSim = min(max(c.minSim, 0), 1)
 	if c.halfLife < 0 {
@@ -312,6 +353,10 @@ func New(idx Index, opts *Options) *Correlator {
 			}
 			c.own[a] = true
 		}
+	}
+	c.ownKnown = len(c.own)+len(c.ownDomains) > 0
+	if o.Window == 0 && c.mode == Improved {
+		c.window = DefaultImprovedWindow
 	}
 	return c
 }
@@ -373,7 +418,7 @@ func (c *Correlator) Index(m *correlate.Message, t *correlate.Tracked, dst []cor
 	if c.mode == Dynamics {
 		return c.indexDynamics(m, dst)
 	}
-	return c.indexImproved(m, dst)
+	return c.indexImproved(m, t, dst)
 }
 
 // since returns the start of the candidate window for m and the reference
@@ -425,6 +470,23 @@ func (c *Correlator) isOwn(a string) bool {
 	}
 	for _, d := range c.ownDomains {
 		if strings.HasSuffix(a, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// isOwnDomain reports whether organization org (a registrable domain) is
+// one of the organization's own domains: an OwnAddresses domain or the
+// domain of an own address is in it.
+func (c *Correlator) isOwnDomain(org string) bool {
+	for _, d := range c.ownDomains {
+		if inOrg(d, org) || d[1:] == org {
+			return true
+		}
+	}
+	for a := range c.own {
+		if inOrg(a, org) {
 			return true
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // config is the parsed command line.
@@ -27,7 +29,11 @@ type config struct {
 	own        []string
 	audit      bool
 	quiet      bool
+	truth      string
 	progress   bool
+	allFolders bool   // -all-folders: every folder, not only those Dynamics reads
+	sent       bool   // -sent: read the Sent folder
+	export     string // -export FILE: write the ledger and exit
 }
 
 var errHelp = errors.New("help requested")
@@ -37,11 +43,28 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// The exit statuses of the command (the README lists them).
+const (
+	// exitOK: every message was processed (or skipped as processed by an
+	// earlier run); problems with single messages are in the output.
+	exitOK = 0
+	// exitUsage: unusable flags, or an input without one readable message.
+	exitUsage = 1
+	// exitStore: the store became unavailable (connection lost, server
+	// shut down, disk full); the run stopped at once, and the next run
+	// resumes where it stopped.
+	exitStore = 2
+)
+
+// exitCode maps the error that ended the command to its exit status.
 func exitCode(err error) int {
-	if err == errHelp {
-		return 0
+	switch {
+	case err == nil, err == errHelp:
+		return exitOK
+	case errors.Is(err, store.ErrUnavailable):
+		return exitStore
 	}
-	return 1
+	return exitUsage
 }
 
 var strategyNames = []string{"folder", "inreplyto", "token", "conversation", "smart"}
@@ -72,7 +95,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.filter, "filter", "", "incoming email filter: all, responses (default), crm, enabled, none")
 	fs.StringVar(&own, "own", "", "the organization's addresses, comma-separated (\"@example.com\" for a domain), ignored by smart matching; default: the -mailbox domain")
 	fs.BoolVar(&c.audit, "audit", true, "consult every strategy and report conflicts")
-	fs.BoolVar(&c.quiet, "q", false, "no per-message output, only the summary")
+	fs.BoolVar(&c.quiet, "q", false, "no per-message output, only the summary (and the unreadable messages)")
+	fs.BoolVar(&c.allFolders, "all-folders", false, "process every folder; by default only Inbox, the folders with a rule (-folders) and Sent, as Dynamics")
+	fs.BoolVar(&c.sent, "sent", true, "process the Sent folder (Dynamics' AutoTrackSentFolderItems)")
+	fs.StringVar(&c.export, "export", "", "write the ledger of -store (message_id, regarding, method of every tracked email) as JSON Lines to FILE (- for stdout) and exit without replaying")
+	fs.StringVar(&c.truth, "truth", "", "headers or labels: evaluate the chain without header strategies (smart matching improved, Dynamics, and the plain subject rule) against labels from the mailbox's headers or from -seed/-labels")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
@@ -80,10 +107,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageError{err.Error()}
 	}
 	c.paths = fs.Args()
+	if c.export != "" {
+		if len(c.paths) > 0 {
+			return nil, usageError{"-export writes the ledger of -store and replays nothing: give no PATH"}
+		}
+		if c.store == "" || c.store == "memory" {
+			return nil, usageError{"-export needs a persistent -store (sqlite:PATH or postgres://…)"}
+		}
+	}
 	for _, a := range strings.Split(own, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			c.own = append(c.own, a)
 		}
+	}
+	if err := checkTruth(c); err != nil {
+		return nil, err
 	}
 	switch c.order {
 	case "date", "input":

@@ -9,6 +9,7 @@
 //	go run ./examples/replay                       # the embedded sample
 //	go run ./examples/replay -format jsonl mail/   # a Maildir, one JSON object per email
 //	go run ./examples/replay -seed seed.jsonl -labels labels.jsonl archive.mbox
+//	go run ./examples/replay -truth headers -preset emailrouter mail/  # smart matching against the headers
 //
 // PATH is an mbox file, a Maildir (sub-folders are mail folders whose paths
 // feed folder rules), a folder of .eml files (recursive) or one message file.
@@ -32,8 +33,9 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is the whole command; it returns the exit code: 0, or 1 for unusable
-// flags or no readable input.
+// run is the whole command; it returns the exit status: 0 when done, 1 for
+// unusable flags or an input without a readable message, 2 when the store
+// became unavailable (see exitCode).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
@@ -42,15 +44,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitCode(err)
 	}
-	r, err := newReplay(ctx, cfg, stdout, stderr)
+	if cfg.truth != "" {
+		return runTruth(ctx, cfg, stdout, stderr)
+	}
+	if cfg.export != "" {
+		err = exportLedger(ctx, cfg.store, cfg.export, stdout)
+	} else {
+		var r *replay
+		if r, err = newReplay(ctx, cfg, stdout, stderr); err == nil {
+			err = r.run(ctx)
+			r.close()
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "replay:", err)
-		return 1
 	}
-	defer r.close()
-	if err := r.run(ctx); err != nil {
-		fmt.Fprintln(stderr, "replay:", err)
-		return 1
-	}
-	return 0
+	return exitCode(err)
 }

@@ -50,14 +50,20 @@ type output struct {
 	quiet  bool
 }
 
-func newOutput(format string, w io.Writer) *output {
-	o := &output{format: format, w: bufio.NewWriter(w)}
+// tableBlock is how many table rows are aligned together: the table is
+// written block by block, so that it is not held whole.
+const tableBlock = 500
+
+func newOutput(format string, w io.Writer, quiet bool) *output {
+	o := &output{format: format, w: bufio.NewWriter(w), quiet: quiet}
 	if format == "jsonl" {
 		o.enc = json.NewEncoder(o.w)
 		o.enc.SetEscapeHTML(false)
 	} else {
 		o.tw = tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(o.tw, "#\tDATE\tSUBJECT\tREGARDING\tMETHOD\tCONF\tREASON")
+		if !quiet {
+			fmt.Fprintln(o.tw, "#\tDATE\tSUBJECT\tREGARDING\tMETHOD\tCONF\tREASON")
+		}
 	}
 	return o
 }
@@ -91,7 +97,13 @@ func (o *output) write(rw row) {
 	if len(j.Conflicts) > 0 {
 		reason += fmt.Sprintf(" [conflict: %s says %s]", j.Conflicts[0].Strategy, j.Conflicts[0].Regarding)
 	}
-	fmt.Fprintf(o.tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.rows, date, clip(j.Subject, 44), reg, method, conf, clip(reason, 90))
+	if rw.in.msg != nil && rw.err == nil {
+		reason = clip(reason, 90)
+	} // else: the reason names the file and offset; never cut it
+	fmt.Fprintf(o.tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.rows, date, clip(j.Subject, 44), reg, method, conf, reason)
+	if o.rows%tableBlock == 0 {
+		o.tw.Flush()
+	}
 }
 
 func (o *output) flush() error {
@@ -113,50 +125,88 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// stats are the run's totals, counted as it goes.
 type stats struct {
-	unreadable, errors int
-	elapsed            time.Duration
+	processed, seeded, tracked, problems int
+	unreadable, errors                   int
+	methods                              map[string]int
+	// total is the number of messages in the input's processed folders;
+	// earlier were processed by earlier runs (before the cursor), known
+	// were tracked before this run began, otherFolders are in folders not
+	// processed.
+	total, earlier, known, otherFolders int
+	elapsed                             time.Duration
+}
+
+// record writes one processed message's row and counts it.
+func (r *replay) record(rw row) {
+	r.out.write(rw)
+	s := &r.stats
+	if s.methods == nil {
+		s.methods = map[string]int{}
+	}
+	s.processed++
+	switch {
+	case rw.in.msg == nil:
+		s.unreadable++
+		s.methods["unreadable"]++
+	case rw.err != nil:
+		s.errors++
+		s.methods["error"]++
+	case rw.seeded:
+		s.seeded++
+	case rw.decision.Found():
+		s.methods[rw.decision.Match.Method.String()]++
+	case rw.tracked:
+		s.methods["track-only"]++
+	default:
+		s.methods["untracked"]++
+	}
+	if rw.tracked {
+		s.tracked++
+	}
+	if rw.in.problem != nil && rw.in.msg != nil {
+		s.problems++
+	}
+	if r.out.quiet && (rw.in.msg == nil || rw.err != nil) {
+		// The rows are not shown: name what could not be processed.
+		if rw.in.msg == nil {
+			fmt.Fprintf(r.stderr, "replay: %s\n", rw.reason)
+		} else {
+			fmt.Fprintf(r.stderr, "replay: %s: %s\n", rw.in.item.Where(), rw.reason)
+		}
+	}
+	if r.score != nil {
+		r.score.add(rw)
+	}
+	if r.labelsOut != nil {
+		r.labelsOut.write(rw)
+	}
 }
 
 // summary prints the run's totals to w.
-func (r *replay) summary(w io.Writer, rows []row) {
-	var seeded, tracked, problems int
-	methods := map[string]int{}
-	for _, rw := range rows {
-		switch {
-		case rw.seeded:
-			seeded++
-		case rw.decision.Found():
-			methods[rw.decision.Match.Method.String()]++
-		case rw.tracked:
-			methods["track-only"]++
-		default:
-			methods["untracked"]++
-		}
-		if rw.tracked {
-			tracked++
-		}
-		if rw.in.problem != nil && rw.in.msg != nil {
-			problems++
-		}
-	}
+func (r *replay) summary(w io.Writer) {
+	s := r.stats
 	var names []string
-	for k := range methods {
+	for k := range s.methods {
 		names = append(names, k)
 	}
 	slices.Sort(names)
 	var parts []string
 	for _, k := range names {
-		parts = append(parts, fmt.Sprintf("%s %d", k, methods[k]))
+		parts = append(parts, fmt.Sprintf("%s %d", k, s.methods[k]))
 	}
-	secs := r.stats.elapsed.Seconds()
+	secs := s.elapsed.Seconds()
 	rate := 0.0
 	if secs > 0 {
-		rate = float64(len(rows)) / secs
+		rate = float64(s.processed) / secs
 	}
-	fmt.Fprintf(w, "\nmessages %d: seeded %d, tracked %d; %s\n", len(rows), seeded, tracked, strings.Join(parts, ", "))
+	fmt.Fprintf(w, "\nmessages %d: seeded %d, tracked %d; %s\n", s.processed, s.seeded, s.tracked, strings.Join(parts, ", "))
+	if s.earlier > 0 || s.known > 0 || s.otherFolders > 0 {
+		fmt.Fprintf(w, "not processed: %d by earlier runs, %d tracked before this run, %d in folders not read\n", s.earlier, s.known, s.otherFolders)
+	}
 	fmt.Fprintf(w, "parse problems %d, unreadable %d, errors %d; %.2fs, %.0f messages/s\n",
-		problems, r.stats.unreadable, r.stats.errors, secs, rate)
+		s.problems, s.unreadable, s.errors, secs, rate)
 }
 
 // tally counts one method's (or the whole run's) scored answers.
@@ -169,50 +219,62 @@ func (t tally) precision() float64 {
 	return float64(t.correct) / float64(t.assigned)
 }
 
-// score compares the decisions with the labels: a wrong record counts
-// against precision, a missed record against recall. Seeded messages are not
-// scored; unlabeled ones neither.
-func score(w io.Writer, rows []row, labels map[string]correlate.Record) scores {
-	s := scores{byMethod: map[string]*tally{}}
-	var wrong []string
-	for _, rw := range rows {
-		if rw.seeded || rw.in.msg == nil {
-			continue
-		}
-		want, ok := labels[rw.in.msg.MessageID]
-		if !ok {
-			continue
-		}
-		s.scored++
-		got := correlate.Record{}
-		method := "none"
-		if rw.decision.Found() {
-			got = rw.decision.Match.Record
-			method = rw.decision.Match.Method.String()
-		}
-		if !want.IsZero() {
-			s.expected++
-		}
-		if got.IsZero() {
-			if !want.IsZero() {
-				wrong = append(wrong, fmt.Sprintf("  missed  %s: want %s (%s)", rw.in.msg.MessageID, want, clip(rw.in.msg.Subject, 50)))
-			}
-			continue
-		}
-		t := s.byMethod[method]
-		if t == nil {
-			t = &tally{}
-			s.byMethod[method] = t
-		}
-		t.assigned++
-		s.all.assigned++
-		if got == want {
-			t.correct++
-			s.all.correct++
-		} else {
-			wrong = append(wrong, fmt.Sprintf("  wrong   %s: got %s by %s, want %q (%s)", rw.in.msg.MessageID, got, method, want.String(), clip(rw.in.msg.Subject, 50)))
-		}
+// A scorer compares the decisions with the labels as they are made: a
+// wrong record counts against precision, a missed record against recall.
+// Seeded messages are not scored; unlabeled ones neither.
+type scorer struct {
+	labels map[string]correlate.Record
+	s      scores
+	wrong  []string
+}
+
+func newScorer(labels map[string]correlate.Record) *scorer {
+	return &scorer{labels: labels, s: scores{byMethod: map[string]*tally{}}}
+}
+
+func (sc *scorer) add(rw row) {
+	s := &sc.s
+	if rw.seeded || rw.in.msg == nil {
+		return
 	}
+	want, ok := sc.labels[rw.in.msg.MessageID]
+	if !ok {
+		return
+	}
+	s.scored++
+	got := correlate.Record{}
+	method := "none"
+	if rw.decision.Found() {
+		got = rw.decision.Match.Record
+		method = rw.decision.Match.Method.String()
+	}
+	if !want.IsZero() {
+		s.expected++
+	}
+	if got.IsZero() {
+		if !want.IsZero() {
+			sc.wrong = append(sc.wrong, fmt.Sprintf("  missed  %s: want %s (%s)", rw.in.msg.MessageID, want, clip(rw.in.msg.Subject, 50)))
+		}
+		return
+	}
+	t := s.byMethod[method]
+	if t == nil {
+		t = &tally{}
+		s.byMethod[method] = t
+	}
+	t.assigned++
+	s.all.assigned++
+	if got == want {
+		t.correct++
+		s.all.correct++
+	} else {
+		sc.wrong = append(sc.wrong, fmt.Sprintf("  wrong   %s: got %s by %s, want %q (%s)", rw.in.msg.MessageID, got, method, want.String(), clip(rw.in.msg.Subject, 50)))
+	}
+}
+
+// report prints the scores to w and returns them.
+func (sc *scorer) report(w io.Writer) scores {
+	s := sc.s
 	fmt.Fprintf(w, "\naccuracy on %d labeled messages (%d with a record):\n", s.scored, s.expected)
 	fmt.Fprintf(w, "  overall     precision %6.2f%% (%d/%d)  recall %6.2f%% (%d/%d)\n",
 		100*s.all.precision(), s.all.correct, s.all.assigned, 100*s.recall(s.all.correct), s.all.correct, s.expected)
@@ -225,7 +287,7 @@ func score(w io.Writer, rows []row, labels map[string]correlate.Record) scores {
 		t := s.byMethod[k]
 		fmt.Fprintf(w, "  %-18s precision %6.2f%% (%d/%d)  recall share %6.2f%%\n", k, 100*t.precision(), t.correct, t.assigned, 100*s.recall(t.correct))
 	}
-	for _, l := range wrong {
+	for _, l := range sc.wrong {
 		fmt.Fprintln(w, l)
 	}
 	return s
@@ -244,20 +306,39 @@ func (s scores) recall(correct int) float64 {
 	return float64(correct) / float64(s.expected)
 }
 
-func writeLabelsOut(path string, rows []row) error {
+// labelsWriter writes -labels-out as the run goes.
+type labelsWriter struct {
+	f   *os.File
+	w   *bufio.Writer
+	enc *json.Encoder
+}
+
+func createLabelsOut(path string) (*labelsWriter, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	enc := json.NewEncoder(f)
-	for _, rw := range rows {
-		if rw.in.msg == nil || rw.in.msg.MessageID == "" {
-			continue
-		}
-		if err := enc.Encode(map[string]string{"message_id": rw.in.msg.MessageID, "regarding": rw.regarding.String()}); err != nil {
-			f.Close()
-			return err
-		}
+	w := bufio.NewWriter(f)
+	return &labelsWriter{f: f, w: w, enc: json.NewEncoder(w)}, nil
+}
+
+func (l *labelsWriter) write(rw row) {
+	if rw.in.msg == nil || rw.in.msg.MessageID == "" {
+		return
 	}
-	return f.Close()
+	l.enc.Encode(map[string]string{"message_id": rw.in.msg.MessageID, "regarding": rw.regarding.String()})
+}
+
+// closeLabelsOut flushes and closes -labels-out.
+func (r *replay) closeLabelsOut() error {
+	l := r.labelsOut
+	if l == nil {
+		return nil
+	}
+	r.labelsOut = nil
+	err := l.w.Flush()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -8,16 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/party"
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // input is one message met in the input, parsed.
@@ -25,22 +25,28 @@ type input struct {
 	item    mailbox.Item
 	msg     *correlate.Message
 	problem error // a *correlate.ParseError, or the reason the message was unusable
-	n       int   // input position
+	n       int   // position in processing order
 }
 
 type replay struct {
 	cfg            *config
 	stdout, stderr io.Writer
 	eng            *correlate.Engine
+	ledger         store.Store // the engine's store, for Apply, States and Scan
 	closeStore     func() error
+	rules          *folder.Rules // -folders: which folders are processed
 	seeds          map[string]correlate.Record
 	labels         map[string]correlate.Record // "" record = expected none
 	out            *output
 	stats          stats
-	rows           []row
-	scores         *scores         // set when labels were given
+	score          *scorer         // set when labels were given
+	scores         *scores         // the scores, once the run is done
+	labelsOut      *labelsWriter   // set by -labels-out
 	resolver       *party.Resolver // set by -directory
 	filter         party.Filter
+	// afterEach, when set, is called after each message is processed
+	// (tests measure the memory held).
+	afterEach func()
 }
 
 func newReplay(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*replay, error) {
@@ -91,17 +97,32 @@ func newReplay(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*rep
 		}
 		r.resolver = party.NewResolver(dir, nil)
 	}
-	store, closeStore, err := openStore(ctx, cfg.store)
-	if err != nil {
-		return nil, usageError{fmt.Sprintf("-store: %v", err)}
+	if cfg.folders != "" {
+		// buildEngine reads them too, for the folder strategy; these say
+		// which folders are read at all.
+		if r.rules, err = readFolders(cfg.folders); err != nil {
+			return nil, usageError{fmt.Sprintf("-folders: %v", err)}
+		}
 	}
-	r.closeStore = closeStore
-	if r.eng, err = buildEngine(store, cfg, r.resolver); err != nil {
-		closeStore()
+	if r.labels != nil {
+		r.score = newScorer(r.labels)
+	}
+	st, closeStore, err := openLedger(ctx, cfg.store)
+	if err != nil {
+		return nil, err
+	}
+	r.ledger, r.closeStore = st, closeStore
+	if r.eng, err = buildEngine(st, cfg, r.resolver); err != nil {
+		r.close()
 		return nil, usageError{err.Error()}
 	}
-	r.out = newOutput(cfg.format, stdout)
-	r.out.quiet = cfg.quiet
+	if cfg.labelsOut != "" {
+		if r.labelsOut, err = createLabelsOut(cfg.labelsOut); err != nil {
+			r.close()
+			return nil, usageError{fmt.Sprintf("-labels-out: %v", err)}
+		}
+	}
+	r.out = newOutput(cfg.format, stdout, cfg.quiet)
 	return r, nil
 }
 
@@ -158,127 +179,103 @@ func readLabels(name string) (map[string]correlate.Record, error) {
 	return out, sc.Err()
 }
 
-// read loads every message of the inputs (or of the embedded sample).
-func (r *replay) read() ([]*input, error) {
-	var inputs []*input
-	add := func(it mailbox.Item) error {
-		in := &input{item: it, n: len(inputs)}
-		inputs = append(inputs, in)
-		if it.Err != nil {
-			in.problem = it.Err
-			return nil
-		}
-		// The body is kept so a bounce can be correlated through the
-		// message it returns.
-		m, err := correlate.ParseMessage(bytes.NewReader(it.Raw), &correlate.ParseOptions{KeepBody: true})
-		var pe *correlate.ParseError
-		switch {
-		case err == nil:
-		case errors.As(err, &pe):
-			in.problem = err
-		default:
-			in.problem = err
-			return nil
-		}
-		in.msg = m
-		return nil
-	}
-	if len(r.cfg.paths) == 0 {
-		sub, err := fs.Sub(sampleFS, "sample/mail")
-		if err != nil {
-			return nil, err
-		}
-		if err := mailbox.Walk(sub, ".", add); err != nil {
-			return nil, err
-		}
-		return inputs, nil
-	}
-	readable := 0
-	for _, p := range r.cfg.paths {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			fmt.Fprintf(r.stderr, "replay: %s: %v\n", p, err)
-			continue
-		}
-		dir, name := filepath.Dir(abs), filepath.Base(abs)
-		if st, err := os.Stat(abs); err == nil && st.IsDir() {
-			dir, name = abs, "."
-		}
-		before := len(inputs)
-		err = mailbox.Walk(os.DirFS(dir), name, func(it mailbox.Item) error {
-			if name != "." {
-				it.Source = filepath.Join(filepath.Dir(p), it.Source)
-			} else {
-				it.Source = filepath.Join(p, it.Source)
-			}
-			return add(it)
-		})
-		if err != nil {
-			fmt.Fprintf(r.stderr, "replay: %s: %v\n", p, err)
-			continue
-		}
-		if len(inputs) > before {
-			readable++
-		}
-	}
-	if readable == 0 {
-		return nil, errors.New("no readable input")
-	}
-	return inputs, nil
-}
-
 func (r *replay) run(ctx context.Context) error {
 	start := time.Now()
-	inputs, err := r.read()
+	p, err := r.scan()
 	if err != nil {
 		return err
 	}
+	defer p.close()
+	r.reportSkippedFolders(p)
 	if r.cfg.order == "date" {
-		slices.SortStableFunc(inputs, func(a, b *input) int {
-			return dateOf(a).Compare(dateOf(b))
-		})
+		p.order()
 	}
-	progress := isTerminal(r.stderr) && len(inputs) > 2000
-	var decisions []row
-	for i, in := range inputs {
+	cur, err := r.resume(ctx, p)
+	if err != nil {
+		return err
+	}
+	progress := isTerminal(r.stderr) && len(p.entries) > 2000
+	var stopped error
+	i := cur.next
+	for ; i < len(p.entries); i++ {
 		if err := ctx.Err(); err != nil {
-			return err
+			stopped = err
+			break
 		}
-		row := r.process(ctx, in)
-		decisions = append(decisions, row)
-		r.out.write(row)
+		cur.at(i, p.entries[i])
+		in := p.read(p.entries[i])
+		in.n = i
+		rw := r.process(ctx, in, cur)
+		if rw.err != nil && (errors.Is(rw.err, store.ErrUnavailable) || ctx.Err() != nil) {
+			// Not about this message: every later one would fail the
+			// same way. Stop; the next run resumes here.
+			stopped = rw.err
+			break
+		}
+		if rw.skipped {
+			r.stats.known++
+		} else {
+			r.record(rw)
+		}
+		if r.afterEach != nil {
+			r.afterEach()
+		}
 		if progress && i%1000 == 0 {
-			fmt.Fprintf(r.stderr, "\r%d/%d messages", i, len(inputs))
+			fmt.Fprintf(r.stderr, "\r%d/%d messages", i, len(p.entries))
 		}
 	}
 	if progress {
 		fmt.Fprint(r.stderr, "\r\033[K")
 	}
+	var finishErr error
+	if stopped == nil {
+		finishErr = cur.finish(ctx, len(p.entries))
+	}
 	if err := r.out.flush(); err != nil {
 		return err
 	}
 	r.stats.elapsed = time.Since(start)
-	r.rows = decisions
-	r.summary(r.stderr, decisions)
-	if r.labels != nil {
-		sc := score(r.stderr, decisions, r.labels)
+	r.stats.total, r.stats.earlier = len(p.entries), cur.next
+	r.summary(r.stderr)
+	if r.score != nil {
+		sc := r.score.report(r.stderr)
 		r.scores = &sc
 	}
-	if r.cfg.labelsOut != "" {
-		if err := writeLabelsOut(r.cfg.labelsOut, decisions); err != nil {
-			return fmt.Errorf("-labels-out: %w", err)
-		}
+	if err := r.closeLabelsOut(); err != nil {
+		return fmt.Errorf("-labels-out: %w", err)
+	}
+	switch {
+	case stopped != nil:
+		return fmt.Errorf("stopped at message %d of %d, %d processed by this run and %d by earlier runs: %w; run again to resume",
+			i+1, len(p.entries), i-cur.next, cur.next, stopped)
+	case finishErr != nil:
+		return finishErr
+	case len(p.entries) == 0 && len(p.skipped) > 0:
+		return errors.New("no message in the folders processed (-all-folders reads every folder)")
+	case p.readable == 0:
+		return errors.New("no readable message in the input")
 	}
 	return nil
 }
 
-// dateOf orders inputs; an unparsable message or one without a Date sorts
-// with the zero time (first), keeping input order.
-func dateOf(in *input) time.Time {
-	if in.msg == nil {
-		return time.Time{}
+// reportSkippedFolders says which folders were not read, and why.
+func (r *replay) reportSkippedFolders(p *plan) {
+	if len(p.skipped) == 0 {
+		return
 	}
-	return in.msg.Date
+	var names []string
+	n := 0
+	for f, c := range p.skipped {
+		names = append(names, fmt.Sprintf("%s (%d)", f, c))
+		n += c
+	}
+	slices.Sort(names)
+	if len(names) > 10 {
+		names = append(names[:10], fmt.Sprintf("and %d more", len(names)-10))
+	}
+	fmt.Fprintf(r.stderr, "replay: %d messages not read in folders Dynamics does not process (only Inbox, the folders with a rule and Sent): %s; -all-folders reads them\n",
+		n, strings.Join(names, ", "))
+	r.stats.otherFolders = n
 }
 
 func isTerminal(w io.Writer) bool {
@@ -301,30 +298,42 @@ type row struct {
 	err       error
 	parties   *party.Resolution // with -directory
 	verdict   party.Verdict
+	// skipped: the message was tracked before this run began (processed
+	// by an earlier run); it is neither correlated nor shown.
+	skipped bool
 }
 
 // process correlates one message, then files it: under its seed record when
 // the seed names it, under the decision's record when one was found (or a
-// strategy asked for tracking), else not at all.
-func (r *replay) process(ctx context.Context, in *input) row {
+// strategy asked for tracking), else not at all. A message tracked before
+// this run began is skipped (see cursor.known).
+func (r *replay) process(ctx context.Context, in *input, cur *cursor) row {
 	rw := row{in: in}
 	m := in.msg
 	if m == nil {
-		rw.reason = "unreadable: " + in.problem.Error()
-		r.stats.unreadable++
+		rw.reason = fmt.Sprintf("unreadable %s: %v", in.item.Where(), in.problem)
 		return rw
 	}
 	m.Mailbox = r.cfg.mailbox
 	m.FolderPath = in.item.Folder
 	m.FolderID = in.item.Folder
 	m.Direction = direction(m, in.item.Folder, r.cfg.mailbox)
+	known, err := cur.known(ctx, r.eng, m)
+	if err != nil {
+		rw.err = err
+		rw.reason = "error: " + err.Error()
+		return rw
+	}
+	if known {
+		rw.skipped = true
+		return rw
+	}
 	var res party.Resolution
 	if r.resolver != nil {
 		res, err := r.resolver.Resolve(ctx, m)
 		if err != nil {
 			rw.err = err
 			rw.reason = "resolving participants: " + err.Error()
-			r.stats.errors++
 			return rw
 		}
 		rw.parties = &res
@@ -337,7 +346,6 @@ func (r *replay) process(ctx context.Context, in *input) row {
 	if err != nil {
 		rw.err = err
 		rw.reason = "error: " + err.Error()
-		r.stats.errors++
 		return rw
 	}
 	rw.regarding = d.Match.Record
@@ -379,10 +387,9 @@ func (r *replay) process(ctx context.Context, in *input) row {
 			rw.reason = "tracked without a record: " + rw.verdict.Reason
 		}
 	}
-	if _, err := r.eng.Track(ctx, m, how); err != nil {
+	if err := cur.track(ctx, r.eng, m, how); err != nil {
 		rw.err = err
 		rw.reason = "track failed: " + err.Error()
-		r.stats.errors++
 		return rw
 	}
 	rw.tracked = true
@@ -392,9 +399,7 @@ func (r *replay) process(ctx context.Context, in *input) row {
 // direction says whether the mailbox sent or received m: sent when it sits
 // in a sent-mail folder or its sender is the mailbox itself.
 func direction(m *correlate.Message, folder, mailboxAddr string) correlate.Direction {
-	last := folder[strings.LastIndexByte(folder, '/')+1:]
-	switch strings.ToLower(last) {
-	case "sent", "sent items", "sent mail", "sent messages", "gesendete elemente", "éléments envoyés", "posta inviata", "itens enviados", "skickat":
+	if sentName(folder[strings.LastIndexByte(folder, '/')+1:]) {
 		return correlate.Outgoing
 	}
 	if mailboxAddr != "" && m.SenderAddress() == correlate.NormalizeAddress(mailboxAddr) {

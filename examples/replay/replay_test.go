@@ -113,16 +113,27 @@ func TestBadInput(t *testing.T) {
 	assert.Contains(t, stdout.String(), "no header fields")
 }
 
+// TestSQLiteStoreResumes: a second replay of the same input into the same
+// store resumes after the first: it processes nothing and the ledger stays
+// as the first left it (a second run used to process every message again).
 func TestSQLiteStoreResumes(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "replay.db")
 	first, _, _ := replayWith(t, "-q", "-store", db)
-	second, _, _ := replayWith(t, "-q", "-store", db)
-	assert.Equal(t, first.scores.all, second.scores.all, "a replay over a persisted store gives the same answers")
+	assert.Equal(t, 65, first.scores.all.correct)
+	second, _, stderr := replayWith(t, "-q", "-store", db)
+	assert.Contains(t, stderr, "resuming after message 134 of 134")
+	assert.Equal(t, 0, second.stats.processed, "everything was processed by the first run")
+	assert.Equal(t, 134, second.stats.earlier)
+	var out bytes.Buffer
+	require.NoError(t, exportLedger(context.Background(), db, "-", &out))
+	assert.Equal(t, first.stats.tracked, strings.Count(out.String(), "\n"), "one ledger row per email tracked by the first run")
 }
 
 // TestNotmuchDefault replays notmuch's default corpus as a Maildir, with the
 // first message of each thread (per the notmuch oracle) seeded, and checks
-// that every other message lands in its thread's record.
+// that every other message lands in its thread's record. The corpus is an
+// archive whose folders (foo, bar/baz …) no rule maps: -all-folders reads
+// them, as Dynamics would not.
 func TestNotmuchDefault(t *testing.T) {
 	const corpus = "../../../shared/corpora/notmuch"
 	oracle, err := os.ReadFile(corpus + "/oracle-notmuch-0.37/default.threads.json")
@@ -152,7 +163,7 @@ func TestNotmuchDefault(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "seed.jsonl"), seed.Bytes(), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "labels.jsonl"), labels.Bytes(), 0o644))
-	r, _, stderr := replayWith(t, "-q", "-smart", "off", "-seed", filepath.Join(dir, "seed.jsonl"),
+	r, _, stderr := replayWith(t, "-q", "-all-folders", "-smart", "off", "-seed", filepath.Join(dir, "seed.jsonl"),
 		"-labels", filepath.Join(dir, "labels.jsonl"), corpus+"/test/corpora/default")
 	t.Log(stderr)
 	assert.Len(t, threads, 24)

@@ -17,6 +17,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/actions"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 	"github.com/mailcorrelate/mailcorrelate/party"
@@ -96,7 +97,11 @@ func newCRM(ctx context.Context, cfg *config, logger *slog.Logger) (*crm, error)
 			}
 		}
 	}
-	opts := &mailcorrelate.Options{Folders: rules, Audit: true, TokenPolicy: c.resolver.SenderPolicy()}
+	// The default sender policy (a participant, or a colleague at the same
+	// organization) or, through the address book, a colleague at the same
+	// customer account whatever their domain.
+	opts := &mailcorrelate.Options{Folders: rules, Audit: true,
+		SenderPolicy: guard.AnyOf(guard.ParticipantPolicy, c.resolver.SenderPolicy())}
 	opts.SmartOptions.OwnAddresses = c.own
 	if c.engine, err = mailcorrelate.New(st, opts); err != nil {
 		return nil, err

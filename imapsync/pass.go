@@ -1,0 +1,688 @@
+package imapsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/store"
+)
+
+// StatePrefix starts the names of the sync state a Syncer keeps in the
+// store: StatePrefix + mailbox address + "/" + "inbox", "sent" or
+// "rule/" + the rule's configured path (a SHA-256 of it when longer than
+// 200 bytes).
+const StatePrefix = "imap/"
+
+// Folder roles.
+const (
+	roleInbox = "inbox"
+	roleSent  = "sent"
+	roleRule  = "rule"
+)
+
+// cursor is one folder's sync state, kept in the store as JSON: the folder
+// it is bound to and the last UID done.
+type cursor struct {
+	ID          string `json:"id"`
+	Path        string `json:"path"`
+	UIDValidity uint32 `json:"uidvalidity"`
+	UID         uint32 `json:"uid"`
+	ModSeq      uint64 `json:"modseq,omitempty"`
+	// Disabled says why a rule's folder is not read (deleted, moved
+	// outside Inbox).
+	Disabled string `json:"disabled,omitempty"`
+}
+
+// folderRun is one folder being read in a pass.
+type folderRun struct {
+	role    string
+	key     string // state name
+	rule    *folder.Mapping
+	cur     cursor // as committed
+	done    cursor // as processed (ahead of cur while untracked mail waits)
+	initial bool   // no UID done before: Mailbox.After applies to rules too
+	fs      folderStatus
+
+	uids  []uint32 // still to fetch
+	batch []fetched
+	next  int
+	// body fetches at most max bytes of a message's body (for bounces).
+	body func(uid uint32, max int64) ([]byte, error)
+	// pre delivers the next batch, fetched in the background; nil when
+	// none is coming.
+	pre chan prefetched
+}
+
+func (f *folderRun) dirty() bool { return f.done != f.cur }
+
+func (f *folderRun) state() store.State {
+	b, _ := json.Marshal(f.done)
+	return store.State{Name: f.key, Value: b}
+}
+
+func (f *folderRun) folderStatus() FolderStatus {
+	fs := FolderStatus{Role: f.role, Path: f.done.Path, ID: f.done.ID, UIDValidity: f.done.UIDValidity,
+		UID: f.done.UID, ModSeq: f.done.ModSeq, Disabled: f.done.Disabled}
+	if f.rule != nil {
+		fs.Rule = f.rule.FolderPath
+	}
+	return fs
+}
+
+// passRun is the state of one pass over a mailbox.
+type passRun struct {
+	s       *Syncer
+	mb      *mailbox
+	ic      *imapConn
+	prefix  string
+	folders []*folderRun
+	list    []folderInfo            // LIST, when needed
+	byID    map[string]folderStatus // STATUS of listed folders, when searched
+	notices []string
+
+	// While mail is merged, the next batch of each folder is fetched (and
+	// parsed) in the background as the current one is processed: connMu
+	// serializes the connection between that and the bodies of bounces,
+	// inflight counts the fetches still running.
+	connMu   sync.Mutex
+	inflight sync.WaitGroup
+}
+
+// prefetched is a batch fetched in the background.
+type prefetched struct {
+	batch []fetched
+	err   error
+}
+
+// pass reads every folder of mb once: new mail in Inbox, the tracked
+// folders and Sent, merged by date, each message written with its
+// folder's cursor. It returns Inbox's status as the pass saw it.
+func (s *Syncer) pass(ctx context.Context, mb *mailbox, ic *imapConn) (folderStatus, error) {
+	mb.update(func(st *Status) { st.State = StateSyncing })
+	p := &passRun{s: s, mb: mb, ic: ic, prefix: StatePrefix + mb.addr + "/"}
+	select {
+	case <-ic.wake: // updates before this pass's STATUS are covered by it
+	default:
+	}
+	err := p.run(ctx)
+	now := s.o.Now()
+	fstat := make([]FolderStatus, 0, len(p.folders))
+	for _, f := range p.folders {
+		fstat = append(fstat, f.folderStatus())
+	}
+	mb.update(func(st *Status) {
+		for _, n := range p.notices {
+			st.notice(now, n)
+		}
+		st.Folders = sortedFolders(fstat)
+		if err == nil {
+			st.LastSuccess = now
+		}
+	})
+	var inbox folderStatus
+	for _, f := range p.folders {
+		if f.role == roleInbox {
+			inbox = f.fs
+		}
+	}
+	return inbox, err
+}
+
+func (p *passRun) notice(format string, args ...any) {
+	p.notices = append(p.notices, fmt.Sprintf(format, args...))
+}
+
+func (p *passRun) run(ctx context.Context) error {
+	states, err := p.s.st.States(ctx, p.prefix)
+	if err != nil {
+		return storeErr(err)
+	}
+	curs := map[string]cursor{}
+	for _, st := range states {
+		var c cursor
+		if json.Unmarshal(st.Value, &c) == nil {
+			curs[st.Name] = c
+		}
+	}
+	if err := p.resolve(ctx, curs); err != nil {
+		return err
+	}
+	// Folders to read: those with UIDs above their cursor.
+	var pending []*folderRun
+	for _, f := range p.folders {
+		if f.done.Disabled != "" {
+			continue
+		}
+		if f.fs.messages == 0 || (f.fs.uidNext != 0 && f.fs.uidNext <= f.done.UID+1) {
+			continue // nothing new (UIDNEXT says so without a SELECT)
+		}
+		if err := p.ic.examine(f.done.Path, f.done.UIDValidity); err != nil {
+			return p.folderErr(f, err)
+		}
+		uids, err := p.ic.searchUIDs(f.done.UID)
+		if err != nil {
+			return err
+		}
+		if len(uids) > 0 {
+			f.uids = uids
+			pending = append(pending, f)
+		}
+	}
+	err = p.merge(ctx, pending)
+	p.inflight.Wait() // the connection is the caller's again
+	if ferr := p.flush(ctx); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// folderErr turns a failure to open a folder into the pass's error: a
+// folder gone in the middle of a pass is seen again by the next one.
+func (p *passRun) folderErr(f *folderRun, err error) error {
+	if errors.Is(err, errNoFolder) || errors.Is(err, errUIDValidity) {
+		return transient(CauseServer, fmt.Errorf("folder %q changed during the pass: %w", f.done.Path, err))
+	}
+	return err
+}
+
+// resolve finds the folders of the pass: Inbox, Sent when tracked, and the
+// folder of every rule, binding rules to folder ids and following renames.
+func (p *passRun) resolve(ctx context.Context, curs map[string]cursor) error {
+	fs, err := p.ic.status("INBOX")
+	if err != nil {
+		if errors.Is(err, errNoFolder) {
+			return permanent(CauseFolderGone, fmt.Errorf("Inbox cannot be read: %w", err))
+		}
+		return err
+	}
+	p.addFolder(roleInbox, p.prefix+roleInbox, nil, curs, fs)
+	if p.mb.cfg.Sent {
+		if err := p.resolveSent(curs); err != nil {
+			return err
+		}
+	}
+	for i := range p.mb.rules {
+		if err := p.resolveRule(ctx, &p.mb.rules[i], curs); err != nil {
+			return err
+		}
+	}
+	// Bindings, renames and UIDVALIDITY resets are written at once, so a
+	// rename before the next message does not lose the rule.
+	var b store.Batch
+	for _, f := range p.folders {
+		if f.dirty() && f.done.UID == f.cur.UID {
+			b.States = append(b.States, f.state())
+		}
+	}
+	if len(b.States) > 0 {
+		b.Lease = p.mb.currentLease()
+		if _, err := p.s.st.Apply(ctx, b); err != nil {
+			return storeErr(err)
+		}
+		for _, f := range p.folders {
+			if f.dirty() && f.done.UID == f.cur.UID {
+				f.cur = f.done
+			}
+		}
+	}
+	return nil
+}
+
+// addFolder adds a folder to read with its stored cursor, resetting the
+// cursor when the folder is another one now (a new id, or a new
+// UIDVALIDITY: the folder was recreated; its mail is read again,
+// deduplicated by Message-ID).
+func (p *passRun) addFolder(role, key string, rule *folder.Mapping, curs map[string]cursor, fs folderStatus) *folderRun {
+	cur, had := curs[key]
+	f := &folderRun{role: role, key: key, rule: rule, cur: cur, fs: fs}
+	f.done = cur
+	if had && cur.UIDValidity != 0 && (cur.UIDValidity != fs.uidValidity || (cur.ID != "" && cur.ID != fs.id && role != roleRule)) {
+		p.notice("folder %q was recreated (UIDVALIDITY %d → %d): its mail is read again, without duplicates",
+			fs.name, cur.UIDValidity, fs.uidValidity)
+		f.done.UID = 0
+	}
+	f.done.ID, f.done.Path, f.done.UIDValidity, f.done.ModSeq = fs.id, fs.name, fs.uidValidity, fs.modSeq
+	f.done.Disabled = ""
+	f.initial = f.done.UID == 0
+	f.body = func(uid uint32, max int64) ([]byte, error) {
+		p.connMu.Lock()
+		defer p.connMu.Unlock()
+		if err := p.ic.examine(f.done.Path, f.done.UIDValidity); err != nil {
+			return nil, p.folderErr(f, err)
+		}
+		return p.ic.fetchText(uid, max)
+	}
+	p.folders = append(p.folders, f)
+	return f
+}
+
+// listFolders runs LIST once per pass.
+func (p *passRun) listFolders() ([]folderInfo, error) {
+	if p.list == nil {
+		l, err := p.ic.list()
+		if err != nil {
+			return nil, err
+		}
+		if l == nil {
+			l = []folderInfo{}
+		}
+		p.list = l
+	}
+	return p.list, nil
+}
+
+// findID looks for the folder with a server id, by STATUS of every listed
+// folder (once per pass): how a renamed folder is found.
+func (p *passRun) findID(id string) (folderStatus, bool, error) {
+	if p.byID == nil {
+		l, err := p.listFolders()
+		if err != nil {
+			return folderStatus{}, false, err
+		}
+		p.byID = map[string]folderStatus{}
+		for _, fi := range l {
+			fs, err := p.ic.status(fi.name)
+			if errors.Is(err, errNoFolder) {
+				continue
+			}
+			if err != nil {
+				return folderStatus{}, false, err
+			}
+			p.byID[fs.id] = fs
+		}
+	}
+	fs, ok := p.byID[id]
+	return fs, ok, nil
+}
+
+var sentNames = []string{"sent", "sent items", "sent messages", "sent mail", "gesendete elemente", "éléments envoyés"}
+
+func (p *passRun) resolveSent(curs map[string]cursor) error {
+	key := p.prefix + roleSent
+	if cur, ok := curs[key]; ok && cur.Path != "" {
+		fs, err := p.ic.status(cur.Path)
+		if err == nil && (cur.ID == "" || fs.id == cur.ID || !strings.HasPrefix(cur.ID, idName)) {
+			p.addFolder(roleSent, key, nil, curs, fs)
+			return nil
+		}
+		if err != nil && !errors.Is(err, errNoFolder) {
+			return err
+		}
+	}
+	l, err := p.listFolders()
+	if err != nil {
+		return err
+	}
+	name := ""
+	for _, f := range l {
+		if f.has(`\Sent`) {
+			name = f.name
+			break
+		}
+	}
+	if name == "" {
+		for _, f := range l {
+			last := f.name
+			if f.delim != "" {
+				last = last[strings.LastIndex(last, f.delim)+len(f.delim):]
+			}
+			for _, n := range sentNames {
+				if strings.EqualFold(last, n) && name == "" {
+					name = f.name
+				}
+			}
+		}
+	}
+	if name == "" {
+		p.notice("no Sent folder (SPECIAL-USE \\Sent, or one named Sent): sent mail is not tracked")
+		return nil
+	}
+	fs, err := p.ic.status(name)
+	if err != nil {
+		if errors.Is(err, errNoFolder) {
+			return nil
+		}
+		return err
+	}
+	p.addFolder(roleSent, key, nil, curs, fs)
+	return nil
+}
+
+// resolveRule finds the folder of a rule: the one it is bound to (by id,
+// wherever it is now: a rename keeps the rule), else, at first sight, the
+// folder at the rule's path, to which it binds.
+func (p *passRun) resolveRule(ctx context.Context, rule *folder.Mapping, curs map[string]cursor) error {
+	key := p.prefix + roleRule + "/" + boundID(rule.FolderPath)
+	cur, had := curs[key]
+	rules := p.s.rules
+	addr := p.mb.addr
+	if had && cur.ID != "" {
+		fs, err := p.ic.status(cur.Path)
+		if err != nil && !errors.Is(err, errNoFolder) {
+			return err
+		}
+		found := err == nil && fs.id == cur.ID
+		if !found {
+			var ok bool
+			if fs, ok, err = p.findID(cur.ID); err != nil {
+				return err
+			}
+			found = ok
+		}
+		if found {
+			if fs.name != cur.Path {
+				p.notice("tracked folder %q was renamed to %q: its rule follows it", cur.Path, fs.name)
+			}
+			return p.bind(rule, key, curs, fs)
+		}
+		// The folder is gone. Recreated under the rule's path, the rule
+		// binds to the new folder (its mail is read again, deduplicated);
+		// else the rule is disabled until a folder appears there.
+		rules.Remove(addr, cur.ID)
+		if fs, ok, err := p.findPath(rule.FolderPath); err != nil {
+			return err
+		} else if ok {
+			p.notice("tracked folder %q was deleted and created again: the rule binds to the new folder and reads its mail again, without duplicates", fs.name)
+			return p.bind(rule, key, curs, fs)
+		}
+		if cur.Disabled == "" {
+			p.notice("tracked folder %q was deleted: its rule (%s) is disabled", cur.Path, ruleTarget(rule))
+		}
+		f := &folderRun{role: roleRule, key: key, rule: rule, cur: cur, done: cur}
+		f.done.Disabled = "folder deleted"
+		p.folders = append(p.folders, f)
+		return nil
+	}
+	// First sight: bind by id when the rule names one the server has,
+	// else by path.
+	fs, ok := folderStatus{}, false
+	var err error
+	if rule.FolderID != "" && rule.FolderID != rule.FolderPath {
+		if fs, ok, err = p.findID(rule.FolderID); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		if fs, ok, err = p.findPath(rule.FolderPath); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		p.notice("tracked folder %q not found on the server: its rule waits for it", rule.FolderPath)
+		return nil
+	}
+	return p.bind(rule, key, curs, fs)
+}
+
+func ruleTarget(rule *folder.Mapping) string {
+	if rule.Record.IsZero() {
+		return "track only"
+	}
+	return "→ " + rule.Record.String()
+}
+
+// findPath finds the folder whose name is path, compared segment by
+// segment with the server's delimiter (Inbox in any case).
+func (p *passRun) findPath(path string) (folderStatus, bool, error) {
+	l, err := p.listFolders()
+	if err != nil {
+		return folderStatus{}, false, err
+	}
+	want := splitPath(path)
+	var match string
+	for _, f := range l {
+		got := []string{f.name}
+		if f.delim != "" {
+			got = strings.Split(f.name, f.delim)
+		}
+		if samePath(want, got, true) {
+			match = f.name
+			break
+		}
+		if match == "" && samePath(want, got, false) {
+			match = f.name
+		}
+	}
+	if match == "" {
+		return folderStatus{}, false, nil
+	}
+	fs, err := p.ic.status(match)
+	if errors.Is(err, errNoFolder) {
+		return folderStatus{}, false, nil
+	}
+	return fs, err == nil, err
+}
+
+// splitPath splits a configured path at the first of '/', '.', '\' in it.
+func splitPath(path string) []string {
+	path = strings.TrimLeft(path, `/.\`)
+	if i := strings.IndexAny(path, `/.\`); i >= 0 {
+		return strings.Split(path, path[i:i+1])
+	}
+	return []string{path}
+}
+
+// samePath compares paths by segment: the first case-insensitively (Inbox
+// is "INBOX" in IMAP), the others exactly, or case-insensitively when
+// exact is false.
+func samePath(a, b []string, exact bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if i == 0 || !exact {
+			if !strings.EqualFold(a[i], b[i]) {
+				return false
+			}
+		} else if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// bind makes the rule apply to the folder fs: the folder package's rule is
+// added (or its path updated after a rename), and the folder joins the
+// pass.
+func (p *passRun) bind(rule *folder.Mapping, key string, curs map[string]cursor, fs folderStatus) error {
+	rules := p.s.rules
+	addr := p.mb.addr
+	f := p.addFolder(roleRule, key, rule, curs, fs)
+	if cur := curs[key]; cur.ID != "" && cur.ID != fs.id {
+		f.done.UID = 0 // another folder: read it all
+		f.initial = true
+	}
+	mp, ok := rules.Mapping(addr, fs.id)
+	switch {
+	case !ok:
+		nm := *rule
+		nm.Mailbox, nm.FolderID, nm.FolderPath = addr, fs.id, fs.name
+		if err := rules.Add(nm); err != nil {
+			if errors.Is(err, folder.ErrOutsideInbox) {
+				f.done.Disabled = "folder outside Inbox"
+				p.notice("tracked folder %q is outside Inbox: its rule is disabled", fs.name)
+				return nil
+			}
+			return permanent(CauseConfig, fmt.Errorf("folder rule %q: %w", rule.FolderPath, err))
+		}
+	case mp.FolderPath != fs.name:
+		if err := rules.SetPath(addr, fs.id, fs.name); err != nil {
+			f.done.Disabled = "folder moved outside Inbox"
+			p.notice("tracked folder moved to %q, outside Inbox: its rule is disabled", fs.name)
+			return nil
+		}
+	}
+	return nil
+}
+
+func storeErr(err error) error {
+	if errors.Is(err, store.ErrLeaseLost) {
+		return &Error{Cause: CauseLease, Err: err}
+	}
+	return &Error{Cause: CauseStore, Err: err}
+}
+
+// merge processes the pending folders' new mail, oldest first across
+// folders: each folder is read in UID order (its cursor is the last UID
+// done), and the next message processed is the oldest (by Date) at the
+// head of any folder. A first sync thus meets a reply after the email it
+// answers, wherever each sits, as the mailbox's owner received them.
+func (p *passRun) merge(ctx context.Context, pending []*folderRun) error {
+	for {
+		var best *folderRun
+		var bestDate time.Time
+		for _, f := range pending {
+			if f.next >= len(f.batch) {
+				if len(f.uids) == 0 && f.pre == nil {
+					continue
+				}
+				if err := p.refill(f); err != nil {
+					return err
+				}
+				if f.next >= len(f.batch) {
+					continue
+				}
+			}
+			d := headDate(&f.batch[f.next])
+			if best == nil || d.Before(bestDate) {
+				best, bestDate = f, d
+			}
+		}
+		if best == nil {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		msg := best.batch[best.next]
+		best.batch[best.next] = fetched{} // let the header go
+		best.next++
+		if err := p.process(ctx, best, msg); err != nil {
+			return err
+		}
+	}
+}
+
+// refill makes the next batch of a folder's headers current — fetched in
+// the background while the previous one was processed, or now — and starts
+// fetching the one after.
+func (p *passRun) refill(f *folderRun) error {
+	var b []fetched
+	var err error
+	if f.pre != nil {
+		r := <-f.pre
+		f.pre = nil
+		b, err = r.batch, r.err
+	} else {
+		b, err = p.fetchBatch(f.done.Path, f.done.UIDValidity, p.take(f))
+	}
+	if err != nil {
+		if errors.Is(err, errNoFolder) || errors.Is(err, errUIDValidity) {
+			return p.folderErr(f, err)
+		}
+		return err
+	}
+	f.batch, f.next = b, 0
+	if len(f.uids) > 0 {
+		path, uv, uids := f.done.Path, f.done.UIDValidity, p.take(f)
+		ch := make(chan prefetched, 1)
+		f.pre = ch
+		p.inflight.Add(1)
+		go func() {
+			defer p.inflight.Done()
+			b, err := p.fetchBatch(path, uv, uids)
+			ch <- prefetched{b, err}
+		}()
+	}
+	return nil
+}
+
+// take removes the next batch's UIDs from a folder's list.
+func (p *passRun) take(f *folderRun) []uint32 {
+	n := min(len(f.uids), p.s.o.BatchSize)
+	uids := f.uids[:n]
+	f.uids = f.uids[n:]
+	return uids
+}
+
+// fetchBatch fetches and parses the headers of uids in a folder.
+func (p *passRun) fetchBatch(path string, uidValidity uint32, uids []uint32) ([]fetched, error) {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	if err := p.ic.examine(path, uidValidity); err != nil {
+		return nil, err
+	}
+	b, err := p.ic.fetchHeaders(uids, p.s.o.MaxHeaderBytes, make([]fetched, 0, len(uids)))
+	if err != nil {
+		return nil, err
+	}
+	sortFetched(b)
+	for i := range b {
+		p.parse(&b[i])
+	}
+	return b, nil
+}
+
+func sortFetched(b []fetched) {
+	for i := 1; i < len(b); i++ {
+		for j := i; j > 0 && b[j].uid < b[j-1].uid; j-- {
+			b[j], b[j-1] = b[j-1], b[j]
+		}
+	}
+}
+
+// headDate is the date a message is merged by: its Date field, else the
+// server's INTERNALDATE.
+func headDate(f *fetched) time.Time {
+	if f.msg != nil && !f.msg.Date.IsZero() {
+		return f.msg.Date
+	}
+	return f.internalDate
+}
+
+// flush writes the cursors of folders whose last messages needed no other
+// write.
+func (p *passRun) flush(ctx context.Context) error {
+	var b store.Batch
+	for _, f := range p.folders {
+		if f.dirty() {
+			b.States = append(b.States, f.state())
+		}
+	}
+	if len(b.States) == 0 {
+		return nil
+	}
+	b.Lease = p.mb.currentLease()
+	if _, err := p.s.st.Apply(context.WithoutCancel(ctx), b); err != nil {
+		return storeErr(err)
+	}
+	for _, f := range p.folders {
+		f.cur = f.done
+	}
+	return nil
+}
+
+// commit writes b with the cursors of every folder processed so far: the
+// message's own folder, and the folders whose untracked mail waited.
+func (p *passRun) commit(ctx context.Context, b store.Batch) (store.Result, error) {
+	for _, f := range p.folders {
+		if f.dirty() {
+			b.States = append(b.States, f.state())
+		}
+	}
+	b.Lease = p.mb.currentLease()
+	res, err := p.s.st.Apply(context.WithoutCancel(ctx), b)
+	if err != nil {
+		return res, storeErr(err)
+	}
+	for _, f := range p.folders {
+		f.cur = f.done
+	}
+	return res, nil
+}

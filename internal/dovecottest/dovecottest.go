@@ -1,0 +1,124 @@
+// Package dovecottest gives tests the Dovecot server .ci/dovecot.sh
+// started: its address, fresh users (each an empty mailbox) and a restart.
+// Tests skip when no server runs, except in CI (CI=true), where that is a
+// failure.
+package dovecottest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A Server is the running Dovecot.
+type Server struct {
+	// Addr is its IMAP address, "127.0.0.1:PORT".
+	Addr string
+	// Dir holds its configuration, users file and mail.
+	Dir string
+}
+
+// Need returns the running Dovecot, or skips the test when there is none
+// (fails it when CI=true).
+func Need(t testing.TB) Server {
+	t.Helper()
+	u, dir := os.Getenv("MAILCORRELATE_TEST_DOVECOT"), os.Getenv("MAILCORRELATE_TEST_DOVECOT_DIR")
+	if u == "" || dir == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but MAILCORRELATE_TEST_DOVECOT is not set: .ci/run must start Dovecot (.ci/dovecot.sh)")
+		}
+		t.Skip("Dovecot not running: run the tests under `bash .ci/dovecot.sh run go test …` (installs and starts a throwaway server)")
+	}
+	return Server{Addr: strings.TrimPrefix(u, "imap://"), Dir: dir}
+}
+
+// NewUser returns a user no test used before on this server, and its
+// password: one of the users .ci/dovecot.sh wrote (u0001, u0002 …, claimed
+// through a counter file locked against the other test processes), or,
+// when they are used up, a new line in the users file.
+func (s Server) NewUser(t testing.TB) (user, password string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(s.Dir, "next-user"), os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("dovecottest: lock: %v", err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	next, _ := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	next++
+	if _, err := f.WriteAt([]byte(fmt.Sprintf("%-20d\n", next)), 0); err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	user = fmt.Sprintf("u%04d", next)
+	password = "pw-" + user
+	if next <= preMade(s.Dir) {
+		return user, password
+	}
+	// Used up: add the user. Dovecot reads the file again when its
+	// mtime changes, in whole seconds, so move it forward by at least
+	// one (the lock held above keeps the other processes out).
+	p := filepath.Join(s.Dir, "users")
+	uf, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	_, err = uf.WriteString(user + ":{PLAIN}" + password + "::::::\n")
+	uf.Close()
+	if err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	mt := time.Now().Truncate(time.Second)
+	if !mt.After(st.ModTime()) {
+		mt = st.ModTime().Truncate(time.Second).Add(time.Second)
+	}
+	if err := os.Chtimes(p, mt, mt); err != nil {
+		t.Fatalf("dovecottest: %v", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	return user, password
+}
+
+// preMade returns the number of users .ci/dovecot.sh wrote.
+func preMade(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "premade-users"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// Restart stops Dovecot and starts it again on the same port, ending every
+// open session (.ci/dovecot.sh restart).
+func (s Server) Restart(t testing.TB, script string) {
+	t.Helper()
+	// The restarted master keeps the descriptors it was given: a file,
+	// not a pipe, or Wait would wait for Dovecot to exit.
+	out, err := os.CreateTemp("", "dovecot-restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	cmd := exec.Command("bash", script, "restart", s.Dir)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(out.Name())
+		t.Fatalf("dovecottest: restart: %v: %s", err, b)
+	}
+}

@@ -1,0 +1,768 @@
+// Package imapfake is an in-process IMAP server for the imapsync tests and
+// the sync demo: go-imap's server over a small backend that is safe for
+// concurrent use, supports MOVE and IDLE notifications, lets a test
+// renumber a folder (a new UIDVALIDITY) and injects faults (the
+// connection dropped in the middle of a FETCH).
+//
+// It has no folder ids (no MAILBOXID, no X-GUID), like many servers: the
+// sync then identifies folders by name and UIDVALIDITY.
+package imapfake
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap"
+	"github.com/emersion/go-imap/backend"
+	"github.com/emersion/go-imap/backend/backendutil"
+	"github.com/emersion/go-imap/server"
+	"github.com/emersion/go-message/textproto"
+	"github.com/emersion/go-sasl"
+)
+
+// Delim is the hierarchy delimiter of the server's folder names.
+const Delim = "/"
+
+// A Server is a running in-process IMAP server on 127.0.0.1.
+type Server struct {
+	// Addr is the address it listens on ("127.0.0.1:PORT").
+	Addr string
+
+	srv     *server.Server
+	ln      net.Listener
+	b       *be
+	connsMu sync.Mutex
+	conns   map[net.Conn]bool
+	// dropAfter, when > 0, counts down the messages a FETCH may still
+	// return; at 0 every connection is closed (the fault injected).
+	dropAfter atomic.Int64
+	logins    atomic.Int64
+}
+
+// Start starts a server. Stop it with Close.
+func Start() (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("imapfake: %w", err)
+	}
+	s := &Server{Addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{}}
+	s.b = &be{s: s, users: map[string]*user{}, updates: make(chan backend.Update, 1024), nextUV: uint32(time.Now().Unix() % 100000000)}
+	s.srv = server.New(s.b)
+	s.srv.AllowInsecureAuth = true
+	s.srv.ErrorLog = nopLog{}
+	go s.srv.Serve(&trackLn{Listener: ln, s: s})
+	return s, nil
+}
+
+type nopLog struct{}
+
+func (nopLog) Printf(string, ...interface{}) {}
+func (nopLog) Println(...interface{})        {}
+
+type trackLn struct {
+	net.Listener
+	s *Server
+}
+
+func (l *trackLn) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.s.connsMu.Lock()
+	l.s.conns[c] = true
+	l.s.connsMu.Unlock()
+	return &trackConn{Conn: c, s: l.s}, nil
+}
+
+type trackConn struct {
+	net.Conn
+	s *Server
+}
+
+func (c *trackConn) Close() error {
+	c.s.connsMu.Lock()
+	delete(c.s.conns, c.Conn)
+	c.s.connsMu.Unlock()
+	return c.Conn.Close()
+}
+
+// Close stops the server and closes every connection.
+func (s *Server) Close() error {
+	err := s.ln.Close()
+	s.DropConnections()
+	return err
+}
+
+// DropConnections closes every open connection, as a server restart or a
+// network failure does.
+func (s *Server) DropConnections() {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	for c := range s.conns {
+		c.Close()
+		delete(s.conns, c)
+	}
+}
+
+// DropAfter makes the server close every connection after n more messages
+// were returned by FETCH (in the middle of the command); 0 turns it off.
+func (s *Server) DropAfter(n int) { s.dropAfter.Store(int64(n)) }
+
+// EnableXOAUTH2 lets users authenticate with SASL XOAUTH2 (Gmail,
+// Microsoft 365): token returns the access token valid for a user ("" for
+// none). A refused token gets the JSON error challenge, then NO.
+func (s *Server) EnableXOAUTH2(token func(user string) string) {
+	s.srv.EnableAuth("XOAUTH2", func(conn server.Conn) sasl.Server { return &xoauth2Server{s: s, conn: conn, token: token} })
+}
+
+type xoauth2Server struct {
+	s      *Server
+	conn   server.Conn
+	token  func(string) string
+	failed bool
+}
+
+func (x *xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
+	if x.failed {
+		return nil, true, errors.New("invalid token")
+	}
+	if resp == nil {
+		return []byte{}, false, nil // ask for the initial response
+	}
+	var user, tok string
+	for _, f := range strings.Split(string(resp), "\x01") {
+		switch {
+		case strings.HasPrefix(f, "user="):
+			user = f[len("user="):]
+		case strings.HasPrefix(f, "auth=Bearer "):
+			tok = f[len("auth=Bearer "):]
+		}
+	}
+	x.s.b.mu.Lock()
+	u := x.s.b.users[user]
+	x.s.b.mu.Unlock()
+	if want := x.token(user); u == nil || want == "" || tok != want {
+		x.failed = true
+		return []byte(`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`), false, nil
+	}
+	x.s.logins.Add(1)
+	ctx := x.conn.Context()
+	ctx.State = imap.AuthenticatedState
+	ctx.User = u
+	return nil, true, nil
+}
+
+// Logins returns the number of successful logins so far.
+func (s *Server) Logins() int { return int(s.logins.Load()) }
+
+// AddUser creates a user with an Inbox and a Sent folder (SPECIAL-USE
+// \Sent).
+func (s *Server) AddUser(name, password string) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u := &user{b: s.b, name: name, password: password, boxes: map[string]*mbox{}}
+	s.b.users[name] = u
+	u.create("INBOX")
+	u.create("Sent").special = `\Sent`
+}
+
+func (s *Server) user(name string) (*user, error) {
+	u := s.b.users[name]
+	if u == nil {
+		return nil, fmt.Errorf("imapfake: no user %q", name)
+	}
+	return u, nil
+}
+
+// Create creates a folder.
+func (s *Server) Create(username, folder string) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	if u.boxes[folder] != nil {
+		return backend.ErrMailboxAlreadyExists
+	}
+	u.create(folder)
+	return nil
+}
+
+// Append adds a message to a folder and returns its UID.
+func (s *Server) Append(username, folder string, date time.Time, raw []byte) (uint32, error) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return 0, err
+	}
+	mb := u.boxes[folder]
+	if mb == nil {
+		return 0, backend.ErrNoSuchMailbox
+	}
+	uid := mb.add(date, nil, raw)
+	s.b.notify(u, mb)
+	return uid, nil
+}
+
+// Move moves the message uid of folder from to folder to, as UID MOVE
+// does (a new UID there), and returns its new UID.
+func (s *Server) Move(username, from string, uid uint32, to string) (uint32, error) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return 0, err
+	}
+	src, dst := u.boxes[from], u.boxes[to]
+	if src == nil || dst == nil {
+		return 0, backend.ErrNoSuchMailbox
+	}
+	i := src.index(uid)
+	if i < 0 {
+		return 0, fmt.Errorf("imapfake: no UID %d in %q", uid, from)
+	}
+	m := src.msgs[i]
+	src.msgs = slices.Delete(src.msgs, i, i+1)
+	nu := dst.add(m.date, m.flags, m.body)
+	s.b.notifyExpunge(u, src, uint32(i+1))
+	s.b.notify(u, dst)
+	return nu, nil
+}
+
+// Rename renames a folder (its UIDVALIDITY stays).
+func (s *Server) Rename(username, from, to string) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	return u.rename(from, to)
+}
+
+// Delete deletes a folder and its mail.
+func (s *Server) Delete(username, folder string) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	if u.boxes[folder] == nil {
+		return backend.ErrNoSuchMailbox
+	}
+	delete(u.boxes, folder)
+	return nil
+}
+
+// Renumber gives a folder a new UIDVALIDITY and renumbers its messages
+// from 1, as a server rebuilding its index does.
+func (s *Server) Renumber(username, folder string) error {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	mb := u.boxes[folder]
+	if mb == nil {
+		return backend.ErrNoSuchMailbox
+	}
+	mb.uidValidity = s.b.newUV()
+	mb.uidNext = 1
+	for _, m := range mb.msgs {
+		m.uid = mb.uidNext
+		mb.uidNext++
+	}
+	return nil
+}
+
+// UIDs returns the UIDs of a folder's messages.
+func (s *Server) UIDs(username, folder string) ([]uint32, error) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return nil, err
+	}
+	mb := u.boxes[folder]
+	if mb == nil {
+		return nil, backend.ErrNoSuchMailbox
+	}
+	var out []uint32
+	for _, m := range mb.msgs {
+		out = append(out, m.uid)
+	}
+	return out, nil
+}
+
+// Flags returns the flags of every message of a folder, by UID: the sync
+// must never set one.
+func (s *Server) Flags(username, folder string) (map[uint32][]string, error) {
+	s.b.mu.Lock()
+	defer s.b.mu.Unlock()
+	u, err := s.user(username)
+	if err != nil {
+		return nil, err
+	}
+	mb := u.boxes[folder]
+	if mb == nil {
+		return nil, backend.ErrNoSuchMailbox
+	}
+	out := map[uint32][]string{}
+	for _, m := range mb.msgs {
+		out[m.uid] = slices.Clone(m.flags)
+	}
+	return out, nil
+}
+
+// be is the backend. One mutex guards every user's data.
+type be struct {
+	s       *Server
+	mu      sync.Mutex
+	users   map[string]*user
+	updates chan backend.Update
+	nextUV  uint32
+}
+
+func (b *be) newUV() uint32 {
+	b.nextUV++
+	return b.nextUV
+}
+
+func (b *be) Updates() <-chan backend.Update { return b.updates }
+
+// notify queues an EXISTS update (for IDLE); the caller holds mu.
+//
+// QUIRK: go-imap v1's server reads each connection's user and selected
+// folder to route an update without a lock (a data race with SELECT), so
+// updates go to every connection of the server (no user, no folder): a
+// client sees a spurious EXISTS now and then, which costs the sync one
+// pass. Each test has its own server, so they are few.
+func (b *be) notify(u *user, mb *mbox) {
+	st := imap.NewMailboxStatus(mb.name, []imap.StatusItem{imap.StatusMessages})
+	st.Messages = uint32(len(mb.msgs))
+	select {
+	case b.updates <- &backend.MailboxUpdate{Update: backend.NewUpdate("", ""), MailboxStatus: st}:
+	default:
+	}
+}
+
+func (b *be) notifyExpunge(u *user, mb *mbox, seq uint32) {
+	select {
+	case b.updates <- &backend.ExpungeUpdate{Update: backend.NewUpdate("", ""), SeqNum: seq}:
+	default:
+	}
+}
+
+func (b *be) Login(_ *imap.ConnInfo, username, password string) (backend.User, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u := b.users[username]
+	if u == nil || u.password != password {
+		return nil, backend.ErrInvalidCredentials
+	}
+	b.s.logins.Add(1)
+	return u, nil
+}
+
+type user struct {
+	b        *be
+	name     string
+	password string
+	boxes    map[string]*mbox
+}
+
+func (u *user) create(name string) *mbox {
+	mb := &mbox{u: u, name: name, uidValidity: u.b.newUV(), uidNext: 1}
+	u.boxes[name] = mb
+	return mb
+}
+
+func (u *user) rename(from, to string) error {
+	mb := u.boxes[from]
+	if mb == nil {
+		return backend.ErrNoSuchMailbox
+	}
+	if u.boxes[to] != nil {
+		return backend.ErrMailboxAlreadyExists
+	}
+	delete(u.boxes, from)
+	mb.name = to
+	u.boxes[to] = mb
+	return nil
+}
+
+func (u *user) Username() string { return u.name }
+
+func (u *user) ListMailboxes(bool) ([]backend.Mailbox, error) {
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	names := make([]string, 0, len(u.boxes))
+	for n := range u.boxes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]backend.Mailbox, 0, len(names))
+	for _, n := range names {
+		out = append(out, &handle{u: u, name: n})
+	}
+	return out, nil
+}
+
+func (u *user) GetMailbox(name string) (backend.Mailbox, error) {
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	if strings.EqualFold(name, "INBOX") {
+		name = "INBOX"
+	}
+	if u.boxes[name] == nil {
+		return nil, backend.ErrNoSuchMailbox
+	}
+	return &handle{u: u, name: name}, nil
+}
+
+func (u *user) CreateMailbox(name string) error {
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	if u.boxes[name] != nil {
+		return backend.ErrMailboxAlreadyExists
+	}
+	u.create(name)
+	return nil
+}
+
+func (u *user) DeleteMailbox(name string) error {
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	if name == "INBOX" {
+		return errors.New("cannot delete INBOX")
+	}
+	if u.boxes[name] == nil {
+		return backend.ErrNoSuchMailbox
+	}
+	delete(u.boxes, name)
+	return nil
+}
+
+func (u *user) RenameMailbox(from, to string) error {
+	u.b.mu.Lock()
+	defer u.b.mu.Unlock()
+	return u.rename(from, to)
+}
+
+func (u *user) Logout() error { return nil }
+
+type mbox struct {
+	u           *user
+	name        string
+	special     string
+	uidValidity uint32
+	uidNext     uint32
+	msgs        []*msg
+}
+
+type msg struct {
+	uid   uint32
+	date  time.Time
+	flags []string
+	body  []byte
+}
+
+func (mb *mbox) add(date time.Time, flags []string, body []byte) uint32 {
+	m := &msg{uid: mb.uidNext, date: date, flags: slices.Clone(flags), body: body}
+	mb.uidNext++
+	mb.msgs = append(mb.msgs, m)
+	return m.uid
+}
+
+func (mb *mbox) index(uid uint32) int {
+	for i, m := range mb.msgs {
+		if m.uid == uid {
+			return i
+		}
+	}
+	return -1
+}
+
+// handle is a backend.Mailbox: a name resolved under the lock on every
+// call, so a rename or delete by the test is seen at once.
+type handle struct {
+	u    *user
+	name string
+}
+
+var (
+	_ backend.Mailbox     = (*handle)(nil)
+	_ backend.MoveMailbox = (*handle)(nil)
+)
+
+func (h *handle) box() (*mbox, error) {
+	mb := h.u.boxes[h.name]
+	if mb == nil {
+		return nil, backend.ErrNoSuchMailbox
+	}
+	return mb, nil
+}
+
+func (h *handle) Name() string { return h.name }
+
+func (h *handle) Info() (*imap.MailboxInfo, error) {
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	info := &imap.MailboxInfo{Delimiter: Delim, Name: h.name}
+	if mb := h.u.boxes[h.name]; mb != nil && mb.special != "" {
+		info.Attributes = []string{mb.special}
+	}
+	return info, nil
+}
+
+func (h *handle) Status(items []imap.StatusItem) (*imap.MailboxStatus, error) {
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	mb, err := h.box()
+	if err != nil {
+		return nil, err
+	}
+	st := imap.NewMailboxStatus(h.name, items)
+	st.Flags = []string{imap.SeenFlag, imap.DeletedFlag}
+	st.PermanentFlags = []string{`\*`}
+	for _, it := range items {
+		switch it {
+		case imap.StatusMessages:
+			st.Messages = uint32(len(mb.msgs))
+		case imap.StatusUidNext:
+			st.UidNext = mb.uidNext
+		case imap.StatusUidValidity:
+			st.UidValidity = mb.uidValidity
+		case imap.StatusRecent:
+			st.Recent = 0
+		case imap.StatusUnseen:
+			st.Unseen = 0
+		default:
+			return nil, fmt.Errorf("unknown status item %s", it)
+		}
+	}
+	return st, nil
+}
+
+func (h *handle) SetSubscribed(bool) error { return nil }
+func (h *handle) Check() error             { return nil }
+
+func (h *handle) ListMessages(uid bool, seqset *imap.SeqSet, items []imap.FetchItem, ch chan<- *imap.Message) error {
+	defer close(ch)
+	h.u.b.mu.Lock()
+	mb, err := h.box()
+	if err != nil {
+		h.u.b.mu.Unlock()
+		return err
+	}
+	type pick struct {
+		seq uint32
+		m   msg
+	}
+	var picks []pick
+	for i, m := range mb.msgs {
+		seq := uint32(i + 1)
+		id := seq
+		if uid {
+			id = m.uid
+		}
+		if seqset.Contains(id) {
+			picks = append(picks, pick{seq, *m})
+		}
+	}
+	h.u.b.mu.Unlock()
+	s := h.u.b.s
+	for _, p := range picks {
+		if n := s.dropAfter.Load(); n > 0 {
+			if s.dropAfter.Add(-1) == 0 {
+				s.DropConnections()
+				return errors.New("connection dropped")
+			}
+		}
+		out, err := fetch(p.seq, &p.m, items)
+		if err != nil {
+			continue
+		}
+		ch <- out
+	}
+	return nil
+}
+
+func fetch(seq uint32, m *msg, items []imap.FetchItem) (*imap.Message, error) {
+	out := imap.NewMessage(seq, items)
+	for _, item := range items {
+		switch item {
+		case imap.FetchFlags:
+			out.Flags = slices.Clone(m.flags)
+		case imap.FetchInternalDate:
+			out.InternalDate = m.date
+		case imap.FetchRFC822Size:
+			out.Size = uint32(len(m.body))
+		case imap.FetchUid:
+			out.Uid = m.uid
+		default:
+			section, err := imap.ParseBodySectionName(item)
+			if err != nil {
+				continue
+			}
+			br := bufio.NewReader(bytes.NewReader(m.body))
+			hdr, err := textproto.ReadHeader(br)
+			if err != nil {
+				return nil, err
+			}
+			lit, err := backendutil.FetchBodySection(hdr, br, section)
+			if err != nil {
+				lit = bytes.NewReader(nil)
+			}
+			out.Body[section] = lit
+		}
+	}
+	return out, nil
+}
+
+func (h *handle) SearchMessages(uid bool, c *imap.SearchCriteria) ([]uint32, error) {
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	mb, err := h.box()
+	if err != nil {
+		return nil, err
+	}
+	var out []uint32
+	for i, m := range mb.msgs {
+		seq := uint32(i + 1)
+		if c.Uid != nil && !c.Uid.Contains(m.uid) {
+			continue
+		}
+		if c.SeqNum != nil && !c.SeqNum.Contains(seq) {
+			continue
+		}
+		if uid {
+			out = append(out, m.uid)
+		} else {
+			out = append(out, seq)
+		}
+	}
+	return out, nil
+}
+
+func (h *handle) CreateMessage(flags []string, date time.Time, body imap.Literal) error {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	mb, err := h.box()
+	if err != nil {
+		return err
+	}
+	if date.IsZero() {
+		date = time.Now()
+	}
+	mb.add(date, flags, b)
+	h.u.b.notify(h.u, mb)
+	return nil
+}
+
+func (h *handle) UpdateMessagesFlags(uid bool, seqset *imap.SeqSet, op imap.FlagsOp, flags []string) error {
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	mb, err := h.box()
+	if err != nil {
+		return err
+	}
+	for i, m := range mb.msgs {
+		id := uint32(i + 1)
+		if uid {
+			id = m.uid
+		}
+		if seqset.Contains(id) {
+			m.flags = backendutil.UpdateFlags(m.flags, op, flags)
+		}
+	}
+	return nil
+}
+
+func (h *handle) CopyMessages(uid bool, seqset *imap.SeqSet, dest string) error {
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	mb, err := h.box()
+	if err != nil {
+		return err
+	}
+	dst := h.u.boxes[dest]
+	if dst == nil {
+		return backend.ErrNoSuchMailbox
+	}
+	for i, m := range mb.msgs {
+		id := uint32(i + 1)
+		if uid {
+			id = m.uid
+		}
+		if seqset.Contains(id) {
+			dst.add(m.date, m.flags, m.body)
+		}
+	}
+	h.u.b.notify(h.u, dst)
+	return nil
+}
+
+func (h *handle) MoveMessages(uid bool, seqset *imap.SeqSet, dest string) error {
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	mb, err := h.box()
+	if err != nil {
+		return err
+	}
+	dst := h.u.boxes[dest]
+	if dst == nil {
+		return backend.ErrNoSuchMailbox
+	}
+	kept := mb.msgs[:0]
+	for i, m := range mb.msgs {
+		id := uint32(i + 1)
+		if uid {
+			id = m.uid
+		}
+		if seqset.Contains(id) {
+			dst.add(m.date, m.flags, m.body)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	mb.msgs = kept
+	h.u.b.notify(h.u, dst)
+	h.u.b.notify(h.u, mb)
+	return nil
+}
+
+func (h *handle) Expunge() error {
+	h.u.b.mu.Lock()
+	defer h.u.b.mu.Unlock()
+	mb, err := h.box()
+	if err != nil {
+		return err
+	}
+	kept := mb.msgs[:0]
+	for _, m := range mb.msgs {
+		if !slices.Contains(m.flags, imap.DeletedFlag) {
+			kept = append(kept, m)
+		}
+	}
+	mb.msgs = kept
+	return nil
+}
