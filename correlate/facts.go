@@ -40,8 +40,63 @@ type facts struct {
 	// are not set is absent, without a map lookup.
 	fields [2]uint64
 
+	// memo holds the values SubjectMemo keeps, each an immutable
+	// *memoEntry, read and written atomically.
+	memo [memoSlots]unsafe.Pointer
+
 	idBuf   [4]string
 	partBuf [4]string
+}
+
+// memoSlots is how many derivations of one message's subject are kept: a
+// chain has few strategies that prepare the subject their own way.
+const memoSlots = 3
+
+// memoEntry is one value SubjectMemo keeps: what key derived from the
+// subject it names.
+type memoEntry struct {
+	key     any
+	subject ident
+	val     any
+}
+
+// SubjectMemo returns derive(m.Subject), computed once per message and key
+// and kept with the message while its Subject keeps its value: for a
+// strategy that prepares the subject in Correlate and again in Index
+// (smartmatch's comparison form), which an Engine calls on the same
+// Message. key identifies the derivation, usually the strategy itself (a
+// pointer, or another comparable value); derive must depend on nothing
+// but the subject and what key stands for. A Message keeps a few derivations; beyond them, and when
+// the Subject is assigned anew, derive runs again. SubjectMemo is safe for
+// concurrent use: callers racing on a new Message may each run derive,
+// and one result is kept.
+func (m *Message) SubjectMemo(key any, derive func(subject string) any) any {
+	if m == nil {
+		return derive("")
+	}
+	f := m.facts(0)
+	subj := strIdent(m.Subject)
+	free, was := -1, unsafe.Pointer(nil)
+	for i := range f.memo {
+		p := atomic.LoadPointer(&f.memo[i])
+		e := (*memoEntry)(p)
+		switch {
+		case e == nil:
+			if free < 0 {
+				free, was = i, nil
+			}
+		case e.key == key:
+			if e.subject == subj {
+				return e.val
+			}
+			free, was = i, p // stale: the subject changed
+		}
+	}
+	v := derive(m.Subject)
+	if free >= 0 {
+		atomic.CompareAndSwapPointer(&f.memo[free], was, unsafe.Pointer(&memoEntry{key: key, subject: subj, val: v}))
+	}
+	return v
 }
 
 // fieldBits returns the two bits of a field name in a facts.fields filter,

@@ -217,3 +217,24 @@ func TestMessageField(t *testing.T) {
 	_, ok := none.Field("From")
 	assert.False(t, ok, "a nil Message has no field")
 }
+
+// TestSubjectMemo checks that a derivation of the subject runs once per
+// message and key, again when the subject is assigned anew, and that
+// different keys keep their own values.
+func TestSubjectMemo(t *testing.T) {
+	m, _ := parse(t, "From: a@x.example\nSubject: Re: Printer\n\n")
+	runs := 0
+	upper := func(s string) any { runs++; return strings.ToUpper(s) }
+	var k1, k2 int
+	assert.Equal(t, "RE: PRINTER", m.SubjectMemo(&k1, upper))
+	assert.Equal(t, "RE: PRINTER", m.SubjectMemo(&k1, upper))
+	assert.Equal(t, 1, runs, "derived once")
+	assert.Equal(t, 11, m.SubjectMemo(&k2, func(s string) any { return len(s) }), "another key, another value")
+	m.Subject = "Re: Printer CRM:0001001" // stamped before tracking
+	assert.Equal(t, "RE: PRINTER CRM:0001001", m.SubjectMemo(&k1, upper), "a new subject is derived again")
+	assert.Equal(t, 2, runs)
+	hand := &correlate.Message{Subject: "x"}
+	assert.Equal(t, "X", hand.SubjectMemo(&k1, upper), "a Message built by hand keeps memos too")
+	assert.Equal(t, "X", hand.SubjectMemo(&k1, upper))
+	assert.Equal(t, 3, runs)
+}
