@@ -181,3 +181,12 @@ func (t *OpTimer) Report(r Reporter) {
 	r.ReportMetric(float64(t.h.Quantile(0.99).Nanoseconds()), "p99-ns/op")
 	ReportCPU(r, t.cpu0+t.paused, n)
 }
+
+// ReportRatio reports num/den as unit ("x-map-p50"), when den is positive:
+// a ratio of two durations measured in the same run, which carries over from
+// one machine to another where the durations do not.
+func ReportRatio(r Reporter, num, den time.Duration, unit string) {
+	if den > 0 {
+		r.ReportMetric(float64(num)/float64(den), unit)
+	}
+}

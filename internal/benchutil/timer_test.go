@@ -93,3 +93,15 @@ func TestOpTimerReport(t *testing.T) {
 		}
 	}
 }
+
+func TestReportRatio(t *testing.T) {
+	m := metrics{}
+	ReportRatio(m, 3*time.Microsecond, time.Microsecond, "x-map")
+	if m["x-map"] != 3 {
+		t.Errorf("x-map = %v, want 3", m["x-map"])
+	}
+	ReportRatio(m, time.Second, 0, "x-none")
+	if _, ok := m["x-none"]; ok {
+		t.Error("a ratio to nothing is not reported")
+	}
+}
