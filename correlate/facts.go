@@ -38,7 +38,7 @@ type facts struct {
 
 	// fields is a Bloom filter of the Header's keys: a field whose bits
 	// are not set is absent, without a map lookup.
-	fields [2]uint64
+	fields [4]uint64
 
 	// memo holds the values SubjectMemo keeps, each an immutable
 	// *memoEntry, read and written atomically.
@@ -101,7 +101,9 @@ func (m *Message) SubjectMemo(key any, derive func(subject string) any) any {
 
 // fieldBits returns the two bits of a field name in a facts.fields filter,
 // from its length and four of its bytes: a few instructions, inlined, for
-// every field ParseMessage reads and every field Field is asked for.
+// every field ParseMessage reads and every field Field is asked for. With
+// two bits of 256 a message of 20 fields answers 1.5 % of the questions
+// about absent fields with a map lookup.
 func fieldBits(key string) (uint, uint) {
 	n := len(key)
 	if n == 0 {
@@ -110,20 +112,47 @@ func fieldBits(key string) (uint, uint) {
 	h := uint32(n)*0x9e3779b1 ^ uint32(key[0])<<8 ^ uint32(key[n-1]) ^ uint32(key[n/2])<<16 ^ uint32(key[n/3])<<24
 	h *= 0x85ebca6b
 	h ^= h >> 15
-	return uint(h & 127), uint(h>>7) & 127
+	return uint(h & 255), uint(h>>8) & 255
 }
 
 // addField sets the bits of key in the filter f.
-func addField(f *[2]uint64, key string) {
+func addField(f *[4]uint64, key string) {
 	a, b := fieldBits(key)
 	f[a>>6] |= 1 << (a & 63)
 	f[b>>6] |= 1 << (b & 63)
 }
 
 // mayHave reports whether key may be a field of the filter f.
-func mayHave(f *[2]uint64, key string) bool {
+func mayHave(f *[4]uint64, key string) bool {
 	a, b := fieldBits(key)
 	return f[a>>6]&(1<<(a&63)) != 0 && f[b>>6]&(1<<(b&63)) != 0
+}
+
+// fieldFilter returns m's filter of field names.
+func (m *Message) fieldFilter() *[4]uint64 {
+	f := (*facts)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&m.f))))
+	if f == nil || f.src.header != mapIdent(m.Header) {
+		f = m.facts(srcHeader)
+	}
+	return &f.fields
+}
+
+// HasAnyField reports whether m may have one of the fields keys (canonical
+// names): false means it has none, true that a map lookup should tell (it
+// has one, or, rarely, a field that shares their bits). A classifier asking
+// about a dozen rare fields answers most messages with this one call.
+func (m *Message) HasAnyField(keys ...string) bool {
+	if m == nil || len(m.Header) == 0 {
+		return false
+	}
+	f := m.fieldFilter()
+	for _, k := range keys {
+		a, b := fieldBits(k) // mayHave, inlined
+		if f[a>>6]&(1<<(a&63)) != 0 && f[b>>6]&(1<<(b&63)) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Field returns the first value of the field key — its canonical name, as
@@ -135,11 +164,7 @@ func (m *Message) Field(key string) (string, bool) {
 	if m == nil || len(m.Header) == 0 {
 		return "", false
 	}
-	f := (*facts)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&m.f))))
-	if f == nil || f.src.header != mapIdent(m.Header) {
-		f = m.facts(srcHeader)
-	}
-	if !mayHave(&f.fields, key) {
+	if !mayHave(m.fieldFilter(), key) {
 		return "", false
 	}
 	vs, ok := m.Header[key]

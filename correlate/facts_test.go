@@ -216,6 +216,20 @@ func TestMessageField(t *testing.T) {
 	var none *correlate.Message
 	_, ok := none.Field("From")
 	assert.False(t, ok, "a nil Message has no field")
+	assert.False(t, none.HasAnyField("From"))
+	for _, msg := range []*correlate.Message{m, hand} {
+		assert.True(t, msg.HasAnyField("Auto-Submitted", "X-Autoreply"), "one of them is there")
+		assert.True(t, msg.HasAnyField("Received"))
+	}
+	assert.False(t, m.HasAnyField(), "no keys, no field")
+	// A false answer is certain; check it against the map for many names.
+	for i := range 2000 {
+		key := fmt.Sprintf("X-Field-%d", i)
+		if !m.HasAnyField(key) {
+			_, present := m.Header[key]
+			assert.False(t, present, key)
+		}
+	}
 }
 
 // TestSubjectMemo checks that a derivation of the subject runs once per

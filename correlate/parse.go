@@ -314,7 +314,7 @@ type parser struct {
 	problems []Problem
 	dec      *headerDecoder
 	phrase   uint8      // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
-	fields   [2]uint64  // the field names read, for facts.fields
+	fields   [4]uint64  // the field names read, for facts.fields
 	scratch  [32]string // the ids of one field, before they are copied
 }
 

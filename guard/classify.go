@@ -179,13 +179,6 @@ func (c *Classifier) scan(m *correlate.Message, s *signals) {
 			}
 		}
 	}
-	if _, ok := m.Field(hExchangeNDR); ok {
-		s.ndrHeader = "present"
-		if v := first(m, hExchangeNDR); v != "" {
-			s.ndrHeader = v
-		}
-	}
-	s.failedRcpt = first(m, hFailedRecipients)
 	for _, a := range m.From {
 		if isDaemon(a.Address) {
 			s.daemon = correlate.Evidence{Field: "From", Value: a.Address, Note: "a mail system's address"}
@@ -209,6 +202,31 @@ func (c *Classifier) scan(m *correlate.Message, s *signals) {
 			s.daemon = correlate.Evidence{Field: "Return-Path", Value: clip(rp), Note: "a mail system's address"}
 		}
 	}
+	if c.autoReply != nil && m.Subject != "" {
+		if p, ok := c.autoReply(m.Subject); ok {
+			s.subjectPrefix = p
+		}
+	}
+	if m.HasAnyField(rareFields[:]...) {
+		scanRare(m, s)
+	}
+}
+
+// rareFields are the fields Classify reads that most mail does not have:
+// a message without any of them is answered by one question
+// (correlate.Message.HasAnyField) instead of one per field.
+var rareFields = [...]string{hExchangeNDR, hFailedRecipients, hAutoSubmitted, hXAutoreply, hXAutorespond,
+	hXFCMachine, hPrecedence, hListID, hListUnsubscribe, hSuppress}
+
+// scanRare reads the signals of the rareFields.
+func scanRare(m *correlate.Message, s *signals) {
+	if _, ok := m.Field(hExchangeNDR); ok {
+		s.ndrHeader = "present"
+		if v := first(m, hExchangeNDR); v != "" {
+			s.ndrHeader = v
+		}
+	}
+	s.failedRcpt = first(m, hFailedRecipients)
 	if v := keyword(first(m, hAutoSubmitted)); v != "" && v != "no" {
 		s.autoSubmitted = first(m, hAutoSubmitted)
 	}
@@ -218,11 +236,6 @@ func (c *Classifier) scan(m *correlate.Message, s *signals) {
 	s.precedence = keyword(first(m, hPrecedence))
 	s.listID = first(m, hListID)
 	s.listUnsub = first(m, hListUnsubscribe)
-	if c.autoReply != nil && m.Subject != "" {
-		if p, ok := c.autoReply(m.Subject); ok {
-			s.subjectPrefix = p
-		}
-	}
 	if v := first(m, hSuppress); v != "" {
 		s.suppress = v
 		for w := range strings.SplitSeq(v, ",") {
