@@ -126,6 +126,7 @@ func salvageAddress(s string) (Address, bool) {
 func fastAddressList(s string) ([]Address, bool) {
 	n := 1
 	quoted := false
+	var commas [16]int // where the list splits, for the first elements
 	for i := 0; i < len(s); i++ {
 		switch addrByte[s[i]] {
 		case addrPlain:
@@ -135,6 +136,9 @@ func fastAddressList(s string) ([]Address, bool) {
 			quoted = !quoted
 		case addrComma:
 			if !quoted {
+				if n <= len(commas) {
+					commas[n-1] = i
+				}
 				n++
 			}
 		case addrSpecial: // ( ) : ; [ ]: comments, groups, domain literals
@@ -151,10 +155,18 @@ func fastAddressList(s string) ([]Address, bool) {
 		return nil, false
 	}
 	out := make([]Address, 0, n)
-	for len(s) > 0 {
+	for k, off := 0, 0; len(s) > 0; k++ {
+		// The next comma: found by the scan above for the first elements.
+		i := -1
+		switch {
+		case k < n-1 && k < len(commas):
+			i = commas[k] - off
+		case k >= len(commas):
+			i = unquotedComma(s)
+		}
 		var part string
-		if i := unquotedComma(s); i >= 0 {
-			part, s = s[:i], s[i+1:]
+		if i >= 0 {
+			part, s, off = s[:i], s[i+1:], off+i+1
 		} else {
 			part, s = s, ""
 		}

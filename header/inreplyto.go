@@ -437,8 +437,8 @@ func (c *InReplyTo) ancestors(ctx context.Context, m *correlate.Message, id, fie
 
 // aliases appends the message's provider-preserved original ids to refs.
 func (c *InReplyTo) aliases(refs []ref, m *correlate.Message, self string, ev []correlate.Evidence) ([]ref, []correlate.Evidence) {
-	if m.Header == nil {
-		return refs, ev
+	if !m.HasAnyField(c.cfg.aliasKeys...) {
+		return refs, ev // most mail: no provider rewrote its id
 	}
 	for _, f := range c.cfg.aliases {
 		vs := m.Header[f.key]

@@ -84,12 +84,13 @@ type Store struct {
 	msgid2 uint64
 	arena  arena
 
-	strs    []sref            // interned texts: participants, record and place parts; strs[0] is ""
-	strIdx  map[uint64]uint32 // hash of a text → its index in strs (verified on insert)
-	records []recordEntry     // interned records; records[0] is the zero Record
-	recIdx  map[uint64]uint32
-	places  []placeEntry // interned (mailbox, folder id, folder path); places[0] is empty
-	placeIx map[uint64]uint32
+	strs      []sref            // interned texts: participants, record and place parts; strs[0] is ""
+	strIdx    map[uint64]uint32 // hash of a text → its index in strs (verified on insert)
+	records   []recordEntry     // interned records; records[0] is the zero Record
+	recIdx    map[uint64]uint32
+	places    []placeEntry // interned (mailbox, folder id, folder path); places[0] is empty
+	placeIx   map[uint64]uint32
+	lastPlace uint32 // the place of the last Put, 0 for none
 
 	rows  [][]rec  // rows[(id-1)/rowChunk][(id-1)%rowChunk]
 	nrows int      // IDs 1..nrows are assigned
@@ -682,6 +683,20 @@ func (s *Store) internPlace(mailbox, folderID, folderPath string) uint32 {
 	if mailbox == "" && folderID == "" && folderPath == "" {
 		return 0
 	}
+	// Mail comes folder by folder: the place of the last Put, first.
+	if i := s.lastPlace; i != 0 {
+		p := &s.places[i]
+		if s.arena.str(p.mailbox) == mailbox && s.arena.str(p.folderID) == folderID && s.arena.str(p.folderPath) == folderPath {
+			return i
+		}
+	}
+	i := s.findPlace(mailbox, folderID, folderPath)
+	s.lastPlace = i
+	return i
+}
+
+// findPlace is internPlace through the index of places.
+func (s *Store) findPlace(mailbox, folderID, folderPath string) uint32 {
 	var h maphash.Hash
 	h.SetSeed(s.seed2)
 	h.WriteString(mailbox)
