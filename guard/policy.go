@@ -64,10 +64,11 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 			return correlate.Evidence{Field: "From", Value: s, Note: withID("took part: a participant of tracked email ", t.ID, "")}, true
 		}
 	}
-	own := ownOrganizations(m, t)
+	var orgs orgMemo
+	own := ownOrganizations(&orgs, m, t)
 	why := "" // why the first sender's organization does not count
 	for i, s := range senders {
-		org, ok := party.Organization(s)
+		org, ok := orgs.of(s)
 		switch {
 		case !ok:
 			if i == 0 && org != "" {
@@ -81,7 +82,7 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 			continue
 		}
 		for _, p := range t.Participants {
-			if po, ok := party.Organization(p); ok && po == org {
+			if po, ok := orgs.of(p); ok && po == org {
 				return correlate.Evidence{Field: "From", Value: s,
 					Note: withID("took part: a colleague at "+org+" of participant "+p+" in tracked email ", t.ID, "")}, true
 			}
@@ -107,15 +108,45 @@ func sendersOf(m *correlate.Message) []string {
 	return ss[:min(len(ss), maxSenders)]
 }
 
+// orgMemo keeps the party.Organization of the domains one decision asks
+// about: the mailbox, the organization's own people and the customer's
+// share a few domains, and each answer costs a Public Suffix List lookup.
+type orgMemo struct {
+	n   int
+	dom [8]string
+	org [8]string
+	ok  [8]bool
+}
+
+// of returns party.Organization(addr), which depends on the domain of addr
+// alone (the text after its last '@').
+func (o *orgMemo) of(addr string) (string, bool) {
+	d := addr
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		d = addr[at+1:]
+	}
+	for i := range o.n {
+		if o.dom[i] == d {
+			return o.org[i], o.ok[i]
+		}
+	}
+	org, ok := party.Organization(addr)
+	if o.n < len(o.dom) {
+		o.dom[o.n], o.org[o.n], o.ok[o.n] = d, org, ok
+		o.n++
+	}
+	return org, ok
+}
+
 // ownOrganizations returns the organizations of the mailboxes m and t were
 // synchronized from and of t's sender when t is outgoing.
-func ownOrganizations(m *correlate.Message, t correlate.Tracked) []string {
+func ownOrganizations(orgs *orgMemo, m *correlate.Message, t correlate.Tracked) []string {
 	var own []string
 	add := func(addr string) {
 		if !strings.Contains(addr, "@") {
 			return
 		}
-		if org, _ := party.Organization(addr); org != "" && !slices.Contains(own, org) {
+		if org, _ := orgs.of(addr); org != "" && !slices.Contains(own, org) {
 			own = append(own, org)
 		}
 	}
