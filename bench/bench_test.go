@@ -44,13 +44,16 @@ func forEach(b *testing.B, fn func(b *testing.B, w *world)) {
 // InReplyTo and TrackingToken methods decide, "none" the ones no strategy
 // decides (new conversations: every strategy runs and abstains).
 //
-// Before each Correlate the message is read once (warm), as parsing leaves
-// it in the CPU caches, and the floor of BenchmarkBaselineMapLookup is
-// measured once: one lookup in a plain map of every tracked Message-ID
-// (map-p50-ns), so that x-map-p50, the p50 of Correlate over the p50 of
-// that lookup, compares two figures taken at the same moments on a machine
-// whose speed drifts. timed-ns/op, p50-ns/op and p99-ns/op time Correlate
-// alone; ns/op and cpu-ns/op include the read and the map lookup.
+// Before each Correlate the floor of BenchmarkBaselineMapLookup is measured
+// once (benchutil.OpTimer.Floor, left out of the timed figures): one lookup in a plain map of
+// every tracked Message-ID (map-p50-ns), so that x-map-p50, the p50 of
+// Correlate over the p50 of that lookup, compares two figures taken at the
+// same moments, in the same state of the caches, on a machine whose speed
+// drifts. (BenchmarkBaselineMapLookup loops over a few thousand ids whose
+// entries stay in the caches: its p50 is a warm lookup, this one a cold
+// one.) Then the message is read once (warm), as parsing leaves it in the
+// CPU caches; timed-ns/op, p50-ns/op and p99-ns/op time Correlate alone,
+// ns/op and cpu-ns/op include that read and the map lookup.
 func BenchmarkCorrelate(b *testing.B) {
 	forEach(b, func(b *testing.B, w *world) {
 		for _, mix := range []struct {
@@ -84,9 +87,7 @@ func benchCorrelate(b *testing.B, w *world, msgs []held) {
 	base.Start()
 	for b.Loop() {
 		h := &msgs[i%len(msgs)]
-		base.Begin()
-		sinkID += floor[keys[i%len(keys)]]
-		base.Tick()
+		ot.Floor(&base, func() { sinkID += floor[keys[i%len(keys)]] })
 		warm(h.msg)
 		ot.Begin()
 		d, err := w.eng.Correlate(ctx, h.msg)
@@ -186,11 +187,8 @@ func BenchmarkTrack(b *testing.B) {
 			if i == len(w.tailHow) {
 				ids, i = rewind(ctx, b, &ot, w.eng, ids), 0
 			}
-			base.Begin()
-			sinkID += floor[keys[i%len(keys)]]
-			base.Tick()
+			ot.Floor(&base, func() { sinkID += floor[keys[i%len(keys)]] })
 			tr := &w.tailHow[i]
-			ot.Begin()
 			t, err := w.eng.Track(ctx, w.tailMsgs[tr.i], tr.how)
 			ot.Tick()
 			if err != nil {
@@ -224,56 +222,71 @@ func rewind(ctx context.Context, b *testing.B, ot *benchutil.OpTimer, eng *corre
 // mail they answer). msgs/s is per core: one goroutine, from the mean of
 // the timed jobs.
 //
-// Every floorEvery messages the timer stops and bare net/mail.ReadMessage,
-// the floor of BenchmarkBaselineReadMessage, reads the next floorBurst
-// messages: readmessage-ns/op is its mean, x-readmessage the mean of the
-// job over it (the time per message against the floor's, measured in the
-// same minutes), x-readmessage-p50 the same for the medians. The floor is
-// left out of ns/op, B/op and allocs/op.
+// Each message is also read by bare net/mail.ReadMessage, the floor of
+// BenchmarkBaselineReadMessage (benchutil.OpTimer.Floor), before or after
+// the job in turn (whichever goes second finds the bytes in the cache):
+// readmessage-ns/op is its mean, x-readmessage the mean of the job over it
+// (the time per message against the floor's, measured message by
+// message), x-readmessage-p50 the same for the medians. timed-ns/op,
+// p50-ns/op, p99-ns/op and msgs/s are the job alone; ns/op, cpu-ns/op,
+// B/op and allocs/op include the floor, and job-B/op and job-allocs/op
+// leave out its mean, measured on the same messages before the loop.
 func BenchmarkParseCorrelateTrack(b *testing.B) {
 	forEach(b, func(b *testing.B, w *world) {
 		ctx := context.Background()
 		ids := make([]int64, 0, len(w.tail))
 		var ot, base benchutil.OpTimer
 		rd := bytes.NewReader(nil)
+		// The floor's allocations per message, to leave them out.
+		fo0, fb0 := benchutil.Allocs()
+		nf := min(len(w.tail), 4096)
+		for j := range nf {
+			r := &w.tail[j]
+			rd.Reset(w.blob[r.off : r.off+r.n])
+			sinkStd, _ = mail.ReadMessage(rd)
+		}
+		fo1, fb1 := benchutil.Allocs()
+		floorObjs, floorBytes := float64(fo1-fo0)/float64(nf), float64(fb1-fb0)/float64(nf)
 		bytesIn := 0
 		b.ReportAllocs()
 		i := 0
+		o0, b0 := benchutil.Allocs()
 		ot.Start()
 		base.Start()
 		for b.Loop() {
 			if i == len(w.tail) {
 				ids, i = rewind(ctx, b, &ot, w.eng, ids), 0
 			}
-			if i%floorEvery == 0 {
-				b.StopTimer()
-				ot.Pause()
-				for j := range floorBurst {
-					r := &w.tail[(i+j)%len(w.tail)]
-					rd.Reset(w.blob[r.off : r.off+r.n])
-					base.Begin()
-					m, err := mail.ReadMessage(rd)
-					base.Tick()
-					if err != nil {
-						b.Fatal(err)
-					}
-					sinkStd = m
-				}
-				b.StartTimer() // its ReadMemStats before the op timer resumes
-				ot.Resume()
-			}
 			r := &w.tail[i]
 			raw := w.blob[r.off : r.off+r.n]
+			floor := func() {
+				rd.Reset(raw)
+				m, err := mail.ReadMessage(rd)
+				if err != nil {
+					panic(err)
+				}
+				sinkStd = m
+			}
+			if i%2 == 0 {
+				ot.Floor(&base, floor)
+			}
+			ot.Begin()
 			m := parse(raw, r.folder)
 			_, _, t, ok := replayOne(ctx, w.eng, m, r)
 			ot.Tick()
+			if i%2 == 1 {
+				ot.Floor(&base, floor)
+			}
 			if ok {
 				ids = append(ids, t.ID)
 			}
 			bytesIn += len(raw)
 			i++
 		}
+		o1, b1 := benchutil.Allocs()
 		ot.Report(b)
+		b.ReportMetric(float64(o1-o0)/float64(b.N)-floorObjs, "job-allocs/op")
+		b.ReportMetric(float64(b1-b0)/float64(b.N)-floorBytes, "job-B/op")
 		if mean := ot.Mean(); mean > 0 {
 			b.ReportMetric(float64(time.Second)/float64(mean), "msgs/s")
 		}
@@ -285,13 +298,6 @@ func BenchmarkParseCorrelateTrack(b *testing.B) {
 		untrack(ctx, w.eng, ids)
 	})
 }
-
-// Every floorEvery jobs, BenchmarkParseCorrelateTrack measures its floor on
-// floorBurst messages, untimed.
-const (
-	floorEvery = 256
-	floorBurst = 64
-)
 
 // BenchmarkMemory reports the heap the store holds per tracked email:
 // runtime.MemStats.HeapAlloc after two collections once the store is built,
