@@ -890,15 +890,73 @@ func (s *Store) Probe(ctx context.Context, keys []correlate.Key, limit int, dst 
 	if !s.ready() {
 		return dst, nil
 	}
-	var one [1]uint32
+	if len(keys) > probeBatch {
+		for i := 0; i < len(keys); i += probeBatch {
+			dst = s.probe(keys[i:min(i+probeBatch, len(keys))], i, limit, dst)
+		}
+		return dst, nil
+	}
+	return s.probe(keys, 0, limit, dst), nil
+}
+
+// probeBatch is how many keys probe looks up together.
+const probeBatch = 40
+
+// probe answers Probe for at most probeBatch keys, the first being key
+// number base, under the read lock. It goes in passes — every key's index
+// entry, then the emails' rows, then their records — so that the cache
+// misses of different keys, independent of one another, overlap instead of
+// waiting for each other: a message's ids are looked up in the time of
+// little more than one.
+func (s *Store) probe(keys []correlate.Key, base, limit int, dst []correlate.Hit) []correlate.Hit {
+	var (
+		h1s  [probeBatch]uint64
+		chks [probeBatch]uint32
+		vals [probeBatch]slot
+		oks  [probeBatch]bool
+	)
 	for i, k := range keys {
-		h1, chk := s.keyHash(k)
-		p := s.postings(h1, chk, &one)
+		h1s[i], chks[i] = s.keyHash(k)
+	}
+	for i := range keys {
+		vals[i], oks[i] = s.index[h1s[i]]
+	}
+	first := len(dst)
+	var one [1]uint32
+	for i := range keys {
+		if !oks[i] {
+			continue
+		}
+		var p []uint32
+		if v := vals[i]; v.isDirect() {
+			if v.chk() == chks[i] {
+				one[0] = v.id()
+				p = one[:]
+			}
+		} else {
+			p = s.postings(h1s[i], chks[i], &one)
+		}
 		for j := len(p) - 1; j >= 0 && j >= len(p)-limit; j-- {
-			dst = append(dst, correlate.Hit{Key: i, ID: int64(p[j]), Record: s.record(s.row(p[j]).record)})
+			dst = append(dst, correlate.Hit{Key: base + i, ID: int64(p[j])})
 		}
 	}
-	return dst, nil
+	var recs [2 * probeBatch]uint32
+	hits := dst[first:]
+	for j := range hits {
+		if j < len(recs) {
+			recs[j] = s.row(uint32(hits[j].ID)).record
+		}
+	}
+	for j := range hits {
+		var ri uint32
+		if j < len(recs) {
+			ri = recs[j]
+		} else {
+			ri = s.row(uint32(hits[j].ID)).record
+		}
+		hits[j].Record = s.record(ri)
+	}
+	return dst
 }
 
 // Candidates implements correlate.Store.
