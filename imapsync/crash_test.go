@@ -66,8 +66,18 @@ func TestCrash(t *testing.T) {
 	d := needDovecot(t)
 	const n = 3000
 	mb, known := crashMailbox(t, d, n)
-	dir := t.TempDir()
 	job := workerJob{Holder: "w", Once: true, LeaseTTL: 2 * time.Second, Mailboxes: []workerMailbox{mb}, Known: known}
+	killFiveTimes(t, job, n, 1)
+}
+
+// killFiveTimes runs job (a worker process syncing a mailbox of n
+// messages into SQLite) to the end, then into another store five times
+// killed with SIGKILL, each after a random number of messages (random from
+// seed), and a sixth time to the end: the second ledger must equal the
+// first, with no email stored twice.
+func killFiveTimes(t *testing.T, job workerJob, n int, seed uint64) {
+	t.Helper()
+	dir := t.TempDir()
 
 	// The uninterrupted run.
 	job.Store = "sqlite:" + filepath.Join(dir, "whole.db")
@@ -80,7 +90,7 @@ func TestCrash(t *testing.T) {
 
 	// Killed five times, at a random number of messages into each run.
 	job.Store = "sqlite:" + filepath.Join(dir, "killed.db")
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), seed))
 	kills := 0
 	for kills < 5 {
 		w := startWorker(t, job)

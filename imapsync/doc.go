@@ -1,9 +1,11 @@
-// Package imapsync is server-side synchronization over IMAP: it connects
-// to live mailboxes, reads their Inbox, the tracked folders under it and
-// (when asked) Sent, correlates every new email with a correlate.Engine,
-// files it in a store.Store, and re-links an email a person drags into a
-// tracked folder from any device — what Dynamics 365 server-side
-// synchronization does with Exchange, for any IMAP server.
+// Package imapsync is server-side synchronization over IMAP and POP3: it
+// connects to live mailboxes, reads their Inbox, the tracked folders under
+// it and (when asked) Sent, correlates every new email with a
+// correlate.Engine, files it in a store.Store, and re-links an email a
+// person drags into a tracked folder from any device — what Dynamics 365
+// server-side synchronization does with Exchange, for any IMAP server; and
+// what its POP3 profiles do, email only, for a POP3 mailbox (see POP3
+// below).
 //
 //	st := memstore.New()                        // or sqlstore: SQLite, PostgreSQL
 //	rules := &folder.Rules{}
@@ -27,8 +29,8 @@
 // Headers are fetched with UID FETCH BODY.PEEK[HEADER] and RFC822.SIZE in
 // batches; a body only when the guardrails need it (a bounce, to find the
 // message it returns), bounded by Options.MaxBodyBytes. Folders are opened
-// with EXAMINE (read-only) and every fetch PEEKs: the sync never sets
-// \Seen, never deletes, moves or flags anything on the server.
+// with EXAMINE (read-only) and every fetch PEEKs: the IMAP sync never
+// sets \Seen, never deletes, moves or flags anything on the server.
 //
 // # Sync state and crash safety
 //
@@ -85,14 +87,51 @@
 // once, and a dead worker's mailboxes are taken over when its leases
 // expire.
 //
+// # POP3
+//
+// A Mailbox whose URL is pop3s:// (TLS) or pop3:// (STLS required unless
+// the host is loopback) is a POP3 mailbox: its maildrop is read as the
+// Inbox, with the same pipeline, leases, workers, backoff and Status. POP3
+// has no folders and no moves: a POP3 mailbox with folder rules or Sent is
+// refused. Each pass is a session of its own, ended with QUIT (a POP3
+// session sees the maildrop as it was at login, and may lock it against
+// the person's own mail program), and passes run every
+// Options.PollInterval: POP3 has no IDLE.
+//
+// The state is one row per message done, POP3StatePrefix + address +
+// "/uidl/" + its UIDL (RFC 1939), whose value is the message's size and a
+// digest of its header: written in the same store.Apply as the email it
+// covers, and loaded once per pass with store.Store.States, so a 10,000-
+// message maildrop costs no 10,000-entry blob rewritten per message. Rows
+// of messages gone from the server are removed. A server without UIDL is
+// refused (CauseUnsupported): without unique ids the sync cannot tell the
+// mail it read from new mail. A server that loses its UID list gives UIDLs
+// again, and one may then name a message never read: a UIDL whose message
+// has another size is read again, and when the last message done has
+// another header every message is read again, deduplicated by Message-ID.
+//
+// Headers come by TOP n 0, pipelined where the server offers PIPELINING
+// (RFC 2449), in batches of Options.BatchSize; a message is retrieved
+// whole (RETR) only when the guardrails need its body (a bounce), kept to
+// Options.MaxBodyBytes, or from a server without TOP (a server that keeps
+// IMAP flags too, as Dovecot, marks a retrieved message \Seen; TOP does
+// not). Nothing is deleted,
+// unless Mailbox.DeleteFromServer asks to leave nothing on the server:
+// then each message is deleted (DELE, made at QUIT) once its writes are
+// committed — a session cut before QUIT deletes nothing, and the next
+// pass, finding the messages done, deletes them. Passwords go by USER and
+// PASS (AUTH PLAIN where USER is not offered), tokens by AUTH XOAUTH2
+// (RFC 5034), as Gmail and Microsoft 365 take them.
+//
 // # Sources
 //
 // The per-message pipeline — parse, fetch a bounce's body, Options.Known,
 // correlate, the incoming-email filter, Put or Relink with the cursor in
 // one Apply, Event and Counts — and everything around it (leases, workers,
-// backoff, Status) knows nothing of IMAP but a folder's cursor and a
-// function that fetches a body. imap.go speaks IMAP; pass.go finds the
-// folders and merges their mail. A POP3 source plugs in beside them with
-// its own wire code and a pass over one folder whose state is the set of
-// UIDLs done.
+// backoff, Status) knows nothing of IMAP or POP3 but a folder's cursor (or
+// a message's row) and functions that fetch headers and a body. imap.go
+// speaks IMAP and pass.go finds the folders and merges their mail;
+// pop3.go speaks POP3 (with internal/pop3) and pop3pass.go reads a
+// maildrop. Both plug into the Syncer as a source: a pass, a wait, a
+// close.
 package imapsync

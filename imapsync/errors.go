@@ -34,6 +34,10 @@ const (
 	CauseMessage Cause = "message"
 	// CauseConfig: the mailbox's configuration is unusable (permanent).
 	CauseConfig Cause = "configuration"
+	// CauseUnsupported: the server lacks what the sync needs — a POP3
+	// server without UIDL, which cannot say which messages were read
+	// before (permanent).
+	CauseUnsupported Cause = "server unsupported"
 )
 
 // An Error is a failure of one mailbox's sync: its cause, whether it is
@@ -78,7 +82,8 @@ func classify(mailbox string, err error) *Error {
 }
 
 // IsPermanent reports whether err stops a mailbox (authentication refused,
-// no TLS, Inbox gone, a bad configuration) rather than being retried.
+// no TLS, Inbox gone, a bad configuration, a POP3 server without UIDL)
+// rather than being retried.
 func IsPermanent(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Permanent

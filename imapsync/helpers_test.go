@@ -69,13 +69,25 @@ type world struct {
 	known  map[string]correlate.Record
 }
 
+// newWorld returns a world over the in-process IMAP server, with the user
+// "support" (password "secret").
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	srv, err := imapfake.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	srv.AddUser("support", "secret")
-	w := &world{t: t, srv: srv, st: memstore.New(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
+	w := serverlessWorld(t)
+	w.srv = srv
+	return w
+}
+
+// serverlessWorld returns a world without its server: a store, folder
+// rules, and an engine over both.
+func serverlessWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, st: memstore.New(), rules: &folder.Rules{}, known: map[string]correlate.Record{}}
+	var err error
 	w.eng, err = mailcorrelate.New(w.st, &mailcorrelate.Options{Folders: w.rules})
 	require.NoError(t, err)
 	return w
@@ -155,6 +167,24 @@ func (w *world) eventsCopy() []Event {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]Event(nil), w.events...)
+}
+
+// runFor runs s in the background for at most limit. The function it
+// returns stops the run and waits for it to end; it is called when the
+// test ends too, so that a test failing half way leaves no sync running.
+func runFor(t *testing.T, s *Syncer, limit time.Duration) (stop func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // eventually waits until cond holds, failing after d.

@@ -21,7 +21,6 @@ import (
 	"github.com/emersion/go-imap/responses"
 	"github.com/emersion/go-sasl"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
-	"golang.org/x/oauth2"
 )
 
 // The IMAP layer: connecting, authenticating, listing folders with their
@@ -153,15 +152,11 @@ func (ic *imapConn) login(mb *mailbox) error {
 	var err error
 	switch {
 	case mb.cfg.TokenSource != nil:
-		tok, terr := mb.cfg.TokenSource.Token()
+		tok, terr := accessToken(mb)
 		if terr != nil {
-			var re *oauth2.RetrieveError
-			if errors.As(terr, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
-				return permanent(CauseAuth, fmt.Errorf("OAuth2 token refused: %w", terr))
-			}
-			return transient(CauseAuth, fmt.Errorf("OAuth2 token: %w", terr))
+			return terr
 		}
-		x := &xoauth2{user: user, token: tok.AccessToken}
+		x := &xoauth2{user: user, token: tok}
 		status, err = ic.authenticate(x)
 		if err == nil && status != nil && status.Type != imap.StatusRespOk && len(x.failed) > 0 {
 			status.Info += " (" + sanitize(string(x.failed)) + ")"
@@ -430,10 +425,13 @@ func sortUIDs(u []uint32) {
 
 // fetched is one message's header as fetched.
 type fetched struct {
-	uid          uint32
+	uid          uint32 // over POP3: the message number in the session
 	size         int64
-	internalDate time.Time
+	internalDate time.Time // over POP3: the newest Received date, else Date
 	header       []byte
+	// uidl and hash are a POP3 message's unique id and the digest of its
+	// header (which tells a UIDL the server gave to another message).
+	uidl, hash string
 	// msg is the parsed header (nil when unreadable, perr says why).
 	msg  *correlate.Message
 	perr error

@@ -32,7 +32,7 @@ const (
 	DefaultMinBackoff = time.Second
 	// DefaultMaxBackoff is the longest wait before a reconnect.
 	DefaultMaxBackoff = 5 * time.Minute
-	// DefaultTimeout bounds connecting and each IMAP command.
+	// DefaultTimeout bounds connecting and each IMAP or POP3 command.
 	DefaultTimeout = 60 * time.Second
 	// DefaultMaxMessageBytes bounds the size of a message the sync reads
 	// (RFC822.SIZE); a larger one is reported and skipped.
@@ -50,15 +50,18 @@ type Mailbox struct {
 	// belongs to; it names the mailbox in Status, in tracked emails
 	// (correlate.Tracked.Mailbox), in folder rules and in the lease.
 	Address string `json:"address"`
-	// URL is the IMAP server: imaps://[USER@]HOST[:PORT] (TLS, port 993),
-	// or imap://[USER@]HOST[:PORT] (port 143), where STARTTLS is required
-	// unless the host is a loopback address. The user in the URL is the
+	// URL is the server: imaps://[USER@]HOST[:PORT] (IMAP over TLS, port
+	// 993), or imap://[USER@]HOST[:PORT] (port 143), where STARTTLS is
+	// required unless the host is a loopback address; for a POP3 mailbox
+	// pop3s://[USER@]HOST[:PORT] (TLS, port 995) or pop3://[USER@]HOST[:PORT]
+	// (port 110, STLS required unless loopback). The user in the URL is the
 	// login name; Username overrides it, and without either the Address
 	// is the login name. A password in the URL is refused: give Password.
 	URL string `json:"url"`
 	// Username is the login name; see URL.
 	Username string `json:"username,omitempty"`
-	// Password authenticates by LOGIN (or AUTHENTICATE PLAIN).
+	// Password authenticates by LOGIN (or AUTHENTICATE PLAIN); over POP3
+	// by USER and PASS (or AUTH PLAIN).
 	Password string `json:"-"`
 	// TokenSource, when set, authenticates by SASL XOAUTH2 (Gmail,
 	// Microsoft 365) with the access token it returns; it is asked on every
@@ -73,18 +76,30 @@ type Mailbox struct {
 	// path (FolderPath, "Inbox/Clients/Contoso"): at first sight it binds
 	// to the folder's server id (MAILBOXID, Dovecot's X-GUID, else name and
 	// UIDVALIDITY), so a rename keeps it. A FolderID equal to a server id
-	// binds to that folder directly.
+	// binds to that folder directly. POP3 has no folders: a POP3 mailbox
+	// with folder rules is refused.
 	Folders []folder.Mapping `json:"folders,omitempty"`
 	// After is "process email received after" (Dynamics'
 	// ProcessEmailReceivedAfter): older mail of Inbox and Sent, by the
 	// server's INTERNALDATE, is never read; in a tracked folder it is
 	// skipped on the folder's first pass only (later arrivals there are
-	// moves a person just made). The zero time reads everything.
+	// moves a person just made). The zero time reads everything. POP3
+	// has no INTERNALDATE: there, the date of the newest Received field
+	// (the server's delivery) is used, else the Date field.
 	After time.Time `json:"after,omitzero"`
 	// Sent tracks the Sent folder (the folder with SPECIAL-USE \Sent, else
 	// one named Sent, Sent Items, Sent Messages or Sent Mail), as Dynamics'
 	// AutoTrackSentFolderItems: off by default. Its mail is outgoing.
+	// POP3 reads only the Inbox: a POP3 mailbox with Sent is refused.
 	Sent bool `json:"sent,omitempty"`
+	// DeleteFromServer is for POP3 mailboxes that must leave nothing on
+	// the server (the POP3 way of a mailbox dedicated to the CRM): each
+	// message is deleted (DELE, then QUIT) once its email, or the fact
+	// that it stays untracked, is committed in the store — never before.
+	// Messages the sync could not read (Failed) or did not process
+	// (TooOld) stay. Off, the default, nothing is ever deleted; an IMAP
+	// mailbox with it is refused (the IMAP sync never deletes).
+	DeleteFromServer bool `json:"delete_from_server,omitempty"`
 	// Filter is the incoming-email filter (party.Filter); the zero value
 	// is Dynamics' default, ResponsesToTrackedEmail.
 	Filter party.Filter `json:"filter,omitzero"`
@@ -129,7 +144,8 @@ type Options struct {
 	LeaseTTL time.Duration
 	// PollInterval is the time between passes without IDLE, and the
 	// longest time between passes with it (IDLE on Inbox does not report
-	// moves between other folders); 0 means DefaultPollInterval.
+	// moves between other folders); a POP3 mailbox, which has no IDLE, is
+	// polled at this interval. 0 means DefaultPollInterval.
 	PollInterval time.Duration
 	// IdleRestart is how long one IDLE command lasts before it is
 	// re-issued (RFC 2177: before the server's 30-minute timeout); 0 means
@@ -137,20 +153,21 @@ type Options struct {
 	IdleRestart time.Duration
 	// NoIdle turns IDLE off: the sync polls every PollInterval.
 	NoIdle bool
-	// BatchSize is the number of messages fetched per UID FETCH; 0 means
+	// BatchSize is the number of messages fetched per UID FETCH (per
+	// group of pipelined TOP commands over POP3); 0 means
 	// DefaultBatchSize.
 	BatchSize int
 	// MinBackoff and MaxBackoff bound the wait before a reconnect after a
 	// transient failure (exponential, with jitter); 0 means the defaults.
 	MinBackoff, MaxBackoff time.Duration
-	// Timeout bounds connecting and each IMAP command; 0 means
+	// Timeout bounds connecting and each IMAP or POP3 command; 0 means
 	// DefaultTimeout.
 	Timeout time.Duration
 	// MaxMessageBytes, MaxHeaderBytes and MaxBodyBytes bound what is read
 	// of one message; 0 means the defaults.
 	MaxMessageBytes, MaxHeaderBytes, MaxBodyBytes int64
-	// TLSConfig is used for imaps:// and STARTTLS; nil means the system
-	// roots and the URL's host name.
+	// TLSConfig is used for imaps://, pop3s://, STARTTLS and STLS; nil
+	// means the system roots and the URL's host name.
 	TLSConfig *tls.Config
 	// Dial connects to the server; nil means a net.Dialer with Timeout.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -211,14 +228,15 @@ func (o *Options) withDefaults() Options {
 
 // endpoint is a parsed Mailbox.URL.
 type endpoint struct {
-	tls      bool   // imaps://
+	pop3     bool   // pop3:// or pop3s://
+	tls      bool   // imaps://, pop3s://
 	host     string // without port
 	addr     string // host:port
 	user     string
 	loopback bool
 }
 
-// parseURL reads an imap:// or imaps:// URL.
+// parseURL reads an imap://, imaps://, pop3:// or pop3s:// URL.
 func parseURL(raw string) (endpoint, error) {
 	var e endpoint
 	u, err := url.Parse(raw)
@@ -229,8 +247,12 @@ func parseURL(raw string) (endpoint, error) {
 	case "imaps":
 		e.tls = true
 	case "imap":
+	case "pop3s":
+		e.pop3, e.tls = true, true
+	case "pop3":
+		e.pop3 = true
 	default:
-		return e, fmt.Errorf("URL %q: scheme must be imap or imaps", redact(u))
+		return e, fmt.Errorf("URL %q: scheme must be imap, imaps, pop3 or pop3s", redact(u))
 	}
 	if u.User != nil {
 		if _, set := u.User.Password(); set {
@@ -244,9 +266,15 @@ func parseURL(raw string) (endpoint, error) {
 	}
 	port := u.Port()
 	if port == "" {
-		port = "143"
-		if e.tls {
+		switch {
+		case e.pop3 && e.tls:
+			port = "995"
+		case e.pop3:
+			port = "110"
+		case e.tls:
 			port = "993"
+		default:
+			port = "143"
 		}
 	} else if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
 		return e, fmt.Errorf("URL %q: bad port", redact(u))

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
@@ -49,17 +50,34 @@ type folderRun struct {
 	initial bool   // no UID done before: Mailbox.After applies to rules too
 	fs      folderStatus
 
-	uids  []uint32 // still to fetch
+	uids  []uint32 // still to fetch (over POP3: message numbers)
 	batch []fetched
 	next  int
+	// fetch fetches and parses the headers of messages (from any
+	// goroutine: it takes the pass's connection lock).
+	fetch func(uids []uint32) ([]fetched, error)
 	// body fetches at most max bytes of a message's body (for bounces).
-	body func(uid uint32, max int64) ([]byte, error)
+	body func(f *fetched, max int64) ([]byte, error)
+	// onMark, when set, records that a message is done (POP3: a UIDL row
+	// that rides with the next write); keep says it must stay on the
+	// server (not processed). Without it the folder's cursor moves.
+	onMark func(f *fetched, keep bool)
 	// pre delivers the next batch, fetched in the background; nil when
 	// none is coming.
 	pre chan prefetched
 }
 
 func (f *folderRun) dirty() bool { return f.done != f.cur }
+
+// mark records that message m is processed: it is done once this
+// message's writes, or a later one's, commit.
+func (f *folderRun) mark(m *fetched, keep bool) {
+	if f.onMark != nil {
+		f.onMark(m, keep)
+		return
+	}
+	f.done.UID = m.uid
+}
 
 func (f *folderRun) state() store.State {
 	b, _ := json.Marshal(f.done)
@@ -85,6 +103,8 @@ type passRun struct {
 	list    []folderInfo            // LIST, when needed
 	byID    map[string]folderStatus // STATUS of listed folders, when searched
 	notices []string
+	// pop is the POP3 side of the pass (its UIDL rows), nil over IMAP.
+	pop *popRun
 
 	// While mail is merged, the next batch of each folder is fetched (and
 	// parsed) in the background as the current one is processed: connMu
@@ -250,13 +270,15 @@ func (p *passRun) addFolder(role, key string, rule *folder.Mapping, curs map[str
 	f.done.ID, f.done.Path, f.done.UIDValidity, f.done.ModSeq = fs.id, fs.name, fs.uidValidity, fs.modSeq
 	f.done.Disabled = ""
 	f.initial = f.done.UID == 0
-	f.body = func(uid uint32, max int64) ([]byte, error) {
+	path, uv := f.done.Path, f.done.UIDValidity
+	f.fetch = func(uids []uint32) ([]fetched, error) { return p.fetchBatch(path, uv, uids) }
+	f.body = func(m *fetched, max int64) ([]byte, error) {
 		p.connMu.Lock()
 		defer p.connMu.Unlock()
 		if err := p.ic.examine(f.done.Path, f.done.UIDValidity); err != nil {
 			return nil, p.folderErr(f, err)
 		}
-		return p.ic.fetchText(uid, max)
+		return p.ic.fetchText(m.uid, max)
 	}
 	p.folders = append(p.folders, f)
 	return f
@@ -580,7 +602,7 @@ func (p *passRun) refill(f *folderRun) error {
 		f.pre = nil
 		b, err = r.batch, r.err
 	} else {
-		b, err = p.fetchBatch(f.done.Path, f.done.UIDValidity, p.take(f))
+		b, err = f.fetch(p.take(f))
 	}
 	if err != nil {
 		if errors.Is(err, errNoFolder) || errors.Is(err, errUIDValidity) {
@@ -590,13 +612,13 @@ func (p *passRun) refill(f *folderRun) error {
 	}
 	f.batch, f.next = b, 0
 	if len(f.uids) > 0 {
-		path, uv, uids := f.done.Path, f.done.UIDValidity, p.take(f)
+		fetch, uids := f.fetch, p.take(f)
 		ch := make(chan prefetched, 1)
 		f.pre = ch
 		p.inflight.Add(1)
 		go func() {
 			defer p.inflight.Done()
-			b, err := p.fetchBatch(path, uv, uids)
+			b, err := fetch(uids)
 			ch <- prefetched{b, err}
 		}()
 	}
@@ -646,14 +668,17 @@ func headDate(f *fetched) time.Time {
 	return f.internalDate
 }
 
-// flush writes the cursors of folders whose last messages needed no other
-// write.
+// flush writes the cursors of folders (the UIDL rows of messages) whose
+// last messages needed no other write.
 func (p *passRun) flush(ctx context.Context) error {
 	var b store.Batch
 	for _, f := range p.folders {
 		if f.dirty() {
 			b.States = append(b.States, f.state())
 		}
+	}
+	if p.pop != nil {
+		b.States = append(b.States, p.pop.pending()...)
 	}
 	if len(b.States) == 0 {
 		return nil
@@ -662,27 +687,58 @@ func (p *passRun) flush(ctx context.Context) error {
 	if _, err := p.s.st.Apply(context.WithoutCancel(ctx), b); err != nil {
 		return storeErr(err)
 	}
-	for _, f := range p.folders {
-		f.cur = f.done
-	}
+	p.committed()
 	return nil
 }
 
 // commit writes b with the cursors of every folder processed so far: the
-// message's own folder, and the folders whose untracked mail waited.
+// message's own folder, and the folders whose untracked mail waited (over
+// POP3: the UIDL rows of the message and of the untracked mail before it).
 func (p *passRun) commit(ctx context.Context, b store.Batch) (store.Result, error) {
 	for _, f := range p.folders {
 		if f.dirty() {
 			b.States = append(b.States, f.state())
 		}
 	}
+	if p.pop != nil {
+		b.States = append(b.States, p.pop.pending()...)
+	}
 	b.Lease = p.mb.currentLease()
 	res, err := p.s.st.Apply(context.WithoutCancel(ctx), b)
 	if err != nil {
+		if !errors.Is(err, correlate.ErrNotFound) {
+			// Nothing of b was written, the message's email included: the
+			// progress it carried must not ride with a later write (the
+			// pass's flush), or the message would be done without its
+			// email. The pass ends; the next one reads it again. (A Relink
+			// of an email deleted meanwhile is the exception: the caller
+			// goes on, and the progress waits for the next write.)
+			p.rollback()
+		}
 		return res, storeErr(err)
 	}
+	p.committed()
+	return res, nil
+}
+
+// rollback forgets the progress not committed: cursors go back to the
+// store's (a folder found recreated included: the next pass finds it
+// again), pending UIDL rows are dropped.
+func (p *passRun) rollback() {
+	for _, f := range p.folders {
+		f.done = f.cur
+	}
+	if p.pop != nil {
+		p.pop.rows = p.pop.rows[:0]
+	}
+}
+
+// committed records that the cursors and rows written are the store's.
+func (p *passRun) committed() {
 	for _, f := range p.folders {
 		f.cur = f.done
 	}
-	return res, nil
+	if p.pop != nil {
+		p.pop.committed()
+	}
 }

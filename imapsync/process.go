@@ -51,12 +51,15 @@ func (a Action) String() string {
 // Options.OnMessage after its writes committed.
 type Event struct {
 	// Mailbox is the mailbox's address; Folder the folder's name on the
-	// server and FolderID its id; UID the message's UID there.
+	// server and FolderID its id; UID the message's UID there. A POP3
+	// mailbox's messages are in "INBOX", with no folder id, no UID and no
+	// UIDVALIDITY: UIDL is the message's unique id on the server.
 	Mailbox     string
 	Folder      string
 	FolderID    string
 	UID         uint32
 	UIDValidity uint32
+	UIDL        string
 	// Message is the message as parsed (its header, and its body for a
 	// bounce); nil when unreadable.
 	Message *correlate.Message
@@ -97,9 +100,11 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 	s, mb := p.s, p.mb
 	ev := Event{Mailbox: mb.addr, Folder: fo.done.Path, FolderID: fo.done.ID, UID: f.uid,
 		UIDValidity: fo.done.UIDValidity, Message: f.msg, ParseErr: f.perr}
+	if f.uidl != "" {
+		ev.UID, ev.UIDL = 0, f.uidl // a POP3 message number changes between sessions
+	}
 	var c Counts
 	c.Fetched = 1
-	fo.done.UID = f.uid // done once this message's writes (or a later batch's) commit
 	var b store.Batch
 	m := f.msg
 	switch {
@@ -110,6 +115,7 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 	}
 	if ev.Action == Failed {
 		c.Errors = 1
+		fo.mark(&f, true)
 		return p.finish(ctx, fo, ev, c, b)
 	}
 	m.Mailbox = mb.cfg.Address
@@ -122,6 +128,7 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 	if after := mb.cfg.After; !after.IsZero() && (fo.role != roleRule || fo.initial) && !f.internalDate.IsZero() && f.internalDate.Before(after) {
 		ev.Action, ev.Reason = TooOld, "received "+f.internalDate.UTC().Format("2006-01-02 15:04")+", before the mailbox's start date"
 		c.Skipped = 1
+		fo.mark(&f, true)
 		return p.finish(ctx, fo, ev, c, b)
 	}
 	id := m.MessageID
@@ -133,6 +140,7 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		switch {
 		case err == nil:
 			ev.Email = t
+			fo.mark(&f, false)
 			return p.existing(ctx, fo, ev, c, t)
 		case !errors.Is(err, correlate.ErrNotFound):
 			return storeErr(err)
@@ -154,7 +162,7 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		if cl := d.Classification; cl.Class == correlate.Bounce && cl.Original == nil && len(m.Body) == 0 {
 			// The guardrails read a bounce's body to find the message it
 			// returns: fetch it, bounded, and correlate the whole.
-			body, err := fo.body(f.uid, s.o.MaxBodyBytes)
+			body, err := fo.body(&f, s.o.MaxBodyBytes)
 			if err != nil {
 				return err
 			}
@@ -194,6 +202,11 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		}
 		how = d.Match
 	}
+	// Done once this message's writes (or a later one's) commit: marked
+	// only now, after every fetch and lookup that can fail, so that a pass
+	// that fails here does not write a cursor past a message it never
+	// processed.
+	fo.mark(&f, false)
 	if !track {
 		ev.Action = Untracked
 		c.Untracked = 1

@@ -46,6 +46,9 @@ type Counts struct {
 	// Errors: messages that could not be processed (malformed, oversize),
 	// reported and skipped, plus failed passes.
 	Errors int64 `json:"errors"`
+	// Deleted: POP3 messages deleted from the server once filed
+	// (Mailbox.DeleteFromServer), counted when the server confirmed.
+	Deleted int64 `json:"deleted,omitempty"`
 }
 
 // A Status is a mailbox's health, what Dynamics shows as mailbox alerts:
@@ -81,7 +84,8 @@ type Notice struct {
 
 // A FolderStatus is one folder the sync reads.
 type FolderStatus struct {
-	// Role is "inbox", "sent" or "rule".
+	// Role is "inbox", "sent" or "rule" (a POP3 mailbox has only its
+	// "inbox", named INBOX).
 	Role string `json:"role"`
 	// Path is the folder's name on the server; ID its server id.
 	Path string `json:"path"`
@@ -95,6 +99,10 @@ type FolderStatus struct {
 	ModSeq uint64 `json:"modseq,omitempty"`
 	// Disabled says why a rule's folder is not read.
 	Disabled string `json:"disabled,omitempty"`
+	// UIDLs is, for a POP3 mailbox, the number of messages on the server
+	// already done (their UIDLs are in the sync state) as of the last
+	// pass.
+	UIDLs int `json:"uidls,omitempty"`
 }
 
 const maxNotices = 50

@@ -116,10 +116,7 @@ func TestRefusedPassword(t *testing.T) {
 	bad := Mailbox{Address: "bob@fabrikam.example", URL: w.url("bob"), Password: "wrong"}
 	o := w.options(w.mailbox(), bad)
 	s := w.syncer(o)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 10*time.Second)
 	eventually(t, 5*time.Second, "bob stopped, support synced", func() bool {
 		_, ok := w.tracked(ids[1])
 		return ok && statusOf(s, "bob@fabrikam.example").State == StateStopped && statusOf(s, testAddr).State == StateIdle
@@ -128,8 +125,7 @@ func TestRefusedPassword(t *testing.T) {
 	assert.Equal(t, CauseAuth, st.Cause)
 	assert.Contains(t, st.LastError, "authentication refused")
 	assert.Equal(t, StateIdle, statusOf(s, testAddr).State, "the other mailbox goes on")
-	cancel()
-	<-done
+	stop()
 	assert.Equal(t, 1, w.srv.Logins(), "a refused password is not retried (one login, support's)")
 }
 
@@ -143,22 +139,47 @@ func TestDroppedMidFetch(t *testing.T) {
 	o.BatchSize = 8
 	s := w.syncer(o)
 	w.srv.DropAfter(13)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop := runFor(t, s, 20*time.Second)
 	eventually(t, 15*time.Second, "every reply tracked", func() bool {
 		_, ok := w.tracked(ids[len(ids)-1])
 		return ok
 	})
-	cancel()
-	<-done
+	stop()
 	l := ledgerOf(t, w.st)
 	assert.Len(t, l, len(ids), "each message stored once")
 	st := statusOf(s, testAddr)
 	assert.Equal(t, CauseConnect, st.Cause, "the drop was reported: %s", st.LastError)
 	assert.GreaterOrEqual(t, w.srv.Logins(), 2, "it reconnected")
 	assert.Equal(t, int64(len(ids)), st.Counts.Tracked)
+}
+
+// TestDroppedMidBounceBody: the connection dropped while a bounce's body
+// is fetched → the bounce is processed after the reconnect, not skipped:
+// a message is done only once everything it needs was fetched (a defect:
+// the cursor moved past the bounce before its body came, and the pass's
+// final flush wrote it).
+func TestDroppedMidBounceBody(t *testing.T) {
+	w := newWorld(t)
+	ids := w.conversation("a", caseA, 1, t0)
+	_, err := w.srv.Append("support", "INBOX", t0.Add(time.Hour), bounceRaw(ids[1], "customer@contoso.example", t0.Add(time.Hour)))
+	require.NoError(t, err)
+	s := w.syncer(w.options(w.mailbox()))
+	w.srv.DropAfter(4) // three headers, then the bounce's body
+	stop := runFor(t, s, 20*time.Second)
+	bounced := func() bool {
+		for _, ev := range w.eventsCopy() {
+			if ev.UID == 3 && ev.Message != nil && len(ev.Message.Body) > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	eventually(t, 15*time.Second, "the bounce processed with its body after the reconnect", func() bool {
+		return bounced() && statusOf(s, testAddr).State == StateIdle
+	})
+	stop()
+	assert.GreaterOrEqual(t, w.srv.Logins(), 2, "it reconnected")
+	assert.Equal(t, CauseConnect, statusOf(s, testAddr).Cause)
 }
 
 // TestMoveRelinks: a person drags a tracked email into a tracked folder
@@ -183,10 +204,7 @@ func TestMoveRelinks(t *testing.T) {
 				o.PollInterval = 100 * time.Millisecond
 			}
 			s := w.syncer(o)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- s.Run(ctx) }()
+			stop := runFor(t, s, 30*time.Second)
 			eventually(t, 5*time.Second, "first pass", func() bool {
 				got, ok := w.tracked(ids[1])
 				return ok && got.Record == caseA && statusOf(s, testAddr).State == StateIdle
@@ -221,8 +239,7 @@ func TestMoveRelinks(t *testing.T) {
 			})
 			got, _ := w.tracked(ids[1])
 			assert.Equal(t, acct, got.Record, "back in Inbox, it keeps its record")
-			cancel()
-			<-done
+			stop()
 			assert.Len(t, ledgerOf(t, w.st), 2, "a move re-links, it never stores the email twice")
 		})
 	}
@@ -465,16 +482,19 @@ func TestNoSTARTTLS(t *testing.T) {
 
 func TestParseURL(t *testing.T) {
 	for _, tc := range []struct {
-		url, addr, user string
-		tls, loopback   bool
-		err             string
+		url, addr, user     string
+		tls, loopback, pop3 bool
+		err                 string
 	}{
 		{url: "imaps://anna@imap.example", addr: "imap.example:993", user: "anna", tls: true}, // imaps: TLS on 993
 		{url: "imap://127.0.0.1:1143", addr: "127.0.0.1:1143", loopback: true},                // loopback: no STARTTLS needed
 		{url: "imap://anna%40fabrikam.com@outlook.office365.com", addr: "outlook.office365.com:143", user: "anna@fabrikam.com"},
 		{url: "imap://[::1]:143", addr: "[::1]:143", loopback: true},
-		{url: "imap://anna:secret@imap.example", err: "password"}, // never a password in a URL
-		{url: "pop3://imap.example", err: "scheme"},
+		{url: "imap://anna:secret@imap.example", err: "password"},                                       // never a password in a URL
+		{url: "pop3s://anna@pop.example", addr: "pop.example:995", user: "anna", tls: true, pop3: true}, // pop3s: TLS on 995
+		{url: "pop3://127.0.0.1:1110", addr: "127.0.0.1:1110", loopback: true, pop3: true},              // loopback: no STLS needed
+		{url: "POP3://pop.example", addr: "pop.example:110", pop3: true},                                // schemes are case-insensitive
+		{url: "http://imap.example", err: "scheme"},
 		{url: "imap://", err: "no host"},
 		{url: "imap://imap.example:99999", err: "port"},
 		{url: "imap://imap.example/INBOX", err: "path"},
@@ -486,6 +506,6 @@ func TestParseURL(t *testing.T) {
 			continue
 		}
 		require.NoError(t, err, tc.url)
-		assert.Equal(t, endpoint{tls: tc.tls, host: e.host, addr: tc.addr, user: tc.user, loopback: tc.loopback}, e, tc.url)
+		assert.Equal(t, endpoint{pop3: tc.pop3, tls: tc.tls, host: e.host, addr: tc.addr, user: tc.user, loopback: tc.loopback}, e, tc.url)
 	}
 }

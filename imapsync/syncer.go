@@ -19,9 +19,10 @@ import (
 )
 
 // A Syncer synchronizes mailboxes: it reads their Inbox, tracked folders
-// and (when asked) Sent folder, correlates every new message with its
-// engine and files it in its store, writing each folder's cursor in the
-// same transaction as the emails it covers.
+// and (when asked) Sent folder over IMAP, or their maildrop over POP3,
+// correlates every new message with its engine and files it in its store,
+// writing each folder's cursor (each POP3 message's UIDL) in the same
+// transaction as the emails it covers.
 type Syncer struct {
 	eng       *correlate.Engine
 	st        store.Store
@@ -128,6 +129,14 @@ func (s *Syncer) newMailbox(cfg Mailbox) (*mailbox, error) {
 	if cfg.Password == "" && cfg.TokenSource == nil {
 		return fail(errors.New("no Password and no TokenSource"))
 	}
+	switch {
+	case ep.pop3 && len(cfg.Folders) > 0:
+		return fail(errors.New("POP3 has no folders: folder rules need an IMAP server (imap:// or imaps://)"))
+	case ep.pop3 && cfg.Sent:
+		return fail(errors.New("POP3 reads only the Inbox: tracking Sent needs an IMAP server (imap:// or imaps://)"))
+	case !ep.pop3 && cfg.DeleteFromServer:
+		return fail(errors.New("DeleteFromServer is for POP3 mailboxes: the IMAP sync never deletes anything"))
+	}
 	if len(cfg.Folders) > 0 {
 		if s.rules == nil {
 			return fail(errors.New("folder rules given, but the engine has no folder correlator (set Options.Rules)"))
@@ -196,8 +205,62 @@ func (mb *mailbox) fail(now time.Time, e *Error) {
 	})
 }
 
-// leaseName is the name of a mailbox's lease.
-func (mb *mailbox) leaseName() string { return "imap/" + mb.addr }
+// leaseName is the name of a mailbox's lease: under the prefix of its
+// sync state.
+func (mb *mailbox) leaseName() string { return mb.statePrefix() + mb.addr }
+
+// statePrefix is StatePrefix, or POP3StatePrefix for a POP3 mailbox.
+func (mb *mailbox) statePrefix() string {
+	if mb.ep.pop3 {
+		return POP3StatePrefix
+	}
+	return StatePrefix
+}
+
+// A source is one session with a mailbox's server: IMAP (imap.go,
+// pass.go) or POP3 (pop3.go). The rest — the per-message pipeline,
+// leases, workers, backoff, Status — is the same for both.
+type source interface {
+	// pass reads the mailbox's new mail once; its writes are committed
+	// when it returns.
+	pass(ctx context.Context, s *Syncer, mb *mailbox) error
+	// wait returns when there may be new mail (IDLE, a poll), or with the
+	// error that ended the session, or ctx's.
+	wait(ctx context.Context, o *Options) error
+	// close ends the session.
+	close()
+}
+
+// connect opens a session with mb's server.
+func (s *Syncer) connect(ctx context.Context, mb *mailbox) (source, error) {
+	if mb.ep.pop3 {
+		return connectPOP3(ctx, mb, &s.o)
+	}
+	ic, err := connect(ctx, mb, &s.o)
+	if err != nil {
+		return nil, err
+	}
+	return &imapSource{ic: ic}, nil
+}
+
+// imapSource is an IMAP session: one connection for every pass, IDLE (or
+// a NOOP poll) in between.
+type imapSource struct {
+	ic    *imapConn
+	inbox folderStatus // Inbox as the last pass saw it
+}
+
+func (is *imapSource) pass(ctx context.Context, s *Syncer, mb *mailbox) error {
+	inbox, err := s.pass(ctx, mb, is.ic)
+	is.inbox = inbox
+	return err
+}
+
+func (is *imapSource) wait(ctx context.Context, o *Options) error {
+	return is.ic.wait(ctx, o.PollInterval, !o.NoIdle, o.IdleRestart, is.inbox)
+}
+
+func (is *imapSource) close() { is.ic.close() }
 
 // currentLease returns the lease to fence batches with.
 func (mb *mailbox) currentLease() *store.Lease {
@@ -249,14 +312,18 @@ func (s *Syncer) once(ctx context.Context, mb *mailbox) error {
 		return err
 	}
 	defer s.releaseWorker()
-	ic, err := connect(lctx, mb, &s.o)
+	src, err := s.connect(lctx, mb)
 	if err != nil {
 		e := classify(mb.addr, err)
 		mb.fail(s.o.Now(), e)
 		return e
 	}
-	defer ic.close()
-	if _, err := s.pass(lctx, mb, ic); err != nil {
+	defer src.close()
+	if err := src.pass(lctx, s, mb); err != nil {
+		if ctx.Err() == nil && lctx.Err() != nil {
+			// renew cancelled the pass: the lease was lost.
+			err = &Error{Cause: CauseLease, Err: fmt.Errorf("the lease expired during the pass: %w", err)}
+		}
 		e := classify(mb.addr, err)
 		mb.fail(s.o.Now(), e)
 		return e
@@ -412,10 +479,10 @@ func (s *Syncer) runMailbox(ctx context.Context, mb *mailbox) {
 func (s *Syncer) session(ctx context.Context, mb *mailbox) error {
 	failures := 0
 	for ctx.Err() == nil {
-		ic, err := connect(ctx, mb, &s.o)
+		src, err := s.connect(ctx, mb)
 		if err == nil {
-			err = s.connected(ctx, mb, ic, &failures)
-			ic.close()
+			err = s.connected(ctx, mb, src, &failures)
+			src.close()
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -434,20 +501,20 @@ func (s *Syncer) session(ctx context.Context, mb *mailbox) error {
 	return ctx.Err()
 }
 
-// connected runs passes and waits on one connection until an error.
-func (s *Syncer) connected(ctx context.Context, mb *mailbox, ic *imapConn, failures *int) error {
+// connected runs passes and waits on one session until an error.
+func (s *Syncer) connected(ctx context.Context, mb *mailbox, src source, failures *int) error {
 	for {
 		if err := s.acquireWorker(ctx); err != nil {
 			return err
 		}
-		inbox, err := s.pass(ctx, mb, ic)
+		err := src.pass(ctx, s, mb)
 		s.releaseWorker()
 		if err != nil {
 			return err
 		}
 		*failures = 0
 		mb.update(func(st *Status) { st.State = StateIdle; st.Failures = 0 })
-		if err := ic.wait(ctx, s.o.PollInterval, !s.o.NoIdle, s.o.IdleRestart, inbox); err != nil {
+		if err := src.wait(ctx, &s.o); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 	"github.com/mailcorrelate/mailcorrelate/store"
+	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 	"github.com/mailcorrelate/mailcorrelate/submit"
 )
@@ -66,18 +68,36 @@ func spooler(dir string) func(io.Reader) error {
 // BenchmarkSubmit sends the same kind of messages straight to an upstream
 // server and through the relay, interleaved in one run, from 4 clients at
 // once, each on its own connection, and reports both rates and their
-// ratio (target: relay >= 0.8 of direct). The upstream spools each message
-// to disk with fsync, as a mail server does (upstream=spool), or discards
-// it (upstream=discard: the relay's whole cost, against a server that does
-// nothing). Each relayed message is stamped, signed and tracked in a
-// memstore, an SQLite file or PostgreSQL (with MAILCORRELATE_TEST_POSTGRES).
-// ns/op is the time of one direct and one relayed message.
+// ratio (target: relay >= 0.8 of direct). The upstream is
+//
+//   - upstream=spool: a go-smtp server in the benchmark process that
+//     spools each message to disk with fsync before its 250, as a mail
+//     server does;
+//   - upstream=discard: the same server throwing messages away (the
+//     relay's whole cost, against a server that does nothing);
+//   - upstream=postfix: Debian's Postfix, a real submission server, at
+//     MAILCORRELATE_TEST_POSTFIX (.ci/postfix.sh: queue files synced by
+//     cleanup before the 250, then the discard transport); skipped when
+//     that is not set.
+//
+// Each relayed message is stamped, signed and tracked in a memstore, an
+// SQLite file or PostgreSQL (with MAILCORRELATE_TEST_POSTGRES). ns/op is
+// the time of one direct and one relayed message; cpu-µs/msg the benchmark
+// process's CPU time (clients, relay and, but for Postfix, the upstream)
+// per message; mta-cpu-µs/msg Postfix's own (every process of its master);
+// relay-db-cpu-µs/msg PostgreSQL's while the relay runs (with
+// MAILCORRELATE_PGDATA, as .ci/postgres.sh sets it); store-tx/msg the
+// relay's store transactions (Apply) per message.
 func BenchmarkSubmit(b *testing.B) {
 	for _, c := range []struct{ store, upstream string }{
 		{"memory", "spool"}, {"memory", "discard"}, {"sqlite", "spool"}, {"postgres", "spool"},
+		{"memory", "postfix"}, {"sqlite", "postfix"}, {"postgres", "postfix"},
 	} {
 		b.Run("store="+c.store+"/upstream="+c.upstream, func(b *testing.B) {
-			var st store.Store
+			if c.upstream == "postfix" && os.Getenv("MAILCORRELATE_TEST_POSTFIX") == "" {
+				b.Skip("no Postfix: set MAILCORRELATE_TEST_POSTFIX (.ci/postfix.sh)")
+			}
+			var st store.Store = memstore.New()
 			var dsn string
 			var opts *sqlstore.Options
 			switch c.store {
@@ -100,25 +120,38 @@ func BenchmarkSubmit(b *testing.B) {
 				}
 				st = s
 			}
-			benchSubmit(b, c.upstream, st)
+			benchSubmit(b, c.upstream, st, c.store == "postgres")
 		})
 	}
 }
 
-func benchSubmit(b *testing.B, upMode string, st store.Store) {
+func benchSubmit(b *testing.B, upMode string, st store.Store, pg bool) {
 	clients := benchClients
-	h := newHarness(b, st, func(o *submit.Options) { o.Logger = discardSlog() })
+	cs := &countingStore{Store: st}
+	upstream := os.Getenv("MAILCORRELATE_TEST_POSTFIX")
+	h := newHarness(b, cs, func(o *submit.Options) {
+		o.Logger = discardSlog()
+		if upMode == "postfix" {
+			o.Upstream.Addr = upstream
+		}
+	})
+	var mtaCPU func() time.Duration
 	switch upMode {
 	case "spool":
 		h.up.sink = spooler(b.TempDir())
+		upstream = h.up.Addr
+	case "postfix":
+		mtaCPU = treeCPU(b, filepath.Join(os.Getenv("MAILCORRELATE_TEST_POSTFIX_DIR"), "queue", "pid", "master.pid"),
+			"Postfix's master (MAILCORRELATE_TEST_POSTFIX_DIR)")
 	default:
 		h.up.sink = func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }
+		upstream = h.up.Addr
 	}
 	users := [][2]string{{"alice", "alice-pw"}, {"bob", "bob-pw"}}
 	direct := make([]*smtp.Client, clients)
 	relayed := make([]*smtp.Client, clients)
 	for i := range clients {
-		c, err := smtp.Dial(h.up.Addr)
+		c, err := smtp.Dial(upstream)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -168,19 +201,46 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 	run(relayed, 2*clients, true)
 	b.ReportAllocs()
 	b.ResetTimer()
-	var tDirect, tRelay, cDirect, cRelay time.Duration
+	// PostgreSQL's own CPU time, when .ci/postgres.sh says where its
+	// cluster is.
+	var dbCPU func() time.Duration
+	if dir := os.Getenv("MAILCORRELATE_PGDATA"); pg && dir != "" {
+		dbCPU = treeCPU(b, filepath.Join(dir, "data", "postmaster.pid"), "PostgreSQL's postmaster (MAILCORRELATE_PGDATA)")
+	}
+	var tDirect, tRelay, cDirect, cRelay, mDirect, mRelay, dRelay time.Duration
+	cs.applies.Store(0)
 	const rounds = 10
 	for r := range rounds {
 		n := b.N/rounds + 1
 		if r < b.N%rounds {
 			n++
 		}
+		// Postfix's CPU time is read between the timed stretches: reading
+		// /proc costs this process time of its own.
+		var m0, m1, d1 time.Duration
+		if mtaCPU != nil {
+			m0 = mtaCPU()
+		}
 		c0 := benchutil.CPUTime()
 		tDirect += run(direct, n, false)
+		cDirect += benchutil.CPUTime() - c0
+		if mtaCPU != nil {
+			m1 = mtaCPU()
+		}
+		if dbCPU != nil {
+			d1 = dbCPU()
+		}
 		c1 := benchutil.CPUTime()
 		tRelay += run(relayed, n, true)
-		cDirect += c1 - c0
 		cRelay += benchutil.CPUTime() - c1
+		if mtaCPU != nil {
+			m2 := mtaCPU()
+			mDirect += m1 - m0
+			mRelay += m2 - m1
+		}
+		if dbCPU != nil {
+			dRelay += dbCPU() - d1
+		}
 	}
 	b.StopTimer()
 	total := float64(rounds*(b.N/rounds+1) + b.N%rounds)
@@ -190,6 +250,69 @@ func benchSubmit(b *testing.B, upMode string, st store.Store) {
 	b.ReportMetric(rr/dr, "relay/direct")
 	b.ReportMetric(float64(cDirect)/total/1e3, "direct-cpu-µs/msg")
 	b.ReportMetric(float64(cRelay)/total/1e3, "relay-cpu-µs/msg")
+	if mtaCPU != nil {
+		b.ReportMetric(float64(mDirect)/total/1e3, "direct-mta-cpu-µs/msg")
+		b.ReportMetric(float64(mRelay)/total/1e3, "relay-mta-cpu-µs/msg")
+	}
+	if dbCPU != nil {
+		b.ReportMetric(float64(dRelay)/total/1e3, "relay-db-cpu-µs/msg")
+	}
+	b.ReportMetric(float64(cs.applies.Load())/total, "store-tx/msg")
+}
+
+// countingStore counts the relay's store transactions (Apply).
+type countingStore struct {
+	store.Store
+	applies atomic.Int64
+}
+
+func (s *countingStore) Apply(ctx context.Context, b store.Batch) (store.Result, error) {
+	s.applies.Add(1)
+	return s.Store.Apply(ctx, b)
+}
+
+// treeCPU returns a function that reads the CPU time a server has used so
+// far, from /proc: that of the process whose pid the first line of
+// pidFile holds (with its exited children's) and of every process it
+// started — Postfix's master and its daemons, PostgreSQL's postmaster and
+// its backends.
+func treeCPU(b *testing.B, pidFile, what string) func() time.Duration {
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		b.Fatalf("%s: %v", what, err)
+	}
+	root, _, _ := strings.Cut(string(raw), "\n")
+	root = strings.TrimSpace(root)
+	const hz = 100 // USER_HZ: /proc counts CPU time in 1/100 s
+	return func() time.Duration {
+		ds, _ := filepath.Glob("/proc/[0-9]*/stat")
+		var ticks int64
+		for _, d := range ds {
+			raw, err := os.ReadFile(d)
+			if err != nil {
+				continue // the process ended
+			}
+			// "pid (comm) state ppid … utime stime cutime cstime …"
+			s := string(raw)
+			i := strings.LastIndexByte(s, ')')
+			if i < 0 {
+				continue
+			}
+			f := strings.Fields(s[i+1:])
+			if len(f) < 15 {
+				continue
+			}
+			pid := strings.Fields(s)[0]
+			if pid != root && f[1] != root {
+				continue
+			}
+			for _, v := range f[11:15] { // utime stime cutime cstime
+				n, _ := strconv.ParseInt(v, 10, 64)
+				ticks += n
+			}
+		}
+		return time.Duration(ticks) * time.Second / hz
+	}
 }
 
 var benchClients = 4

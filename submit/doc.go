@@ -37,12 +37,16 @@
 // A message is tracked before it is relayed, together with a pending row
 // (store.State "submit/pending/INSTANCE/ATTEMPT") in one atomic Apply; the
 // email carries the attempt as an index key (KindAttempt). When the
-// upstream server accepts the message the row is cleared (the rows of
-// messages finishing together in one Apply), and only then does the client
-// get its 250; when it
-// refuses, or the connection fails, the tracked email is deleted and the
-// client gets the upstream's reply. When tracking fails the message is not
-// relayed and the client gets a temporary 451, so it retries. A relay
+// upstream server accepts the message the row is cleared, and only then
+// does the client get its 250; when it refuses, or the connection fails,
+// the tracked email is deleted and the client gets the upstream's reply.
+// When tracking fails the message is not relayed, the attempt is rolled
+// back (a commit reported failed may have been made) and the client gets a
+// temporary 451, so it retries. The writes of the messages under way share
+// Applies (group commit): those that come while one is being made are made
+// together in the next, each still durable before the relay goes on with
+// its message, so under load a message costs less than its two store
+// transactions. A relay
 // killed between tracking and relaying leaves the pending row behind: at
 // its next start (Serve) it deletes the emails of every pending row of its
 // instance before it accepts mail — the client, which never got its 250,
@@ -59,9 +63,13 @@
 // Every client authenticates (AUTH PLAIN) before MAIL: over TLS after
 // STARTTLS, or without TLS from the loopback interface only. Messages are
 // bounded (25 MiB by default: 552), as are recipients (452), connections
-// (421 at connect) and failed logins (421 after three). MAIL and RCPT are
-// passed to the upstream server as they come, so the client gets its
-// answer to each recipient; the upstream's answer to MAIL, sent while the
-// client goes on, comes with the first RCPT. DATA goes upstream while the
-// relay reads the header and tracks, so that round trip costs nothing.
+// (421 at connect) and failed logins (421 after three). Each recipient is
+// passed to the upstream server as it comes, so the client gets the
+// upstream's answer to each; MAIL goes with the first RCPT, pipelined (RFC
+// 2920), and the upstream's refusal of it is the answer to that RCPT. Once
+// the message is tracked its content goes upstream in one BDAT chunk (RFC
+// 3030), so a message costs the upstream one round trip more than its
+// recipients; to a server that offers neither extension the relay sends
+// one command at a time, and DATA while it reads the header and tracks.
+// Either way the content is sent with CRLF line breaks, as SMTP has them.
 package submit

@@ -48,8 +48,10 @@ type fakeUpstream struct {
 
 	mu        sync.Mutex
 	delivered []delivery
-	// refuseRcpt refuses these recipients; refuseData refuses every
-	// message at the end of DATA; onData runs when DATA begins.
+	// refuseMail refuses every MAIL; refuseRcpt refuses these recipients;
+	// refuseData refuses every message at the end of DATA; onData runs
+	// when DATA begins.
+	refuseMail *smtp.SMTPError
 	refuseRcpt map[string]*smtp.SMTPError
 	refuseData *smtp.SMTPError
 	onData     func()
@@ -110,6 +112,12 @@ func (s *upSession) Auth(string) (sasl.Server, error) {
 func (s *upSession) Mail(from string, _ *smtp.MailOptions) error {
 	if s.u.user != "" && !s.authed {
 		return smtp.ErrAuthRequired
+	}
+	s.u.mu.Lock()
+	refuse := s.u.refuseMail
+	s.u.mu.Unlock()
+	if refuse != nil {
+		return refuse
 	}
 	s.from = from
 	return nil

@@ -46,20 +46,32 @@ func (l *limitListener) Accept() (net.Conn, error) {
 
 // limitConn gives its slot back when closed (once, however often Close is
 // called). After hangUp, it closes itself once the next write is done: the
-// reply that says why.
+// reply that says why. After afterReply(f), f runs once the next write is
+// done, or when the connection closes first.
 type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
 	hang    atomic.Bool
+	after   atomic.Pointer[func()]
 }
 
 func (c *limitConn) Write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
+	c.runAfter()
 	if c.hang.Load() {
 		c.Close()
 	}
 	return n, err
+}
+
+// afterReply makes f run once the next write is done (or c is closed).
+func (c *limitConn) afterReply(f func()) { c.after.Store(&f) }
+
+func (c *limitConn) runAfter() {
+	if f := c.after.Swap(nil); f != nil {
+		(*f)()
+	}
 }
 
 // hangUp makes c close after its next write.
@@ -67,6 +79,7 @@ func (c *limitConn) hangUp() { c.hang.Store(true) }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
+	c.runAfter()
 	c.once.Do(c.release)
 	return err
 }

@@ -147,13 +147,14 @@ type Relay struct {
 	closing  bool            // Serve is stopping: no new message starts
 	idle     *sync.Cond      // signalled when busy drops to 0
 
-	// stopped is closed when the relay lost its lease and must stop.
-	// Group commit of pending rows: while an Apply of them is under way
-	// (committing), later ones wait in queue for the next.
-	cmu        sync.Mutex
-	queue      []commitReq
-	committing bool
+	// Group commit of the store writes of messages (see write): while an
+	// Apply of them is under way (writing), later ones wait in queue for
+	// the next.
+	wmu     sync.Mutex
+	queue   []*write
+	writing bool
 
+	// stopped is closed when the relay lost its lease and must stop.
 	stopOnce sync.Once
 	stopped  chan struct{}
 	stopErr  error
@@ -466,88 +467,22 @@ func (r *Relay) clearPending(ctx context.Context, attempt string) error {
 }
 
 // finish commits (clears the pending row of) or rolls back an attempt; on
-// failure it queues the work for the next renewal tick. Commits of
-// messages finishing together are written in one Apply (group commit):
-// each waits for the Apply that clears its row, so its client gets 250 only
-// once the row is gone.
+// failure it queues the work for the next renewal tick. A commit is a
+// write (see write): it shares its Apply with the writes of the other
+// messages under way, and returns once the row is gone, so the client gets
+// its 250 only then.
 func (r *Relay) finish(ctx context.Context, attempt string, rollback bool) {
 	var err error
 	if rollback {
 		_, err = r.rollback(ctx, attempt)
 	} else {
-		err = r.commit(ctx, attempt)
+		err = r.write(ctx, &write{state: store.State{Name: r.pendingPrefix() + attempt}}).err
 	}
 	if err != nil {
 		r.log.Error("submit: store update after relaying failed; retrying", "attempt", attempt, "rollback", rollback, "err", err)
 		r.mu.Lock()
 		r.cleanup = append(r.cleanup, cleanup{attempt: attempt, rollback: rollback})
 		r.mu.Unlock()
-	}
-}
-
-// A commitReq asks for an attempt's pending row to be cleared.
-type commitReq struct {
-	name string
-	done chan error
-}
-
-// commit clears the pending row of attempt, together with the rows of the
-// other attempts that finish while an Apply is under way (group commit).
-// The first caller writes its own row at once; callers that come while an
-// Apply is under way queue, and the caller whose Apply ends writes the
-// queue in one more Apply, in a goroutine of its own so that its client
-// does not wait for the others.
-func (r *Relay) commit(ctx context.Context, attempt string) error {
-	name := r.pendingPrefix() + attempt
-	r.cmu.Lock()
-	if r.committing {
-		req := commitReq{name: name, done: make(chan error, 1)}
-		r.queue = append(r.queue, req)
-		r.cmu.Unlock()
-		select {
-		case err := <-req.done:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	r.committing = true
-	r.cmu.Unlock()
-	_, err := r.st.Apply(ctx, store.Batch{States: []store.State{{Name: name}}})
-	r.cmu.Lock()
-	if len(r.queue) == 0 {
-		r.committing = false
-		r.cmu.Unlock()
-	} else {
-		r.cmu.Unlock()
-		go r.commitBatches()
-	}
-	return err
-}
-
-// commitBatches writes the queued rows, batch after batch, until none is
-// left; committing is set while it runs.
-func (r *Relay) commitBatches() {
-	for {
-		r.cmu.Lock()
-		batch := r.queue
-		r.queue = nil
-		if len(batch) == 0 {
-			r.committing = false
-			r.cmu.Unlock()
-			return
-		}
-		r.cmu.Unlock()
-		states := make([]store.State, len(batch))
-		for i, q := range batch {
-			states[i] = store.State{Name: q.name}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		_, err := r.st.Apply(ctx, store.Batch{States: states})
-		cancel()
-		for _, q := range batch {
-			q.done <- err
-		}
 	}
 }
 
@@ -634,21 +569,21 @@ func (r *Relay) unclaim(id string) {
 	r.mu.Unlock()
 }
 
-// track stores p's email with a pending row for a new attempt, atomically,
-// and returns the attempt (to commit or roll back) and the stored email.
+// track stores p's email with a pending row for a new attempt, atomically
+// (a write, fenced by the lease), and returns the attempt (to commit or
+// roll back), the stored email, and whether it was stored already.
 func (r *Relay) track(ctx context.Context, p *plan, user string) (string, correlate.Tracked, bool, error) {
 	attempt := randomID()
 	keys := append(p.keys, correlate.Key{Kind: KindAttempt, Value: attempt})
 	val, _ := json.Marshal(pendingValue{MessageID: p.tracked.MessageID, User: user, Time: time.Now().UTC()})
-	res, err := r.st.Apply(ctx, store.Batch{
-		Lease:  r.lease.Load(),
-		Puts:   []store.Entry{{Tracked: p.tracked, Keys: keys}},
-		States: []store.State{{Name: r.pendingPrefix() + attempt, Value: val}},
+	res := r.write(ctx, &write{
+		put:   &store.Entry{Tracked: p.tracked, Keys: keys},
+		state: store.State{Name: r.pendingPrefix() + attempt, Value: val},
 	})
-	if err != nil {
-		return "", correlate.Tracked{}, false, err
+	if res.err != nil {
+		return attempt, correlate.Tracked{}, false, res.err
 	}
-	return attempt, res.Tracked[0], res.Existing[0], nil
+	return attempt, res.tracked, res.existing, nil
 }
 
 // slogLogger adapts go-smtp's logger to slog.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,17 +213,21 @@ func TestRelayRecordDecision(t *testing.T) {
 }
 
 // TestUpstreamRefuses: whatever the upstream refuses, the client gets the
-// upstream's own reply and nothing stays tracked.
+// upstream's own reply and nothing stays tracked, over either dialect.
 func TestUpstreamRefuses(t *testing.T) {
 	cases := []struct {
 		name     string
-		setup    func(h *harness)
+		setup    func(h *harness, p *upstreamProxy)
 		wantCode int
-		why      string
+		// mayDeliver: the upstream may have the whole message when the
+		// connection breaks (only its reply is lost), as any SMTP hop
+		// may; the relay cannot tell, and does as for a refusal.
+		mayDeliver bool
+		why        string
 	}{
 		{
 			name: "data refused",
-			setup: func(h *harness) {
+			setup: func(h *harness, _ *upstreamProxy) {
 				h.up.refuseData = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Spam detected"}
 			},
 			wantCode: 554,
@@ -230,7 +235,7 @@ func TestUpstreamRefuses(t *testing.T) {
 		},
 		{
 			name: "temporary refusal",
-			setup: func(h *harness) {
+			setup: func(h *harness, _ *upstreamProxy) {
 				h.up.refuseData = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Queue full"}
 			},
 			wantCode: 452,
@@ -238,7 +243,7 @@ func TestUpstreamRefuses(t *testing.T) {
 		},
 		{
 			name: "recipient refused",
-			setup: func(h *harness) {
+			setup: func(h *harness, _ *upstreamProxy) {
 				h.up.refuseRcpt = map[string]*smtp.SMTPError{"jane@contoso.example": {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}}
 			},
 			wantCode: 550,
@@ -246,40 +251,43 @@ func TestUpstreamRefuses(t *testing.T) {
 		},
 		{
 			name:     "upstream down",
-			setup:    func(h *harness) { h.up.close() },
+			setup:    func(h *harness, _ *upstreamProxy) { h.up.close() },
 			wantCode: 451,
 			why:      "an unreachable upstream is a temporary failure at MAIL",
 		},
 		{
 			name: "connection lost during data",
-			setup: func(h *harness) {
-				h.up.onData = func() { h.up.close() }
+			setup: func(h *harness, p *upstreamProxy) {
+				h.up.onData = func() { p.dropAll() }
 			},
-			wantCode: 451,
-			why:      "a connection that breaks before the upstream answers is a temporary failure",
+			wantCode:   451,
+			mayDeliver: true,
+			why:        "a connection that breaks before the upstream answers is a temporary failure",
 		},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, nil, nil)
-			c.setup(h)
-			err := send(h.dial("alice", "alice-pw"), "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail)
-			if code(err) != c.wantCode {
-				t.Fatalf("%s: got %v, want code %d", c.why, err, c.wantCode)
-			}
-			if c.name == "data refused" && !strings.Contains(err.Error(), "Spam detected") {
-				t.Errorf("the upstream's text is lost: %v", err)
-			}
-			if ts := h.tracked(); len(ts) != 0 {
-				t.Errorf("%s: %d emails tracked: %+v", c.why, len(ts), ts)
-			}
-			if p := h.pending(); len(p) != 0 {
-				t.Errorf("pending rows left: %v", p)
-			}
-			if n := len(h.up.messages()); n != 0 {
-				t.Errorf("upstream delivered %d", n)
-			}
-		})
+	for _, d := range dialects {
+		for _, c := range cases {
+			t.Run(d.name+"/"+c.name, func(t *testing.T) {
+				h, p := relayVia(t, d.hide)
+				c.setup(h, p)
+				err := send(h.dial("alice", "alice-pw"), "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail)
+				if code(err) != c.wantCode {
+					t.Fatalf("%s: got %v, want code %d", c.why, err, c.wantCode)
+				}
+				if c.name == "data refused" && !strings.Contains(err.Error(), "Spam detected") {
+					t.Errorf("the upstream's text is lost: %v", err)
+				}
+				if ts := h.tracked(); len(ts) != 0 {
+					t.Errorf("%s: %d emails tracked: %+v", c.why, len(ts), ts)
+				}
+				if p := h.pending(); len(p) != 0 {
+					t.Errorf("pending rows left: %v", p)
+				}
+				if n := len(h.up.messages()); n != 0 && !c.mayDeliver {
+					t.Errorf("upstream delivered %d", n)
+				}
+			})
+		}
 	}
 }
 
@@ -316,6 +324,47 @@ func TestTrackingFails(t *testing.T) {
 	}
 	if n, m := len(h.up.messages()), len(h.tracked()); n != 1 || m != 1 {
 		t.Fatalf("after the retry: %d relayed, %d tracked; want 1 and 1", n, m)
+	}
+}
+
+// lostCommitStore makes the Apply that tracks but reports a failure while
+// lose is set, as a database whose connection broke during COMMIT does: the
+// relay cannot tell whether the email was stored.
+type lostCommitStore struct {
+	store.Store
+	lose atomic.Bool
+}
+
+func (s *lostCommitStore) Apply(ctx context.Context, b store.Batch) (store.Result, error) {
+	res, err := s.Store.Apply(ctx, b)
+	if err == nil && len(b.Puts) > 0 && s.lose.Load() {
+		return store.Result{}, errors.New("connection reset by peer during COMMIT")
+	}
+	return res, err
+}
+
+// TestTrackingCommitLost: a track whose commit may have been made although
+// the store reported a failure is rolled back before the client gets its
+// 451, so no email of a message the client was told to send again stays
+// tracked, nor its pending row (which the next start would roll back, even
+// after the retry relayed the message).
+func TestTrackingCommitLost(t *testing.T) {
+	st := &lostCommitStore{Store: newMemstore()}
+	st.lose.Store(true)
+	h := newHarness(t, st, nil)
+	c := h.dial("alice", "alice-pw")
+	if err := send(c, "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail); code(err) != 451 {
+		t.Fatalf("got %v, want 451", err)
+	}
+	if n, m, p := len(h.up.messages()), len(h.tracked()), len(h.pending()); n != 0 || m != 0 || p != 0 {
+		t.Fatalf("after the lost commit: %d relayed, %d tracked, %d pending; want none", n, m, p)
+	}
+	st.lose.Store(false)
+	if err := send(c, "alice@fabrikam.example", []string{"jane@contoso.example"}, caseMail); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if n, m, p := len(h.up.messages()), len(h.tracked()), len(h.pending()); n != 1 || m != 1 || p != 0 {
+		t.Fatalf("after the retry: %d relayed, %d tracked, %d pending; want 1, 1 and 0", n, m, p)
 	}
 }
 

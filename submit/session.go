@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,19 +37,26 @@ type session struct {
 	user  *User
 	fails int
 
-	mu   sync.Mutex
-	up   *upstreamConn
-	inTx bool // an upstream transaction is open: MAIL accepted, no final reply yet
-	// pending delivers the upstream's answer to MAIL, sent while the
-	// client goes on to RCPT; mailErr keeps a refusal for every RCPT.
-	pending chan mailResult
-	mailErr error
-	gone    atomic.Bool // Logout ran while mu was held
+	mu sync.Mutex
+	up *upstreamConn
+	// dialing delivers a new upstream connection, dialed while the client
+	// goes on from MAIL to RCPT.
+	dialing chan dialResult
+	// The transaction: the client's MAIL (from, mopts) is sent upstream
+	// with its first RCPT (then mailSent is set); mailErr keeps the
+	// upstream's refusal of it, or the failure to reach the upstream, for
+	// every RCPT. inTx: a transaction is open, no final reply yet.
+	inTx     bool
+	from     string
+	mopts    *smtp.MailOptions
+	mailSent bool
+	mailErr  error
+	gone     atomic.Bool // Logout ran while mu was held
 }
 
-// mailResult is the outcome of MAIL upstream: the connection (nil when it
-// was lost) and the upstream's refusal or the failure to reach it.
-type mailResult struct {
+// dialResult is a new upstream connection, or the reply for a failure to
+// reach the upstream.
+type dialResult struct {
 	up  *upstreamConn
 	err error
 }
@@ -127,18 +135,36 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 // hangUp makes the connection end once the reply being prepared is
 // written.
 func (s *session) hangUp() {
-	c := s.conn.Conn()
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	if lc, ok := c.(*limitConn); ok {
+	if lc := s.limitConn(); lc != nil {
 		lc.hangUp()
 	}
 }
 
-// Mail implements smtp.Session: it checks the sender, and sends MAIL
-// upstream (connecting first when needed) without waiting for the answer,
-// which the client gets at its first RCPT: the two round trips overlap.
+// limitConn returns the relay's connection under the session, nil when
+// there is none.
+func (s *session) limitConn() *limitConn {
+	c := s.conn.Conn()
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	lc, _ := c.(*limitConn)
+	return lc
+}
+
+// leaveAfterReply counts the message out once the connection has written
+// its reply (at once when the connection is not one of the relay's).
+func (s *session) leaveAfterReply() {
+	if lc := s.limitConn(); lc != nil {
+		lc.afterReply(s.r.leave)
+		return
+	}
+	s.r.leave()
+}
+
+// Mail implements smtp.Session: it checks the sender and opens the
+// upstream transaction. MAIL goes upstream with the first RCPT (pipelined)
+// and the client gets the upstream's answer to it there; a new upstream
+// connection is dialed meanwhile.
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.user == nil {
 		return errAuthRequired
@@ -158,59 +184,39 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.lock()
 	defer s.unlock()
 	s.await()
-	up := s.up
-	s.up, s.inTx, s.mailErr = nil, true, nil
-	ch := make(chan mailResult, 1)
-	s.pending = ch
-	go func() { ch <- s.r.mail(up, from, o) }()
+	s.inTx, s.from, s.mopts, s.mailSent, s.mailErr = true, from, o, false, nil
+	if s.up == nil {
+		ch := make(chan dialResult, 1)
+		s.dialing = ch
+		go func() { ch <- s.r.dialUpstream() }()
+	}
 	return nil
 }
 
-// mail sends MAIL on up, or on a new connection when up is nil.
-func (r *Relay) mail(up *upstreamConn, from string, o *smtp.MailOptions) mailResult {
-	for try := 0; ; try++ {
-		if up == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), r.o.Upstream.timeout())
-			var err error
-			up, err = r.o.Upstream.dial(ctx, r.hello())
-			cancel()
-			if err != nil {
-				r.log.Error("submit: upstream unavailable", "err", err)
-				return mailResult{err: errNoUpstream}
-			}
-		}
-		if err := extensionsFor(up, o); err != nil {
-			return mailResult{up: up, err: err}
-		}
-		err := up.c.Mail(from, o)
-		if err == nil {
-			return mailResult{up: up}
-		}
-		if !unusable(err) {
-			return mailResult{up: up, err: err} // refused; the connection is fine
-		}
-		// A connection that sat idle since its last message may have been
-		// dropped by the server: try once more on a new one.
-		reused := up.used
-		up.abort()
-		up = nil
-		if !reused || try > 0 {
-			return mailResult{err: upstreamError(err)}
-		}
+// dialUpstream opens a new upstream connection; its error is the reply
+// for the client.
+func (r *Relay) dialUpstream() dialResult {
+	ctx, cancel := context.WithTimeout(context.Background(), r.o.Upstream.timeout())
+	defer cancel()
+	up, err := r.o.Upstream.dial(ctx, r.hello())
+	if err != nil {
+		r.log.Error("submit: upstream unavailable", "err", err)
+		return dialResult{err: errNoUpstream}
 	}
+	return dialResult{up: up}
 }
 
 // extensionsFor refuses a message that asks for what the upstream does not
 // offer (the relay advertises SMTPUTF8 before it knows its upstream), with
-// a reply of its own rather than the client library's bare error.
+// a reply of its own.
 func extensionsFor(up *upstreamConn, o *smtp.MailOptions) error {
 	if o == nil {
 		return nil
 	}
-	if ok, _ := up.c.Extension("SMTPUTF8"); o.UTF8 && !ok {
+	if o.UTF8 && !up.has("SMTPUTF8") {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "The upstream server does not take internationalized addresses (SMTPUTF8)"}
 	}
-	if ok, _ := up.c.Extension("REQUIRETLS"); o.RequireTLS && !ok {
+	if o.RequireTLS && !up.has("REQUIRETLS") {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 30}, Message: "The upstream server does not offer REQUIRETLS"}
 	}
 	return nil
@@ -223,24 +229,25 @@ func unusable(err error) bool {
 	return !errors.As(err, &se) || se.Code == 421
 }
 
-// await collects the answer to a MAIL sent upstream; it returns the
-// refusal, if any. Called with mu held.
+// await collects the connection being dialed; it returns the refusal of
+// MAIL or the failure to reach the upstream, if any. Called with mu held.
 func (s *session) await() error {
-	if s.pending != nil {
-		res := <-s.pending
-		s.pending = nil
-		s.up, s.mailErr = res.up, res.err
+	if s.dialing != nil {
+		res := <-s.dialing
+		s.dialing = nil
+		s.up = res.up
 		if res.err != nil {
-			s.inTx = false
+			s.inTx, s.mailErr = false, res.err
 		}
 	}
 	return s.mailErr
 }
 
 // drop closes the upstream connection after err when err makes it
-// unusable; it reports whether it did. Called with mu held.
+// unusable (or the connection was aborted); it reports whether it did.
+// Called with mu held.
 func (s *session) drop(err error) bool {
-	if !unusable(err) {
+	if !unusable(err) && (s.up == nil || !s.up.broken) {
 		return false
 	}
 	if s.up != nil {
@@ -251,10 +258,12 @@ func (s *session) drop(err error) bool {
 	return true
 }
 
-// Rcpt implements smtp.Session: the recipient is passed upstream, and the
-// client gets the upstream's answer (or its answer to MAIL, when it refused
-// that).
+// Rcpt implements smtp.Session: the recipient is passed upstream (with
+// MAIL, for the first), and the client gets the upstream's answer (or its
+// answer to MAIL, when it refused that).
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	// opts carries nothing: the relay's server takes no RCPT parameters
+	// (its DSN is off, so go-smtp refuses NOTIFY and ORCPT).
 	s.lock()
 	defer s.unlock()
 	if err := s.await(); err != nil {
@@ -263,25 +272,70 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.up == nil || !s.inTx {
 		return errNoUpstream
 	}
-	if err := s.up.c.Rcpt(to, opts); err != nil {
-		s.drop(err)
-		return upstreamError(err)
+	if strings.ContainsAny(to, "\r\n") {
+		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Line break in the address"}
 	}
-	return nil
+	rcpt := "RCPT TO:<" + to + ">"
+	if s.mailSent {
+		if _, err := s.up.roundTrip(25, rcpt); err != nil {
+			s.drop(err)
+			return upstreamError(err)
+		}
+		return nil
+	}
+	for try := 0; ; try++ {
+		if err := extensionsFor(s.up, s.mopts); err != nil {
+			s.inTx, s.mailErr = false, err
+			return err
+		}
+		mailErr, rcptErr := s.up.mailRcpt(mailCommand(s.up, s.from, s.mopts), rcpt)
+		switch {
+		case mailErr == nil:
+			s.mailSent = true
+			if rcptErr != nil {
+				s.drop(rcptErr)
+				return upstreamError(rcptErr)
+			}
+			return nil
+		case !unusable(mailErr):
+			// Refused; the connection is fine, unless reading the reply
+			// to the RCPT that went with MAIL failed.
+			if rcptErr != nil {
+				s.drop(rcptErr)
+			}
+			s.inTx, s.mailErr = false, mailErr
+			return upstreamError(mailErr)
+		}
+		// A connection that sat idle since its last message may have been
+		// dropped by the server: try once more on a new one.
+		reused := s.up.used
+		s.up.abort()
+		s.up = nil
+		if !reused || try > 0 {
+			s.inTx, s.mailErr = false, upstreamError(mailErr)
+			return s.mailErr
+		}
+		res := s.r.dialUpstream()
+		if res.err != nil {
+			s.inTx, s.mailErr = false, res.err
+			return res.err
+		}
+		s.up = res.up
+	}
 }
 
 // Reset implements smtp.Session: an upstream transaction left open is
-// aborted.
+// aborted (one whose MAIL has not gone upstream needs nothing).
 func (s *session) Reset() {
 	s.lock()
 	defer s.unlock()
 	s.await()
-	if s.up != nil && s.inTx {
-		if err := s.up.c.Reset(); err != nil {
+	if s.up != nil && s.inTx && s.mailSent {
+		if _, err := s.up.roundTrip(250, "RSET"); err != nil {
 			s.drop(err)
 		}
 	}
-	s.inTx, s.mailErr = false, nil
+	s.inTx, s.mailSent, s.mailErr = false, false, nil
 }
 
 // Logout implements smtp.Session.
@@ -308,54 +362,68 @@ var copyPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // and again after.
 const storeTimeout = time.Minute
 
-// dataResult is the upstream's answer to DATA.
-type dataResult struct {
-	wc  *smtp.DataCommand
-	err error
-}
-
 // Data implements smtp.Session: it decides what to do with the message,
 // tracks it (with a pending row), relays it, and commits or rolls back.
-// DATA goes upstream while the relay reads the header and tracks, so that
-// round trip overlaps them.
+// An upstream that offers CHUNKING gets the message in one BDAT once it is
+// tracked; to one that does not, DATA goes at once and its 354 is read
+// once the message is tracked, so that round trip overlaps reading and
+// tracking.
 func (s *session) Data(r io.Reader) error {
 	s.lock()
 	defer s.unlock()
 	if err := s.await(); err != nil {
 		return upstreamError(err)
 	}
-	if s.up == nil || !s.inTx {
+	if s.up == nil || !s.inTx || !s.mailSent {
 		return errNoUpstream
 	}
 	if !s.r.enter() {
 		return errShuttingDown
 	}
-	defer s.r.leave()
+	// The message counts as under way until its reply is written: Serve's
+	// drain closes the connections once none is, and a reply lost then
+	// would make the client send the message again.
+	defer s.leaveAfterReply()
 	up := s.up
-	dch := make(chan dataResult, 1)
-	go func() {
-		wc, err := up.c.Data()
-		dch <- dataResult{wc, err}
-	}()
-	// upstreamData waits for the upstream's answer to DATA; abandon makes
-	// sure nothing the relay decided against is delivered: once the
-	// upstream said 354 the only way out is to drop the connection.
-	var dres *dataResult
-	upstreamData := func() dataResult {
-		if dres == nil {
-			d := <-dch
-			dres = &d
+	dataSent := false
+	if !up.has("CHUNKING") {
+		up.deadline(s.r.o.Upstream.timeout())
+		up.queue("DATA")
+		err := up.flush()
+		up.deadline(0)
+		if err != nil {
+			s.drop(err)
+			return upstreamError(err)
 		}
-		return *dres
+		dataSent = true
+	}
+	// dataReply reads the answer to DATA (once); abandon makes sure
+	// nothing the relay decided against is delivered: once the upstream
+	// said 354 the only way out is to drop the connection, before that
+	// RSET ends the transaction.
+	var dataErr error
+	dataRead := false
+	dataReply := func() error {
+		if !dataRead {
+			up.deadline(s.r.o.Upstream.timeout())
+			_, dataErr = up.reply(354)
+			up.deadline(0)
+			dataRead = true
+		}
+		return dataErr
 	}
 	abandon := func() {
-		d := upstreamData()
-		if d.err == nil {
-			s.up.abort()
-			s.up, s.inTx = nil, false
-		} else {
-			s.drop(d.err)
+		if dataSent {
+			if dataReply() == nil {
+				up.abort()
+				s.up = nil
+			} else {
+				s.drop(dataErr)
+			}
+		} else if _, err := up.roundTrip(250, "RSET"); err != nil {
+			s.drop(err)
 		}
+		s.inTx, s.mailSent = false, false
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -382,11 +450,26 @@ func (s *session) Data(r io.Reader) error {
 		if err != nil {
 			s.r.log.Error("submit: tracking failed; message not sent", "user", s.user.Name, "message_id", p.id, "err", err)
 			abandon()
+			// A failed commit may still have been made (a connection lost
+			// during COMMIT): roll the attempt back, so that no tracked
+			// email of a message the client was told to send again stays.
+			rctx, rcancel := context.WithTimeout(context.Background(), storeTimeout)
+			s.r.finish(rctx, attempt, true)
+			rcancel()
 			return errTrackFailed
 		}
 		p.retry = existing
 	}
-	err = s.send(p, br, upstreamData())
+	if dataSent {
+		err = dataReply()
+	}
+	if err == nil {
+		err = s.send(p, br)
+	} else {
+		// A refused DATA leaves the transaction to Reset.
+		s.drop(err)
+		err = upstreamError(err)
+	}
 	// The commit or rollback gets time of its own: sending may have taken
 	// most of ctx's.
 	fctx, fcancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -414,59 +497,23 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-// send relays the message once the upstream answered DATA (d): the
-// planned header, then the body, from the plan or straight from the
-// client. A failure reading from the client aborts the upstream
+// send relays the message's content: the planned header, then the body,
+// from the plan or straight from the client, and returns the upstream's
+// answer. A failure reading from the client aborts the upstream
 // transaction without ending the message, so nothing is delivered.
-func (s *session) send(p *plan, br *bufio.Reader, d dataResult) error {
+func (s *session) send(p *plan, br *bufio.Reader) error {
 	up := s.up
-	if d.err != nil {
-		// A refused DATA leaves the transaction to Reset.
-		s.drop(d.err)
-		return upstreamError(d.err)
-	}
-	wc := d.wc
-	up.conn.SetWriteDeadline(time.Now().Add(s.r.o.Upstream.submissionTimeout()))
-	werr := func(err error) error {
+	err := up.sendContent(p.header, p.body, br)
+	s.inTx, s.mailSent = false, false
+	if errors.Is(err, errClientRead) {
 		up.abort()
-		s.up, s.inTx = nil, false
-		return upstreamError(err)
+		s.up = nil
+		return readError(err)
 	}
-	if _, err := wc.Write(p.header); err != nil {
-		return werr(err)
-	}
-	if p.body != nil {
-		if _, err := wc.Write(p.body); err != nil {
-			return werr(err)
-		}
-	} else {
-		bp := copyPool.Get().(*[]byte)
-		defer copyPool.Put(bp)
-		buf := *bp
-		for {
-			n, rerr := br.Read(buf)
-			if n > 0 {
-				if _, err := wc.Write(buf[:n]); err != nil {
-					return werr(err)
-				}
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				up.abort()
-				s.up, s.inTx = nil, false
-				return readError(rerr)
-			}
-		}
-	}
-	_, err := wc.CloseWithResponse()
-	s.inTx = false
 	if err != nil {
 		s.drop(err)
 		return upstreamError(err)
 	}
-	up.conn.SetWriteDeadline(time.Time{})
 	up.used = true
 	return nil
 }

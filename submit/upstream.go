@@ -1,14 +1,21 @@
 package submit
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -55,8 +62,12 @@ func ParseTLSMode(s string) (TLSMode, error) {
 
 // Upstream is the submission server the relay forwards mail to. The relay
 // opens one connection to it per client connection, at the client's first
-// MAIL command, and passes MAIL and RCPT through, so the client sees the
-// upstream's answer to each.
+// MAIL command, and passes each recipient through, so the client sees the
+// upstream's answer to each. Commands are pipelined (RFC 2920) and the
+// content sent in one BDAT chunk (RFC 3030) when the server offers them,
+// as every current MTA does: MAIL goes with the first RCPT, the content
+// with its command, so that a message costs the upstream round trips of
+// its recipients and one more.
 type Upstream struct {
 	// Addr is the server's host:port.
 	Addr string
@@ -78,16 +89,6 @@ type Upstream struct {
 	SubmissionTimeout time.Duration
 }
 
-// upstreamConn is one open connection to the upstream server.
-type upstreamConn struct {
-	c    *smtp.Client
-	conn net.Conn
-	// used is set once a transaction went through, so that a failure of
-	// the next MAIL is taken for a connection the server dropped while it
-	// sat idle and is tried again on a new one.
-	used bool
-}
-
 func (u *Upstream) timeout() time.Duration {
 	if u.Timeout > 0 {
 		return u.Timeout
@@ -100,6 +101,24 @@ func (u *Upstream) submissionTimeout() time.Duration {
 		return u.SubmissionTimeout
 	}
 	return 10 * time.Minute
+}
+
+// upstreamConn is one open connection to the upstream server: an SMTP
+// client of the commands the relay sends. Commands are buffered (queue)
+// and written together (flush); replies are read in order (reply), so that
+// commands can be pipelined.
+type upstreamConn struct {
+	conn net.Conn
+	bw   *bufio.Writer
+	text *textproto.Reader
+	ext  map[string]string // EHLO keywords (upper case) and their parameters
+	u    *Upstream
+	// used is set once a transaction went through, so that a failure of
+	// the next MAIL is taken for a connection the server dropped while it
+	// sat idle and is tried again on a new one.
+	used bool
+	// broken is set once the connection is dropped (abort).
+	broken bool
 }
 
 // dial connects, greets, secures and authenticates a new connection.
@@ -118,57 +137,432 @@ func (u *Upstream) dial(ctx context.Context, hello string) (*upstreamConn, error
 		cfg = cfg.Clone()
 		cfg.ServerName = host
 	}
-	// The greeting and the TLS handshake are bounded by the same deadline.
+	fail := func(step string, err error) (*upstreamConn, error) {
+		conn.Close()
+		return nil, fmt.Errorf("submit: upstream %s: %s: %w", u.Addr, step, err)
+	}
+	// The greeting, the TLS handshakes, EHLO and AUTH are bounded by the
+	// same deadline.
 	conn.SetDeadline(time.Now().Add(u.timeout()))
-	var c *smtp.Client
-	switch u.TLS {
-	case ImplicitTLS:
+	if u.TLS == ImplicitTLS {
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("submit: upstream %s: TLS: %w", u.Addr, err)
+			return fail("TLS", err)
 		}
 		conn = tc
-		c = smtp.NewClient(conn)
-	case NoTLS:
-		c = smtp.NewClient(conn)
-	default:
-		c, err = smtp.NewClientStartTLS(conn, cfg)
-		if err != nil {
+	}
+	c := &upstreamConn{u: u}
+	c.setConn(conn)
+	if _, err := c.reply(220); err != nil {
+		return fail("greeting", err)
+	}
+	if err := c.hello(hello); err != nil {
+		return fail("EHLO", err)
+	}
+	if u.TLS == StartTLS {
+		if _, ok := c.ext["STARTTLS"]; !ok {
+			return fail("STARTTLS", errors.New("the server does not offer STARTTLS"))
+		}
+		if _, err := c.roundTrip(220, "STARTTLS"); err != nil {
+			return fail("STARTTLS", err)
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail("STARTTLS", err)
+		}
+		conn = tc
+		c.setConn(conn)
+		if err := c.hello(hello); err != nil {
+			return fail("EHLO", err)
+		}
+	}
+	if u.Username != "" {
+		if _, secure := conn.(*tls.Conn); !secure && !isLoopback(conn.RemoteAddr()) {
 			conn.Close()
-			return nil, fmt.Errorf("submit: upstream %s: STARTTLS: %w", u.Addr, err)
+			return nil, fmt.Errorf("submit: upstream %s: refusing to send credentials without TLS to an address that is not loopback", u.Addr)
+		}
+		if err := c.auth(u.Username, u.Password); err != nil {
+			return fail(fmt.Sprintf("AUTH as %q", u.Username), err)
 		}
 	}
 	conn.SetDeadline(time.Time{})
-	c.CommandTimeout = u.timeout()
-	c.SubmissionTimeout = u.submissionTimeout()
-	if err := c.Hello(hello); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("submit: upstream %s: EHLO: %w", u.Addr, err)
+	return c, nil
+}
+
+func (c *upstreamConn) setConn(conn net.Conn) {
+	c.conn = conn
+	c.bw = bufio.NewWriterSize(conn, 4096)
+	c.text = textproto.NewReader(bufio.NewReaderSize(conn, 4096))
+}
+
+// hello sends EHLO (HELO when the server does not know EHLO) and keeps the
+// extensions the server offers.
+func (c *upstreamConn) hello(name string) error {
+	msg, err := c.roundTrip(250, "EHLO "+name)
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && (se.Code == 500 || se.Code == 502) {
+		c.ext = map[string]string{}
+		_, err = c.roundTrip(250, "HELO "+name)
+		return err
 	}
-	if u.Username != "" {
-		if _, secure := c.TLSConnectionState(); !secure && !isLoopback(conn.RemoteAddr()) {
-			c.Close()
-			return nil, fmt.Errorf("submit: upstream %s: refusing to send credentials without TLS to an address that is not loopback", u.Addr)
+	if err != nil {
+		return err
+	}
+	c.ext = map[string]string{}
+	lines := strings.Split(msg, "\n")
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, " ")
+		c.ext[strings.ToUpper(k)] = v
+	}
+	return nil
+}
+
+// has reports whether the server offers an extension.
+func (c *upstreamConn) has(ext string) bool {
+	_, ok := c.ext[ext]
+	return ok
+}
+
+// auth authenticates with AUTH PLAIN (RFC 4954), the initial response in
+// the command when it fits the command line.
+func (c *upstreamConn) auth(user, password string) error {
+	resp := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
+	if len(resp) <= 490 {
+		_, err := c.roundTrip(235, "AUTH PLAIN "+resp)
+		return err
+	}
+	if _, err := c.roundTrip(334, "AUTH PLAIN"); err != nil {
+		return err
+	}
+	_, err := c.roundTrip(235, resp)
+	return err
+}
+
+// queue buffers a command line; flush sends what is buffered.
+func (c *upstreamConn) queue(line string) {
+	c.bw.WriteString(line)
+	c.bw.WriteString("\r\n")
+}
+
+func (c *upstreamConn) flush() error { return c.bw.Flush() }
+
+// reply reads the next reply. A reply of another code than want (or, when
+// want is one digit, of another class) is an error: the server's
+// *smtp.SMTPError, with its enhanced status code. Other errors are the
+// connection's.
+func (c *upstreamConn) reply(want int) (string, error) {
+	_, msg, err := c.text.ReadResponse(want)
+	var pe *textproto.Error
+	if errors.As(err, &pe) {
+		return msg, replyError(pe.Code, pe.Msg)
+	}
+	return msg, err
+}
+
+// roundTrip sends a command and reads its reply, within the command
+// timeout.
+func (c *upstreamConn) roundTrip(want int, line string) (string, error) {
+	c.deadline(c.u.timeout())
+	defer c.deadline(0)
+	c.queue(line)
+	if err := c.flush(); err != nil {
+		return "", err
+	}
+	return c.reply(want)
+}
+
+// deadline bounds the connection's reads and writes from now on by d; 0
+// lifts the bound.
+func (c *upstreamConn) deadline(d time.Duration) {
+	if d == 0 {
+		c.conn.SetDeadline(time.Time{})
+		return
+	}
+	c.conn.SetDeadline(time.Now().Add(d))
+}
+
+// replyError is the *smtp.SMTPError of a reply: its enhanced status code
+// (RFC 2034) read from the front of its text, and taken off every line.
+func replyError(code int, msg string) *smtp.SMTPError {
+	e := &smtp.SMTPError{Code: code, Message: msg}
+	first, rest, ok := strings.Cut(msg, " ")
+	if !ok {
+		return e
+	}
+	var enh smtp.EnhancedCode
+	parts := strings.Split(first, ".")
+	if len(parts) != 3 {
+		return e
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 999 {
+			return e
 		}
-		if err := c.Auth(sasl.NewPlainClient("", u.Username, u.Password)); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("submit: upstream %s: AUTH as %q: %w", u.Addr, u.Username, err)
+		enh[i] = n
+	}
+	e.EnhancedCode = enh
+	e.Message = strings.ReplaceAll(rest, "\n"+first+" ", "\n")
+	return e
+}
+
+// mailCommand returns the MAIL command for from and o, with the
+// parameters c's server offers. The relay's own server takes no others (no
+// DSN, DELIVERBY or MT-PRIORITY), and has read from off one command line.
+func mailCommand(c *upstreamConn, from string, o *smtp.MailOptions) string {
+	var b strings.Builder
+	b.Grow(len(from) + 64)
+	b.WriteString("MAIL FROM:<")
+	b.WriteString(from)
+	b.WriteString(">")
+	switch {
+	case o != nil && o.Body == smtp.BodyBinaryMIME && c.has("BINARYMIME"):
+		b.WriteString(" BODY=BINARYMIME")
+	case c.has("8BITMIME"):
+		b.WriteString(" BODY=8BITMIME")
+	}
+	if o != nil && o.Size > 0 && c.has("SIZE") {
+		b.WriteString(" SIZE=")
+		b.WriteString(strconv.FormatInt(o.Size, 10))
+	}
+	if o != nil && o.RequireTLS {
+		b.WriteString(" REQUIRETLS")
+	}
+	if o != nil && o.UTF8 {
+		b.WriteString(" SMTPUTF8")
+	}
+	return b.String()
+}
+
+// mailRcpt sends MAIL and the first RCPT of a transaction, in one write
+// when the server offers PIPELINING, and returns the errors of their
+// replies: mailErr is MAIL's refusal or the connection's failure (then
+// rcptErr is the failure to read the reply to RCPT, if any); rcptErr is
+// RCPT's refusal or failure.
+func (c *upstreamConn) mailRcpt(mail, rcpt string) (mailErr, rcptErr error) {
+	c.deadline(c.u.timeout())
+	defer c.deadline(0)
+	c.queue(mail)
+	if !c.has("PIPELINING") {
+		if err := c.flush(); err != nil {
+			return err, nil
+		}
+		if _, err := c.reply(250); err != nil {
+			return err, nil
+		}
+		c.queue(rcpt)
+		if err := c.flush(); err != nil {
+			return nil, err
+		}
+		_, err := c.reply(25)
+		return nil, err
+	}
+	c.queue(rcpt)
+	if err := c.flush(); err != nil {
+		return err, nil
+	}
+	if _, err := c.reply(250); err != nil {
+		if !unusable(err) {
+			// The server answers the RCPT that went with a refused MAIL
+			// too (503): read it, so that the next reply is the next
+			// command's.
+			if _, rerr := c.reply(0); rerr != nil && unusable(rerr) {
+				return err, rerr
+			}
+		}
+		return err, nil
+	}
+	_, err := c.reply(25)
+	return nil, err
+}
+
+// bdatChunk is the most content the relay holds to send in one BDAT
+// command; a larger message goes in chunks of this size. bdatRoom is the
+// room kept before a chunk for its command line, so that both go in one
+// write.
+const (
+	bdatChunk = 256 << 10
+	bdatRoom  = 32
+)
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// sendContent sends a message's content, header (with its separator line)
+// and then body (or, when body is nil, what is left to read of br), and
+// returns the server's reply to it: in BDAT chunks when the server offers
+// CHUNKING — the whole message in one BDAT ... LAST when it is not larger
+// than bdatChunk, so that it costs one write and one reply — else
+// dot-stuffed after DATA (whose 354 the caller read). Either way bare line
+// feeds become CRLF and the content ends with a line break, as the DATA
+// encoding has it. A failure to read from the client is returned wrapping
+// errClientRead; the connection is then in the middle of a message (the
+// caller drops it, so nothing is delivered).
+func (c *upstreamConn) sendContent(header, body []byte, br *bufio.Reader) error {
+	c.deadline(c.u.submissionTimeout())
+	defer c.deadline(0)
+	if !c.has("CHUNKING") {
+		return c.sendData(header, body, br)
+	}
+	bp := chunkPool.Get().(*[]byte)
+	buf := (*bp)[:bdatRoom]
+	defer func() {
+		if cap(buf) <= 2*bdatChunk {
+			*bp = buf[:0]
+			chunkPool.Put(bp)
+		}
+	}()
+	var n crlf
+	buf = n.append(buf, header)
+	if body != nil {
+		buf = n.end(n.append(buf, body))
+		return c.bdat(buf, true)
+	}
+	rp := copyPool.Get().(*[]byte)
+	defer copyPool.Put(rp)
+	for {
+		k, err := br.Read(*rp)
+		buf = n.append(buf, (*rp)[:k])
+		last := errors.Is(err, io.EOF)
+		if err != nil && !last {
+			return fmt.Errorf("%w: %w", errClientRead, err)
+		}
+		if last {
+			buf = n.end(buf)
+		}
+		if last || len(buf)-bdatRoom >= bdatChunk {
+			err := c.bdat(buf, last)
+			if err != nil && !last {
+				// A refused chunk fails the transaction, which the
+				// server may still hold open (RFC 3030 §2): drop it.
+				c.abort()
+			}
+			if err != nil || last {
+				return err
+			}
+			buf = buf[:bdatRoom]
 		}
 	}
-	return &upstreamConn{c: c, conn: conn}, nil
+}
+
+// sendData sends the content dot-stuffed, ends it, and reads the reply.
+func (c *upstreamConn) sendData(header, body []byte, br *bufio.Reader) error {
+	dw := textproto.NewWriter(c.bw).DotWriter()
+	if _, err := dw.Write(header); err != nil {
+		return err
+	}
+	if body != nil {
+		if _, err := dw.Write(body); err != nil {
+			return err
+		}
+	} else {
+		rp := copyPool.Get().(*[]byte)
+		defer copyPool.Put(rp)
+		for {
+			k, err := br.Read(*rp)
+			if k > 0 {
+				if _, err := dw.Write((*rp)[:k]); err != nil {
+					return err
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %w", errClientRead, err)
+			}
+		}
+	}
+	if err := dw.Close(); err != nil {
+		return err
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	_, err := c.reply(250)
+	return err
+}
+
+// errClientRead reports a failure reading the message from the client.
+var errClientRead = errors.New("submit: reading the message from the client")
+
+// bdat sends one chunk, buf after its first bdatRoom bytes, with its
+// command line written into that room, and reads the reply to it.
+func (c *upstreamConn) bdat(buf []byte, last bool) error {
+	cmd := "BDAT " + strconv.Itoa(len(buf)-bdatRoom)
+	if last {
+		cmd += " LAST"
+	}
+	cmd += "\r\n"
+	off := bdatRoom - len(cmd)
+	copy(buf[off:], cmd)
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if _, err := c.conn.Write(buf[off:]); err != nil {
+		return err
+	}
+	_, err := c.reply(250)
+	return err
+}
+
+// crlf turns bare line feeds into CRLF across the pieces of a message, as
+// textproto's DotWriter does for DATA.
+type crlf struct {
+	cr bool // the last byte appended was a CR
+}
+
+// append appends p to dst with every LF not preceded by CR made CRLF.
+func (n *crlf) append(dst, p []byte) []byte {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			dst = append(dst, p...)
+			n.cr = p[len(p)-1] == '\r'
+			return dst
+		}
+		prevCR := n.cr
+		if i > 0 {
+			prevCR = p[i-1] == '\r'
+		}
+		dst = append(dst, p[:i]...)
+		if !prevCR {
+			dst = append(dst, '\r')
+		}
+		dst = append(dst, '\n')
+		n.cr = false
+		p = p[i+1:]
+	}
+	return dst
+}
+
+// end ends dst, a message's content after bdatRoom, with a line break, as
+// DotWriter's Close does.
+func (n *crlf) end(dst []byte) []byte {
+	switch {
+	case len(dst) == bdatRoom || dst[len(dst)-1] == '\n':
+		return dst
+	case n.cr:
+		return append(dst, '\n')
+	}
+	return append(dst, '\r', '\n')
 }
 
 // abort drops the connection without ending the message being sent, so the
-// upstream server discards it: nothing is delivered without the final dot.
-func (uc *upstreamConn) abort() { uc.conn.Close() }
+// upstream server discards it: nothing is delivered without the final dot
+// or the last chunk.
+func (c *upstreamConn) abort() {
+	c.broken = true
+	c.conn.Close()
+}
 
 // close ends the connection politely.
-func (uc *upstreamConn) close() {
-	uc.conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := uc.c.Quit(); err != nil {
-		uc.c.Close()
+func (c *upstreamConn) close() {
+	c.deadline(5 * time.Second)
+	c.queue("QUIT")
+	if c.flush() == nil {
+		c.reply(221)
 	}
+	c.conn.Close()
 }
 
 // isLoopback reports whether a is a loopback address.

@@ -86,25 +86,34 @@ func command(ctx context.Context, errBuf *bytes.Buffer, args ...string) *exec.Cm
 }
 
 // crashMailbox writes a generated mailbox of about 3,000 messages and its
-// seed, and returns the replay's arguments for it (without -store). Only
-// the mail the CRM sent is seeded: the customers' first messages are left
-// untracked, the case a naive re-run gets wrong (processed again after
-// later messages were tracked, they correlate with them).
+// seed (sentSeeded), and returns the replay's arguments for it (without
+// -store).
 func crashMailbox(t *testing.T) []string {
 	t.Helper()
+	n, seed, mail := sentSeeded(t, 210)
+	t.Logf("%d messages", n)
+	return []string{"-q", "-mailbox", samplegen.Mailbox, "-folders", "sample:folders.json", "-seed", seed, mail}
+}
+
+// sentSeeded writes the sample with extra customers as a Maildir, and a
+// seed of only the mail the CRM sent: the customers' first messages are
+// left untracked, the case a naive re-run gets wrong (processed again
+// after later messages were tracked, they correlate with them). It returns
+// the number of messages, the seed file and the Maildir.
+func sentSeeded(t *testing.T, extraCustomers int) (n int, seedFile, maildir string) {
+	t.Helper()
 	dir := t.TempDir()
-	s := samplegen.Generate(&samplegen.Options{ExtraCustomers: 210})
-	require.NoError(t, samplegen.WriteMaildir(filepath.Join(dir, "mail"), s))
+	s := samplegen.Generate(&samplegen.Options{ExtraCustomers: extraCustomers})
+	maildir, seedFile = filepath.Join(dir, "mail"), filepath.Join(dir, "seed.jsonl")
+	require.NoError(t, samplegen.WriteMaildir(maildir, s))
 	var seed []samplegen.LabelLine
 	for _, m := range s.Mails {
 		if m.Seed && m.Folder == samplegen.SentFolder {
 			seed = append(seed, samplegen.LabelLine{MessageID: m.MessageID, Regarding: m.Regarding})
 		}
 	}
-	require.NoError(t, samplegen.WriteJSONLines(filepath.Join(dir, "seed.jsonl"), seed))
-	t.Logf("%d messages, %d seeded", len(s.Mails), len(seed))
-	return []string{"-q", "-mailbox", samplegen.Mailbox, "-folders", "sample:folders.json",
-		"-seed", filepath.Join(dir, "seed.jsonl"), filepath.Join(dir, "mail")}
+	require.NoError(t, samplegen.WriteJSONLines(seedFile, seed))
+	return len(s.Mails), seedFile, maildir
 }
 
 // exported runs -export on the store and returns the ledger's lines,

@@ -1,96 +1,65 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"strings"
+	"io/fs"
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
-	"github.com/mailcorrelate/mailcorrelate/folder"
-	"github.com/mailcorrelate/mailcorrelate/guard"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 	"github.com/mailcorrelate/mailcorrelate/party"
-	"github.com/mailcorrelate/mailcorrelate/store/memstore"
-	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 )
 
 // sampleMailbox is the mailbox the embedded sample was synchronized from.
 const sampleMailbox = samplegen.Mailbox
 
-// openStore opens the -store URL: memory, sqlite:PATH or postgres://….
-func openStore(ctx context.Context, url string) (correlate.Store, func() error, error) {
-	switch {
-	case url == "" || url == "memory":
-		return memstore.New(), func() error { return nil }, nil
-	case strings.HasPrefix(url, "sqlite:"), strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		s, err := sqlstore.Open(ctx, url, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, s.Close, nil
+// sampleDefaults gives the flags that were not given the embedded
+// sample's values: its mailbox, and withFiles its seed, labels and folder
+// rules.
+func (cfg *config) sampleDefaults(withFiles bool) {
+	if cfg.mailbox == "" {
+		cfg.mailbox = sampleMailbox
 	}
-	return nil, nil, fmt.Errorf("%q: want memory, sqlite:PATH or postgres://…", url)
+	if !withFiles {
+		return
+	}
+	for _, f := range []struct {
+		flag *string
+		name string
+	}{
+		{&cfg.Seed, "seed.jsonl"}, {&cfg.labels, "labels.jsonl"}, {&cfg.Folders, "folders.json"},
+	} {
+		if *f.flag == "" {
+			*f.flag = cli.SamplePrefix + f.name
+		}
+	}
 }
 
-// buildEngine wires the chain the flags ask for through mailcorrelate.New.
+// files opens the files the flags name; "sample:NAME" is a file of the
+// embedded sample.
+func files() cli.Files {
+	sub, _ := fs.Sub(sampleFS, "sample") // a valid path: no error
+	return cli.Files{Sample: sub}
+}
+
+// buildEngine wires the chain the flags ask for (cli.NewEngine, as the
+// sync and the HTTP service do), with the address book of -directory when
+// resolver is set.
 func buildEngine(store correlate.Store, cfg *config, resolver *party.Resolver) (*correlate.Engine, error) {
-	// The default sender policy (guard.ParticipantPolicy) accepts a
-	// participant or a colleague at the same organization.
-	opts := &mailcorrelate.Options{Audit: cfg.audit}
-	if resolver != nil {
-		// With an address book, "took part" also counts the sender's
-		// colleagues at the same customer account, whatever their domain.
-		opts.SenderPolicy = guard.AnyOf(guard.ParticipantPolicy, resolver.SenderPolicy())
-	}
-	if cfg.preset == "emailrouter" {
-		opts.Preset = mailcorrelate.EmailRouter
-	}
+	chain := cfg.Chain()
+	chain.Audit = cfg.audit
 	for _, s := range cfg.strategies {
-		opts.Strategies = append(opts.Strategies, mailcorrelate.Strategy(s))
+		chain.Strategies = append(chain.Strategies, mailcorrelate.Strategy(s))
 	}
-	switch cfg.smart {
-	case "improved":
-		opts.Smart = mailcorrelate.SmartImproved
-	case "dynamics":
-		opts.Smart = mailcorrelate.SmartDynamics
-	}
-	opts.SmartOptions.OwnAddresses = cfg.own
-	if len(cfg.own) == 0 && cfg.mailbox != "" {
-		// The mailbox's domain is the organization's own: its reps and
-		// queues say nothing about which conversation an email continues.
-		if at := strings.LastIndexByte(cfg.mailbox, '@'); at >= 0 {
-			opts.SmartOptions.OwnAddresses = []string{cfg.mailbox[at:]}
-		}
-	}
-	if cfg.folders != "" {
-		rules, err := readFolders(cfg.folders)
+	chain.Own, chain.Mailbox, chain.Resolver = cfg.own, cfg.mailbox, resolver
+	if cfg.Folders != "" {
+		// The folder strategy's own rules: the replay's (replay.rules) say
+		// which folders are read at all.
+		rules, err := files().ReadFolders(cfg.Folders)
 		if err != nil {
-			return nil, fmt.Errorf("-folders: %w", err)
+			return nil, cli.UsageError{Msg: "-folders: " + err.Error()}
 		}
-		opts.Folders = rules
+		chain.Folders = rules
 	}
-	return mailcorrelate.New(store, opts)
-}
-
-func readFolders(name string) (*folder.Rules, error) {
-	f, err := openFile(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
-	}
-	rules, err := folder.NewRules(nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, rules); err != nil {
-		return nil, err
-	}
-	return rules, nil
+	return cli.NewEngine(store, chain)
 }

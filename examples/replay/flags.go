@@ -7,25 +7,20 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // config is the parsed command line.
 type config struct {
+	cli.Flags  // -seed, -folders, -store, -format, -filter, -smart, -preset
 	paths      []string
 	order      string // "date" or "input"
-	seed       string
 	labels     string
 	labelsOut  string
-	folders    string
 	mailbox    string
 	strategies []string
-	smart      string
-	preset     string
-	store      string
-	format     string
 	directory  string
-	filter     string
 	own        []string
 	audit      bool
 	quiet      bool
@@ -35,13 +30,6 @@ type config struct {
 	sent       bool   // -sent: read the Sent folder
 	export     string // -export FILE: write the ledger and exit
 }
-
-var errHelp = errors.New("help requested")
-
-// usageError marks a bad command line (exit code 1 with usage printed).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
 
 // The exit statuses of the command (the README lists them).
 const (
@@ -59,7 +47,7 @@ const (
 // exitCode maps the error that ended the command to its exit status.
 func exitCode(err error) int {
 	switch {
-	case err == nil, err == errHelp:
+	case err == nil, err == cli.ErrHelp:
 		return exitOK
 	case errors.Is(err, store.ErrUnavailable):
 		return exitStore
@@ -80,19 +68,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fs.PrintDefaults()
 	}
 	var strategies, own string
+	c.Register(fs)
 	fs.StringVar(&c.order, "order", "date", "processing order: date (Date header, ties keep input order) or input")
-	fs.StringVar(&c.seed, "seed", "", "JSON Lines {\"message_id\", \"regarding\"}: emails filed under that record when met")
 	fs.StringVar(&c.labels, "labels", "", "JSON Lines {\"message_id\", \"regarding\"}: expected answers; prints precision and recall")
 	fs.StringVar(&c.labelsOut, "labels-out", "", "write the decisions as a labels file")
-	fs.StringVar(&c.folders, "folders", "", "folder rules in the folder package's JSON form")
 	fs.StringVar(&c.mailbox, "mailbox", "", "the synchronized mailbox (owner address); default: the sample's, or none")
 	fs.StringVar(&strategies, "strategies", "", "precedence order from "+strings.Join(strategyNames, ",")+" (default: the preset's chain)")
-	fs.StringVar(&c.smart, "smart", "improved", "smart matching: off, dynamics or improved")
-	fs.StringVar(&c.preset, "preset", "serversidesync", "serversidesync (all strategies) or emailrouter (token and smart matching only)")
-	fs.StringVar(&c.store, "store", "memory", "memory, sqlite:PATH or postgres://…")
-	fs.StringVar(&c.format, "format", "table", "table or jsonl")
 	fs.StringVar(&c.directory, "directory", "", "JSON Lines {\"address\", \"record\", \"active\"}: the address book for participants")
-	fs.StringVar(&c.filter, "filter", "", "incoming email filter: all, responses (default), crm, enabled, none")
 	fs.StringVar(&own, "own", "", "the organization's addresses, comma-separated (\"@example.com\" for a domain), ignored by smart matching; default: the -mailbox domain")
 	fs.BoolVar(&c.audit, "audit", true, "consult every strategy and report conflicts")
 	fs.BoolVar(&c.quiet, "q", false, "no per-message output, only the summary (and the unreadable messages)")
@@ -100,48 +82,29 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.sent, "sent", true, "process the Sent folder (Dynamics' AutoTrackSentFolderItems)")
 	fs.StringVar(&c.export, "export", "", "write the ledger of -store (message_id, regarding, method of every tracked email) as JSON Lines to FILE (- for stdout) and exit without replaying")
 	fs.StringVar(&c.truth, "truth", "", "headers or labels: evaluate the chain without header strategies (smart matching improved, Dynamics, and the plain subject rule) against labels from the mailbox's headers or from -seed/-labels")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usageError{err.Error()}
+	if err := cli.Parse(fs, args); err != nil {
+		return nil, err
 	}
 	c.paths = fs.Args()
 	if c.export != "" {
 		if len(c.paths) > 0 {
-			return nil, usageError{"-export writes the ledger of -store and replays nothing: give no PATH"}
+			return nil, cli.UsageError{Msg: "-export writes the ledger of -store and replays nothing: give no PATH"}
 		}
-		if c.store == "" || c.store == "memory" {
-			return nil, usageError{"-export needs a persistent -store (sqlite:PATH or postgres://…)"}
-		}
-	}
-	for _, a := range strings.Split(own, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.own = append(c.own, a)
+		if c.Store == "" || c.Store == "memory" {
+			return nil, cli.UsageError{Msg: "-export needs a persistent -store (sqlite:PATH or postgres://…)"}
 		}
 	}
+	c.own = cli.SplitList(own)
 	if err := checkTruth(c); err != nil {
 		return nil, err
 	}
 	switch c.order {
 	case "date", "input":
 	default:
-		return nil, usageError{fmt.Sprintf("-order %q: want date or input", c.order)}
+		return nil, cli.UsageError{Msg: fmt.Sprintf("-order %q: want date or input", c.order)}
 	}
-	switch c.format {
-	case "table", "jsonl":
-	default:
-		return nil, usageError{fmt.Sprintf("-format %q: want table or jsonl", c.format)}
-	}
-	switch c.smart {
-	case "off", "dynamics", "improved":
-	default:
-		return nil, usageError{fmt.Sprintf("-smart %q: want off, dynamics or improved", c.smart)}
-	}
-	switch c.preset {
-	case "serversidesync", "emailrouter":
-	default:
-		return nil, usageError{fmt.Sprintf("-preset %q: want serversidesync or emailrouter", c.preset)}
+	if err := c.Check(); err != nil {
+		return nil, err
 	}
 	if strategies != "" {
 		for _, s := range strings.Split(strategies, ",") {
@@ -151,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 				known = known || n == s
 			}
 			if !known {
-				return nil, usageError{fmt.Sprintf("-strategies: unknown strategy %q (want %s)", s, strings.Join(strategyNames, ","))}
+				return nil, cli.UsageError{Msg: fmt.Sprintf("-strategies: unknown strategy %q (want %s)", s, strings.Join(strategyNames, ","))}
 			}
 			c.strategies = append(c.strategies, s)
 		}

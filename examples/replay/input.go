@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 )
 
@@ -276,15 +277,5 @@ func (r *replay) processes(folder string) bool {
 // usual names.
 func isSentFolder(folder string) bool {
 	rest, ok := strings.CutPrefix(folder, mailbox.Inbox+"/")
-	return ok && !strings.Contains(rest, "/") && sentName(rest)
-}
-
-// sentName reports whether a folder's name is one of the usual names of a
-// Sent folder.
-func sentName(name string) bool {
-	switch strings.ToLower(name) {
-	case "sent", "sent items", "sent mail", "sent messages", "gesendete elemente", "gesendet", "éléments envoyés", "posta inviata", "itens enviados", "skickat", "enviados", "elementos enviados", "verzonden items":
-		return true
-	}
-	return false
+	return ok && !strings.Contains(rest, "/") && cli.SentFolderName(rest)
 }

@@ -28,21 +28,14 @@ import (
 // cancel function of the run's context.
 func replayInto(t *testing.T, st store.Store, hook func(cancel func()), args ...string) (*replay, error, string, string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cfg, err := parseFlags(args, &stderr)
-	require.NoError(t, err)
-	r, err := newReplay(context.Background(), cfg, &stdout, &stderr)
-	require.NoError(t, err, stderr.String())
-	r.close() // the memory store it opened
-	r.ledger, r.closeStore = st, nil
-	r.eng, err = buildEngine(st, cfg, r.resolver)
-	require.NoError(t, err)
+	r, stdout, stderr := newTestReplay(t, args...)
+	useStore(t, r, st)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if hook != nil {
 		r.afterEach = func() { hook(cancel) }
 	}
-	err = r.run(ctx)
+	err := r.run(ctx)
 	return r, err, stdout.String(), stderr.String()
 }
 
@@ -208,15 +201,9 @@ func TestExitStatus(t *testing.T) {
 	// The store goes away after 40 messages: the run stops at once, says
 	// how far it got, and exits 2.
 	st := &failingStore{Store: memstore.New(), after: 40}
-	var stdout, stderr bytes.Buffer
-	cfg, err := parseFlags([]string{"-q"}, &stderr)
-	require.NoError(t, err)
-	r, err := newReplay(context.Background(), cfg, &stdout, &stderr)
-	require.NoError(t, err)
-	r.ledger = st
-	r.eng, err = buildEngine(st, cfg, nil)
-	require.NoError(t, err)
-	err = r.run(context.Background())
+	r, _, _ := newTestReplay(t, "-q")
+	useStore(t, r, st)
+	err := r.run(context.Background())
 	require.Error(t, err)
 	assert.Equal(t, exitStore, exitCode(err), "%v", err)
 	assert.Regexp(t, `stopped at message \d+ of 134, \d+ processed by this run and 0 by earlier runs: .*store: unavailable`, err.Error())
@@ -264,19 +251,10 @@ func (f *failingStore) Apply(ctx context.Context, b store.Batch) (store.Result, 
 // run; so does a second run over a finished one, which processes nothing.
 // (In-process: the crash test below kills a real process.)
 func TestInterruptedRunsLeaveOneLedger(t *testing.T) {
-	dir := t.TempDir()
-	s := samplegen.Generate(&samplegen.Options{ExtraCustomers: 20})
-	require.NoError(t, samplegen.WriteMaildir(filepath.Join(dir, "mail"), s))
 	// No seed for the customers' mail: many messages stay untracked,
 	// and would correlate with later ones if processed again after them.
-	var seed []samplegen.LabelLine
-	for _, m := range s.Mails {
-		if m.Seed && m.Folder == samplegen.SentFolder {
-			seed = append(seed, samplegen.LabelLine{MessageID: m.MessageID, Regarding: m.Regarding})
-		}
-	}
-	require.NoError(t, samplegen.WriteJSONLines(filepath.Join(dir, "seed.jsonl"), seed))
-	args := []string{"-q", "-mailbox", samplegen.Mailbox, "-seed", filepath.Join(dir, "seed.jsonl"), filepath.Join(dir, "mail")}
+	_, seed, mail := sentSeeded(t, 20)
+	args := []string{"-q", "-mailbox", samplegen.Mailbox, "-seed", seed, mail}
 
 	whole := memstore.New()
 	r, err, _, stderr := replayInto(t, whole, nil, args...)

@@ -10,11 +10,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
-	"github.com/mailcorrelate/mailcorrelate/internal/ledger"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
@@ -231,19 +230,15 @@ func (c *cursor) finish(ctx context.Context, n int) error {
 	return nil
 }
 
-// openLedger opens the -store URL as a store.Store.
+// openLedger opens the -store URL: a store that cannot be reached ends
+// the run with exit status 2, any other problem is a usage error.
 func openLedger(ctx context.Context, url string) (store.Store, func() error, error) {
-	cs, closeStore, err := openStore(ctx, url)
+	st, closeStore, err := cli.OpenStore(ctx, url)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
 			return nil, nil, fmt.Errorf("-store: %w", err)
 		}
-		return nil, nil, usageError{fmt.Sprintf("-store: %v", err)}
-	}
-	st, ok := cs.(store.Store)
-	if !ok {
-		closeStore()
-		return nil, nil, usageError{fmt.Sprintf("-store: %T has no sync state", cs)}
+		return nil, nil, cli.UsageError{Msg: fmt.Sprintf("-store: %v", err)}
 	}
 	return st, closeStore, nil
 }
@@ -257,21 +252,7 @@ func exportLedger(ctx context.Context, url, file string, stdout io.Writer) error
 		return err
 	}
 	defer closeStore()
-	w := stdout
-	var f *os.File
-	if file != "-" {
-		if f, err = os.Create(file); err != nil {
-			return usageError{fmt.Sprintf("-export: %v", err)}
-		}
-		w = f
-	}
-	_, err = ledger.Export(ctx, st, w)
-	if f != nil {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if _, err := cli.ExportLedger(ctx, st, file, stdout); err != nil {
 		return fmt.Errorf("-export: %w", err)
 	}
 	return nil

@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 )
 
 //go:embed all:sample
@@ -39,7 +41,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
-		if err != errHelp {
+		if err != cli.ErrHelp {
 			fmt.Fprintln(stderr, "replay:", err)
 		}
 		return exitCode(err)
@@ -48,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runTruth(ctx, cfg, stdout, stderr)
 	}
 	if cfg.export != "" {
-		err = exportLedger(ctx, cfg.store, cfg.export, stdout)
+		err = exportLedger(ctx, cfg.Store, cfg.export, stdout)
 	} else {
 		var r *replay
 		if r, err = newReplay(ctx, cfg, stdout, stderr); err == nil {

@@ -55,12 +55,8 @@ func writeMbox(t testing.TB, dir string, n int) int64 {
 // of about twenty points of the run, and the number of messages processed.
 func heldDuring(t testing.TB, dir string, args ...string) (peak uint64, processed int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
 	os.Remove(filepath.Join(dir, "ledger.db"))
-	cfg, err := parseFlags(append(args, "-store", "sqlite:"+filepath.Join(dir, "ledger.db"), filepath.Join(dir, "mail.mbox")), &stderr)
-	require.NoError(t, err)
-	r, err := newReplay(context.Background(), cfg, &stdout, &stderr)
-	require.NoError(t, err)
+	r, _, stderr := newTestReplay(t, append(args, "-store", "sqlite:"+filepath.Join(dir, "ledger.db"), filepath.Join(dir, "mail.mbox"))...)
 	defer r.close()
 	var ms runtime.MemStats
 	sample := func() {

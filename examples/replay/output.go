@@ -8,11 +8,10 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/jsonrow"
 )
 
@@ -41,88 +40,40 @@ func toJSON(rw row) jsonRow {
 	return jsonrow.New(in)
 }
 
-type output struct {
-	format string
-	w      *bufio.Writer
-	tw     *tabwriter.Writer
-	enc    *json.Encoder
-	rows   int
-	quiet  bool
+// newOutput returns the rows of the replay: JSON Lines, or a table with the
+// confidence of each record found.
+func newOutput(format string, w io.Writer, quiet bool) *cli.Rows {
+	return cli.NewRows(w, cli.RowsOptions{JSON: format == "jsonl", Quiet: quiet,
+		Header: "#\tDATE\tSUBJECT\tREGARDING\tMETHOD\tCONF\tREASON"})
 }
 
-// tableBlock is how many table rows are aligned together: the table is
-// written block by block, so that it is not held whole.
-const tableBlock = 500
-
-func newOutput(format string, w io.Writer, quiet bool) *output {
-	o := &output{format: format, w: bufio.NewWriter(w), quiet: quiet}
-	if format == "jsonl" {
-		o.enc = json.NewEncoder(o.w)
-		o.enc.SetEscapeHTML(false)
-	} else {
-		o.tw = tabwriter.NewWriter(o.w, 0, 0, 2, ' ', 0)
-		if !quiet {
-			fmt.Fprintln(o.tw, "#\tDATE\tSUBJECT\tREGARDING\tMETHOD\tCONF\tREASON")
-		}
-	}
-	return o
-}
-
-func (o *output) write(rw row) {
-	if o.quiet {
-		return
-	}
-	o.rows++
-	if o.enc != nil {
-		o.enc.Encode(toJSON(rw))
+// write writes the row of one processed message.
+func write(o *cli.Rows, rw row) {
+	if o.Quiet() {
 		return
 	}
 	j := toJSON(rw)
-	date := ""
-	if j.Date != "" {
-		date = j.Date[:16]
-	}
-	reg, method, conf := j.Regarding, j.Method, ""
-	switch {
-	case rw.seeded:
-		method = "seeded"
-	case rw.decision.Found():
-		conf = fmt.Sprintf("%.2f", j.Confidence)
-	case rw.tracked:
-		method = "track-only"
-	default:
-		reg, method = "-", "-"
-	}
-	reason := j.Reason
-	if len(j.Conflicts) > 0 {
-		reason += fmt.Sprintf(" [conflict: %s says %s]", j.Conflicts[0].Strategy, j.Conflicts[0].Regarding)
-	}
-	if rw.in.msg != nil && rw.err == nil {
-		reason = clip(reason, 90)
-	} // else: the reason names the file and offset; never cut it
-	fmt.Fprintf(o.tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", o.rows, date, clip(j.Subject, 44), reg, method, conf, reason)
-	if o.rows%tableBlock == 0 {
-		o.tw.Flush()
-	}
-}
-
-func (o *output) flush() error {
-	if o.tw != nil {
-		if err := o.tw.Flush(); err != nil {
-			return err
+	o.Write(j, func() []string {
+		reg, method, conf := j.Regarding, j.Method, ""
+		switch {
+		case rw.seeded:
+			method = "seeded"
+		case rw.decision.Found():
+			conf = fmt.Sprintf("%.2f", j.Confidence)
+		case rw.tracked:
+			method = "track-only"
+		default:
+			reg, method = "-", "-"
 		}
-	}
-	return o.w.Flush()
-}
-
-// clip shortens s to n runes, on one line.
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+		reason := j.Reason
+		if len(j.Conflicts) > 0 {
+			reason += fmt.Sprintf(" [conflict: %s says %s]", j.Conflicts[0].Strategy, j.Conflicts[0].Regarding)
+		}
+		if rw.in.msg != nil && rw.err == nil {
+			reason = cli.Clip(reason, 90)
+		} // else: the reason names the file and offset; never cut it
+		return []string{cli.TableDate(j.Date), cli.Clip(j.Subject, 44), reg, method, conf, reason}
+	})
 }
 
 // stats are the run's totals, counted as it goes.
@@ -140,7 +91,7 @@ type stats struct {
 
 // record writes one processed message's row and counts it.
 func (r *replay) record(rw row) {
-	r.out.write(rw)
+	write(r.out, rw)
 	s := &r.stats
 	if s.methods == nil {
 		s.methods = map[string]int{}
@@ -168,7 +119,7 @@ func (r *replay) record(rw row) {
 	if rw.in.problem != nil && rw.in.msg != nil {
 		s.problems++
 	}
-	if r.out.quiet && (rw.in.msg == nil || rw.err != nil) {
+	if r.out.Quiet() && (rw.in.msg == nil || rw.err != nil) {
 		// The rows are not shown: name what could not be processed.
 		if rw.in.msg == nil {
 			fmt.Fprintf(r.stderr, "replay: %s\n", rw.reason)
@@ -253,7 +204,7 @@ func (sc *scorer) add(rw row) {
 	}
 	if got.IsZero() {
 		if !want.IsZero() {
-			sc.wrong = append(sc.wrong, fmt.Sprintf("  missed  %s: want %s (%s)", rw.in.msg.MessageID, want, clip(rw.in.msg.Subject, 50)))
+			sc.wrong = append(sc.wrong, fmt.Sprintf("  missed  %s: want %s (%s)", rw.in.msg.MessageID, want, cli.Clip(rw.in.msg.Subject, 50)))
 		}
 		return
 	}
@@ -268,7 +219,7 @@ func (sc *scorer) add(rw row) {
 		t.correct++
 		s.all.correct++
 	} else {
-		sc.wrong = append(sc.wrong, fmt.Sprintf("  wrong   %s: got %s by %s, want %q (%s)", rw.in.msg.MessageID, got, method, want.String(), clip(rw.in.msg.Subject, 50)))
+		sc.wrong = append(sc.wrong, fmt.Sprintf("  wrong   %s: got %s by %s, want %q (%s)", rw.in.msg.MessageID, got, method, want.String(), cli.Clip(rw.in.msg.Subject, 50)))
 	}
 }
 

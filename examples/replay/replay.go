@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store"
@@ -37,7 +35,7 @@ type replay struct {
 	rules          *folder.Rules // -folders: which folders are processed
 	seeds          map[string]correlate.Record
 	labels         map[string]correlate.Record // "" record = expected none
-	out            *output
+	out            *cli.Rows
 	stats          stats
 	score          *scorer         // set when labels were given
 	scores         *scores         // the scores, once the run is done
@@ -51,78 +49,58 @@ type replay struct {
 
 func newReplay(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*replay, error) {
 	r := &replay{cfg: cfg, stdout: stdout, stderr: stderr}
-	useSample := len(cfg.paths) == 0
-	if useSample {
-		if cfg.seed == "" {
-			cfg.seed = "sample:seed.jsonl"
-		}
-		if cfg.labels == "" {
-			cfg.labels = "sample:labels.jsonl"
-		}
-		if cfg.folders == "" {
-			cfg.folders = "sample:folders.json"
-		}
-		if cfg.mailbox == "" {
-			cfg.mailbox = sampleMailbox
-		}
+	if len(cfg.paths) == 0 {
+		cfg.sampleDefaults(true)
 	}
 	var err error
-	if cfg.seed != "" {
-		if r.seeds, err = readLabels(cfg.seed); err != nil {
-			return nil, usageError{fmt.Sprintf("-seed: %v", err)}
+	if cfg.Seed != "" {
+		if r.seeds, err = files().ReadLabels(cfg.Seed); err != nil {
+			return nil, cli.UsageError{Msg: fmt.Sprintf("-seed: %v", err)}
 		}
 	}
 	if cfg.labels != "" {
-		if r.labels, err = readLabels(cfg.labels); err != nil {
-			return nil, usageError{fmt.Sprintf("-labels: %v", err)}
+		if r.labels, err = files().ReadLabels(cfg.labels); err != nil {
+			return nil, cli.UsageError{Msg: fmt.Sprintf("-labels: %v", err)}
 		}
 	}
-	if cfg.filter != "" {
-		if r.filter, err = party.ParseFilter(cfg.filter); err != nil {
-			return nil, usageError{fmt.Sprintf("-filter: %v", err)}
-		}
+	if r.filter, err = cfg.ParseFilter(); err != nil {
+		return nil, cli.UsageError{Msg: fmt.Sprintf("-filter: %v", err)}
 	}
 	if cfg.directory != "" {
-		f, err := openFile(cfg.directory)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("-directory: %v", err)}
-		}
-		dir, err := party.LoadDirectory(f)
-		f.Close()
-		var le *party.LoadError
-		if errors.As(err, &le) {
-			fmt.Fprintf(stderr, "replay: -directory: %v (the other lines are used)\n", err)
+		dir, err := files().ReadDirectory(cfg.directory)
+		if dir == nil {
+			return nil, cli.UsageError{Msg: fmt.Sprintf("-directory: %v", err)}
 		} else if err != nil {
-			return nil, usageError{fmt.Sprintf("-directory: %v", err)}
+			fmt.Fprintf(stderr, "replay: -directory: %v (the other lines are used)\n", err)
 		}
 		r.resolver = party.NewResolver(dir, nil)
 	}
-	if cfg.folders != "" {
+	if cfg.Folders != "" {
 		// buildEngine reads them too, for the folder strategy; these say
 		// which folders are read at all.
-		if r.rules, err = readFolders(cfg.folders); err != nil {
-			return nil, usageError{fmt.Sprintf("-folders: %v", err)}
+		if r.rules, err = files().ReadFolders(cfg.Folders); err != nil {
+			return nil, cli.UsageError{Msg: fmt.Sprintf("-folders: %v", err)}
 		}
 	}
 	if r.labels != nil {
 		r.score = newScorer(r.labels)
 	}
-	st, closeStore, err := openLedger(ctx, cfg.store)
+	st, closeStore, err := openLedger(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
 	r.ledger, r.closeStore = st, closeStore
 	if r.eng, err = buildEngine(st, cfg, r.resolver); err != nil {
 		r.close()
-		return nil, usageError{err.Error()}
+		return nil, cli.UsageError{Msg: err.Error()}
 	}
 	if cfg.labelsOut != "" {
 		if r.labelsOut, err = createLabelsOut(cfg.labelsOut); err != nil {
 			r.close()
-			return nil, usageError{fmt.Sprintf("-labels-out: %v", err)}
+			return nil, cli.UsageError{Msg: fmt.Sprintf("-labels-out: %v", err)}
 		}
 	}
-	r.out = newOutput(cfg.format, stdout, cfg.quiet)
+	r.out = newOutput(cfg.Format, stdout, cfg.quiet)
 	return r, nil
 }
 
@@ -132,51 +110,6 @@ func (r *replay) close() {
 			fmt.Fprintln(r.stderr, "replay: closing store:", err)
 		}
 	}
-}
-
-// openFile opens a flag's file; "sample:NAME" names a file of the embedded
-// sample.
-func openFile(name string) (io.ReadCloser, error) {
-	if rest, ok := strings.CutPrefix(name, "sample:"); ok {
-		return sampleFS.Open("sample/" + rest)
-	}
-	return os.Open(name)
-}
-
-// readLabels reads a seed or labels file: JSON Lines of message_id and
-// regarding ("type:id", or "" for none). Ids may carry angle brackets.
-func readLabels(name string) (map[string]correlate.Record, error) {
-	f, err := openFile(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := map[string]correlate.Record{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var l struct {
-			MessageID string `json:"message_id"`
-			Regarding string `json:"regarding"`
-		}
-		if err := json.Unmarshal(b, &l); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-		rec, err := correlate.ParseRecord(l.Regarding)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-		id := correlate.NormalizeMessageID(l.MessageID)
-		if id == "" {
-			return nil, fmt.Errorf("%s:%d: empty message_id", name, line)
-		}
-		out[id] = rec
-	}
-	return out, sc.Err()
 }
 
 func (r *replay) run(ctx context.Context) error {
@@ -231,7 +164,7 @@ func (r *replay) run(ctx context.Context) error {
 	if stopped == nil {
 		finishErr = cur.finish(ctx, len(p.entries))
 	}
-	if err := r.out.flush(); err != nil {
+	if err := r.out.Flush(); err != nil {
 		return err
 	}
 	r.stats.elapsed = time.Since(start)
@@ -307,6 +240,14 @@ type row struct {
 // the seed names it, under the decision's record when one was found (or a
 // strategy asked for tracking), else not at all. A message tracked before
 // this run began is skipped (see cursor.known).
+//
+// imapsync files a live mailbox's email by the same rules (Options.Known is
+// the seed, Mailbox.Filter the filter), in code of its own: it commits each
+// email with its folder's cursor in one store batch and reports it as an
+// Event with the sync's actions, and its rows' reasons are worded for a
+// sync ("known: already filed in the CRM …"), where the replay's are
+// pinned by the golden file. examples/sync's equivalence tests hold the
+// two to the same records.
 func (r *replay) process(ctx context.Context, in *input, cur *cursor) row {
 	rw := row{in: in}
 	m := in.msg
@@ -314,10 +255,7 @@ func (r *replay) process(ctx context.Context, in *input, cur *cursor) row {
 		rw.reason = fmt.Sprintf("unreadable %s: %v", in.item.Where(), in.problem)
 		return rw
 	}
-	m.Mailbox = r.cfg.mailbox
-	m.FolderPath = in.item.Folder
-	m.FolderID = in.item.Folder
-	m.Direction = direction(m, in.item.Folder, r.cfg.mailbox)
+	cli.Place(m, r.cfg.mailbox, in.item.Folder)
 	known, err := cur.known(ctx, r.eng, m)
 	if err != nil {
 		rw.err = err
@@ -394,18 +332,6 @@ func (r *replay) process(ctx context.Context, in *input, cur *cursor) row {
 	}
 	rw.tracked = true
 	return rw
-}
-
-// direction says whether the mailbox sent or received m: sent when it sits
-// in a sent-mail folder or its sender is the mailbox itself.
-func direction(m *correlate.Message, folder, mailboxAddr string) correlate.Direction {
-	if sentName(folder[strings.LastIndexByte(folder, '/')+1:]) {
-		return correlate.Outgoing
-	}
-	if mailboxAddr != "" && m.SenderAddress() == correlate.NormalizeAddress(mailboxAddr) {
-		return correlate.Outgoing
-	}
-	return correlate.Incoming
 }
 
 // abstention explains an empty decision by the first strategy that looked

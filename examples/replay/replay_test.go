@@ -13,19 +13,40 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// replayWith runs the command's logic with args and returns the replay, its
-// stdout and stderr.
-func replayWith(t *testing.T, args ...string) (*replay, string, string) {
+// newTestReplay parses args and makes the replay they ask for, writing to
+// the buffers it returns; the caller closes it.
+func newTestReplay(t testing.TB, args ...string) (*replay, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cfg, err := parseFlags(args, &stderr)
 	require.NoError(t, err)
 	r, err := newReplay(context.Background(), cfg, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
+	return r, &stdout, &stderr
+}
+
+// useStore makes r replay into st (kept between runs, as a database is)
+// instead of the store of its flags, which it closes.
+func useStore(t testing.TB, r *replay, st store.Store) {
+	t.Helper()
+	r.close()
+	r.ledger, r.closeStore = st, nil
+	var err error
+	r.eng, err = buildEngine(st, r.cfg, r.resolver)
+	require.NoError(t, err)
+}
+
+// replayWith runs the command's logic with args and returns the replay, its
+// stdout and stderr.
+func replayWith(t *testing.T, args ...string) (*replay, string, string) {
+	t.Helper()
+	r, stdout, stderr := newTestReplay(t, args...)
 	defer r.close()
 	require.NoError(t, r.run(context.Background()), stderr.String())
 	return r, stdout.String(), stderr.String()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/routereval"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/token"
@@ -26,7 +27,7 @@ func checkTruth(c *config) error {
 	case "", truthHeaders, truthLabels:
 		return nil
 	}
-	return usageError{fmt.Sprintf("-truth %q: want headers or labels", c.truth)}
+	return cli.UsageError{Msg: fmt.Sprintf("-truth %q: want headers or labels", c.truth)}
 }
 
 // runTruth is the command with -truth: it labels the mailbox (by its own
@@ -52,7 +53,7 @@ func runTruth(ctx context.Context, cfg *config, stdout, stderr io.Writer) int {
 			return 1
 		}
 		routereval.ByLabels(items, seeds, labels)
-		fmt.Fprintf(stdout, "labels from %s, seeds from %s\n", cfg.labels, cfg.seed)
+		fmt.Fprintf(stdout, "labels from %s, seeds from %s\n", cfg.labels, cfg.Seed)
 	}
 	rep, err := routereval.Evaluate(ctx, items, opts)
 	if err != nil {
@@ -78,20 +79,7 @@ func truthInput(cfg *config, stderr io.Writer) ([]routereval.Item, *routereval.O
 		if items, _, err = routereval.ReadFS(sub, "."); err != nil {
 			return nil, nil, err
 		}
-		if cfg.mailbox == "" {
-			cfg.mailbox = sampleMailbox
-		}
-		if cfg.truth == truthLabels {
-			if cfg.seed == "" {
-				cfg.seed = "sample:seed.jsonl"
-			}
-			if cfg.labels == "" {
-				cfg.labels = "sample:labels.jsonl"
-			}
-			if cfg.folders == "" {
-				cfg.folders = "sample:folders.json"
-			}
-		}
+		cfg.sampleDefaults(cfg.truth == truthLabels)
 	}
 	for _, p := range cfg.paths {
 		got, skipped, err := routereval.Read(p)
@@ -111,27 +99,21 @@ func truthInput(cfg *config, stderr io.Writer) ([]routereval.Item, *routereval.O
 	opts.Engine.TokenPolicy = token.ParticipantPolicy
 	opts.Engine.SmartOptions.OwnAddresses = cfg.own
 	if cfg.directory != "" {
-		f, err := openFile(cfg.directory)
-		if err != nil {
-			return nil, nil, usageError{fmt.Sprintf("-directory: %v", err)}
-		}
-		dir, err := party.LoadDirectory(f)
-		f.Close()
-		var le *party.LoadError
-		if err != nil && !errors.As(err, &le) {
-			return nil, nil, usageError{fmt.Sprintf("-directory: %v", err)}
+		dir, err := files().ReadDirectory(cfg.directory)
+		if dir == nil {
+			return nil, nil, cli.UsageError{Msg: fmt.Sprintf("-directory: %v", err)}
 		}
 		opts.Engine.TokenPolicy = party.NewResolver(dir, nil).SenderPolicy()
 	}
-	if cfg.folders != "" {
-		rules, err := readFolders(cfg.folders)
+	if cfg.Folders != "" {
+		rules, err := files().ReadFolders(cfg.Folders)
 		if err != nil {
-			return nil, nil, usageError{fmt.Sprintf("-folders: %v", err)}
+			return nil, nil, cli.UsageError{Msg: fmt.Sprintf("-folders: %v", err)}
 		}
 		opts.Engine.Folders = rules
 	}
 	preset := mailcorrelate.ServerSideSync
-	if cfg.preset == "emailrouter" {
+	if cfg.Preset == "emailrouter" {
 		preset = mailcorrelate.EmailRouter
 	}
 	opts.Strategies = mailcorrelate.DefaultStrategies(preset)
@@ -147,24 +129,15 @@ func truthInput(cfg *config, stderr io.Writer) ([]routereval.Item, *routereval.O
 // truthLabelFiles reads -seed and -labels for -truth labels.
 func truthLabelFiles(cfg *config) (seeds, labels map[string]correlate.Record, err error) {
 	if cfg.labels == "" {
-		return nil, nil, usageError{"-truth labels needs -labels (and -seed for the emails filed by hand)"}
+		return nil, nil, cli.UsageError{Msg: "-truth labels needs -labels (and -seed for the emails filed by hand)"}
 	}
 	read := func(name string) (map[string]correlate.Record, error) {
 		if name == "" {
 			return nil, nil
 		}
-		f, err := openFile(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		m, err := routereval.DecodeLabels(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		return m, nil
+		return files().ReadLabels(name)
 	}
-	if seeds, err = read(cfg.seed); err != nil {
+	if seeds, err = read(cfg.Seed); err != nil {
 		return nil, nil, fmt.Errorf("-seed: %w", err)
 	}
 	if labels, err = read(cfg.labels); err != nil {

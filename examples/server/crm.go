@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,17 +11,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/actions"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
-	"github.com/mailcorrelate/mailcorrelate/guard"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store"
-	"github.com/mailcorrelate/mailcorrelate/store/memstore"
-	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 )
 
 // crm is the stand-in CRM of the example: a store, an engine, an address
@@ -43,11 +38,11 @@ type crm struct {
 }
 
 func newCRM(ctx context.Context, cfg *config, logger *slog.Logger) (*crm, error) {
-	st, closeFn, err := openStore(ctx, cfg.store)
+	st, closeFn, err := cli.OpenStore(ctx, cfg.store)
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
 	}
-	c := &crm{store: st, closeFn: closeFn, log: logger, mailbox: cfg.mailbox, own: cfg.own}
+	c := &crm{store: st, closeFn: closeFn, log: logger, mailbox: cfg.mailbox}
 	ok := false
 	defer func() {
 		if !ok {
@@ -58,27 +53,14 @@ func newCRM(ctx context.Context, cfg *config, logger *slog.Logger) (*crm, error)
 	if c.mailbox == "" && sample {
 		c.mailbox = samplegen.Mailbox
 	}
-	if len(c.own) == 0 && c.mailbox != "" {
-		// The mailbox's domain is the organization's own: its people are
-		// no new contacts, and say nothing about which conversation an
-		// email continues.
-		if at := strings.LastIndexByte(c.mailbox, '@'); at >= 0 {
-			c.own = []string{c.mailbox[at:]}
-		}
-	}
+	// The organization's own people are no new contacts either.
+	c.own = cli.OwnAddresses(cfg.own, c.mailbox)
 	c.dir = party.NewMemDirectory(nil)
 	if cfg.directory != "" {
-		f, err := os.Open(cfg.directory)
-		if err != nil {
+		if c.dir, err = (cli.Files{}).ReadDirectory(cfg.directory); c.dir == nil {
 			return nil, fmt.Errorf("-directory: %w", err)
-		}
-		_, err = c.dir.Load(f)
-		f.Close()
-		var le *party.LoadError
-		if errors.As(err, &le) {
-			logger.Warn("server: -directory: some lines were skipped", slog.String("error", err.Error()))
 		} else if err != nil {
-			return nil, fmt.Errorf("-directory: %w", err)
+			logger.Warn("server: -directory: some lines were skipped", slog.String("error", err.Error()))
 		}
 	}
 	c.resolver = party.NewResolver(c.dir, nil)
@@ -97,13 +79,11 @@ func newCRM(ctx context.Context, cfg *config, logger *slog.Logger) (*crm, error)
 			}
 		}
 	}
-	// The default sender policy (a participant, or a colleague at the same
-	// organization) or, through the address book, a colleague at the same
-	// customer account whatever their domain.
-	opts := &mailcorrelate.Options{Folders: rules, Audit: true,
-		SenderPolicy: guard.AnyOf(guard.ParticipantPolicy, c.resolver.SenderPolicy())}
-	opts.SmartOptions.OwnAddresses = c.own
-	if c.engine, err = mailcorrelate.New(st, opts); err != nil {
+	// The replay's and the sync's chain with their default flags
+	// (cli.NewEngine), so that the service files mail as they do.
+	chain := cli.DefaultChain()
+	chain.Own, chain.Mailbox, chain.Folders, chain.Resolver = c.own, c.mailbox, rules, c.resolver
+	if c.engine, err = cli.NewEngine(st, chain); err != nil {
 		return nil, err
 	}
 	var mails []seedMail
@@ -111,7 +91,13 @@ func newCRM(ctx context.Context, cfg *config, logger *slog.Logger) (*crm, error)
 	case sample:
 		mails = sampleMails()
 	case cfg.seed != "none":
-		if mails, err = readSeed(cfg.seed, cfg.regarding); err != nil {
+		var recs map[string]correlate.Record
+		if cfg.regarding != "" {
+			if recs, err = (cli.Files{}).ReadLabels(cfg.regarding); err != nil {
+				return nil, fmt.Errorf("-regarding: %w", err)
+			}
+		}
+		if mails, err = readSeed(cfg.seed, recs); err != nil {
 			return nil, fmt.Errorf("-seed: %w", err)
 		}
 	}
@@ -131,21 +117,6 @@ func (c *crm) close() {
 	if err := c.closeFn(); err != nil {
 		c.log.Error("server: closing the store: " + err.Error())
 	}
-}
-
-// openStore opens the -store URL: memory, sqlite:PATH or postgres://….
-func openStore(ctx context.Context, url string) (store.Store, func() error, error) {
-	switch {
-	case url == "" || url == "memory":
-		return memstore.New(), func() error { return nil }, nil
-	case strings.HasPrefix(url, "sqlite:"), strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		s, err := sqlstore.Open(ctx, url, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, s.Close, nil
-	}
-	return nil, nil, fmt.Errorf("%q: want memory, sqlite:PATH or postgres://…", storeName(url))
 }
 
 // A seedMail is one message to file at start.
@@ -176,29 +147,9 @@ func sampleMails() []seedMail {
 	return out
 }
 
-// readSeed reads the mail of path and the records of the regarding file.
-func readSeed(path, regarding string) ([]seedMail, error) {
-	recs := map[string]correlate.Record{}
-	if regarding != "" {
-		b, err := os.ReadFile(regarding)
-		if err != nil {
-			return nil, err
-		}
-		for i, line := range bytes.Split(b, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			var l samplegen.LabelLine
-			if err := json.Unmarshal(line, &l); err != nil {
-				return nil, fmt.Errorf("-regarding %s:%d: %w", regarding, i+1, err)
-			}
-			rec, err := correlate.ParseRecord(l.Regarding)
-			if err != nil {
-				return nil, fmt.Errorf("-regarding %s:%d: %w", regarding, i+1, err)
-			}
-			recs[correlate.NormalizeMessageID(l.MessageID)] = rec
-		}
-	}
+// readSeed reads the mail of path: the messages recs names (by
+// Message-ID, from -regarding) are filed under their record.
+func readSeed(path string, recs map[string]correlate.Record) ([]seedMail, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -233,6 +184,15 @@ func readSeed(path, regarding string) ([]seedMail, error) {
 // file files the seed mail in date order, as a mailbox sync would: seeded
 // mail under its record, other mail under the record the engine finds,
 // when the decision says to track it.
+//
+// It is not the replay's per-message processing (examples/replay, process),
+// though both file a mailbox in date order with the same engine: the
+// replay applies an incoming-email filter and an address book the service
+// has no flag for, resumes after a crash and writes a row per email with
+// its reasons. Without them the default filter, ResponsesToTrackedEmail,
+// tracks what Decision.Track says (a record found, or a track-only folder
+// rule), so the two file the same mail under the same records
+// (TestSampleFiledAsReplay).
 func (c *crm) file(ctx context.Context, mails []seedMail) error {
 	type parsed struct {
 		m  *correlate.Message
@@ -244,7 +204,7 @@ func (c *crm) file(ctx context.Context, mails []seedMail) error {
 		if m == nil {
 			continue
 		}
-		c.place(m, mails[i].folder)
+		cli.Place(m, c.mailbox, mails[i].folder)
 		ps = append(ps, parsed{m, &mails[i]})
 	}
 	slices.SortStableFunc(ps, func(a, b parsed) int { return a.m.Date.Compare(b.m.Date) })
@@ -265,17 +225,6 @@ func (c *crm) file(ctx context.Context, mails []seedMail) error {
 		}
 	}
 	return nil
-}
-
-// place sets the mailbox, folder and direction of a seed message.
-func (c *crm) place(m *correlate.Message, folderPath string) {
-	m.Mailbox = c.mailbox
-	m.FolderPath, m.FolderID = folderPath, folderPath
-	last := strings.ToLower(folderPath[strings.LastIndexByte(folderPath, '/')+1:])
-	if last == "sent" || last == "sent items" || last == "sent mail" || last == "sent messages" ||
-		(c.mailbox != "" && m.SenderAddress() == correlate.NormalizeAddress(c.mailbox)) {
-		m.Direction = correlate.Outgoing
-	}
 }
 
 // recordFormat is how the stand-in CRM numbers the records of a type.

@@ -32,7 +32,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +40,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/actions"
 	"github.com/mailcorrelate/mailcorrelate/httpapi"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 )
 
 func main() {
@@ -61,8 +61,6 @@ type config struct {
 	own       []string
 }
 
-var errHelp = errors.New("help requested")
-
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
@@ -80,20 +78,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.directory, "directory", "", "JSON Lines {\"address\", \"record\", \"active\"}: the address book (default: empty; new contacts are added to it)")
 	fs.StringVar(&c.mailbox, "mailbox", "", "the mailbox (owner address) posted mail belongs to; default: the sample's")
 	fs.StringVar(&own, "own", "", "the organization's addresses, comma-separated (\"@example.com\" for a domain); default: the mailbox's domain")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	for _, a := range strings.Split(own, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.own = append(c.own, a)
-		}
-	}
+	c.own = cli.SplitList(own)
 	if c.regarding != "" && (c.seed == "" || c.seed == "none") {
 		return nil, errors.New("-regarding needs -seed")
 	}
@@ -106,7 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) int {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
-		if err == errHelp {
+		if err == cli.ErrHelp {
 			return 0
 		}
 		fmt.Fprintln(stderr, "server:", err)
@@ -144,7 +135,7 @@ func serve(ctx context.Context, cfg *config, stdout io.Writer, logger *slog.Logg
 	}
 	srv := httpapi.NewServer(cfg.addr, h, httpapi.Timeouts{}, logger)
 	base := "http://" + ln.Addr().String() + "/"
-	logger.Info("server: listening", slog.String("url", base), slog.String("store", storeName(cfg.store)),
+	logger.Info("server: listening", slog.String("url", base), slog.String("store", cli.StoreName(cfg.store)),
 		slog.Int64("tracked", c.tracked), slog.String("mailbox", c.mailbox))
 	if generated {
 		// The token goes to standard output for the person who started
@@ -192,23 +183,4 @@ func bearerToken(file string) (string, bool, error) {
 		return "", false, fmt.Errorf("-token-file %s: the token must be one word of at least %d bytes", file, httpapi.MinTokenLen)
 	}
 	return tok, false, nil
-}
-
-// storeName is the -store value without a password, for the log.
-func storeName(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable store URL)"
-	}
-	q := u.Query()
-	for k := range q {
-		if strings.EqualFold(k, "password") {
-			q.Set(k, "xxxxx")
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.Redacted()
 }

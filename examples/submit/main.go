@@ -33,9 +33,7 @@ import (
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate"
-	"github.com/mailcorrelate/mailcorrelate/store"
-	"github.com/mailcorrelate/mailcorrelate/store/memstore"
-	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/submit"
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
@@ -161,7 +159,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // serve builds the relay from cfg and runs it until ctx is done.
 func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	st, closeStore, err := openStore(ctx, cfg.store)
+	octx, cancel := context.WithTimeout(ctx, time.Minute)
+	st, closeStore, err := cli.OpenStore(octx, cfg.store)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -229,38 +229,9 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("submit: listening", "addr", l.Addr().String(), "upstream", cfg.upstream, "store", redact(cfg.store),
+	log.Info("submit: listening", "addr", l.Addr().String(), "upstream", cfg.upstream, "store", cli.StoreName(cfg.store),
 		"users", users.Len(), "tokens", cfg.tokens, "signed_ids", len(idKeys) > 0, "starttls", serverTLS != nil)
 	return relay.Serve(ctx, l)
-}
-
-// openStore opens the -store URL.
-func openStore(ctx context.Context, url string) (store.Store, func() error, error) {
-	switch {
-	case url == "memory":
-		return memstore.New(), func() error { return nil }, nil
-	case strings.HasPrefix(url, "sqlite:"), strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		octx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		s, err := sqlstore.Open(octx, url, nil)
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, s.Close, nil
-	}
-	return nil, nil, fmt.Errorf("-store %q: want memory, sqlite:PATH or postgres://…", redact(url))
-}
-
-// redact drops the password of a store URL.
-func redact(url string) string {
-	if at := strings.LastIndexByte(url, '@'); at >= 0 {
-		if i := strings.Index(url, "://"); i >= 0 && i < at {
-			if colon := strings.IndexByte(url[i+3:at], ':'); colon >= 0 {
-				return url[:i+3+colon] + ":***" + url[at:]
-			}
-		}
-	}
-	return url
 }
 
 func readUsers(name string) (*submit.Users, error) {

@@ -1,12 +1,14 @@
-// Command sync synchronizes live IMAP mailboxes the way Dynamics 365
-// server-side synchronization does: it reads Inbox, the tracked folders
-// under it and (with -sent) the Sent folder, correlates every new email,
-// files it in a store, and re-links an email a person drags into a tracked
-// folder. It prints one row per email: the replay command's rows, plus the
-// mailbox, folder and UID.
+// Command sync synchronizes live mailboxes the way Dynamics 365
+// server-side synchronization does: over IMAP it reads Inbox, the tracked
+// folders under it and (with -sent) the Sent folder, and re-links an email
+// a person drags into a tracked folder; over POP3 (-pop3) it reads the
+// Inbox, as Dynamics' POP3 profiles do. It correlates every new email and
+// files it in a store. It prints one row per email: the replay command's
+// rows, plus the mailbox, folder and UID (UIDL over POP3).
 //
 //	go run ./examples/sync -demo                 # an in-process server with the embedded sample
 //	go run ./examples/sync -imap imap://alice@127.0.0.1:1143 -password-file pw.txt -once
+//	go run ./examples/sync -pop3 pop3s://alice@mail.example -mailbox alice@example.com -password-file pw.txt -once
 //	go run ./examples/sync -config mailboxes.json -store sqlite:sync.db
 //	go run ./examples/sync -store sqlite:sync.db -export ledger.jsonl
 //
@@ -20,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 )
 
 func main() {
@@ -33,7 +37,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
-		if err != errHelp {
+		if err != cli.ErrHelp {
 			fmt.Fprintln(stderr, "sync:", err)
 		}
 		return exitCode(err)

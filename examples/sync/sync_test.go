@@ -106,6 +106,17 @@ func TestJSONLSchema(t *testing.T) {
 	}
 }
 
+// TestQuiet: -q prints no row, and no table header either (it printed the
+// header of a table it left empty), only the demo's narration and the
+// summary.
+func TestQuiet(t *testing.T) {
+	stdout, stderr, code := runSync(t, "-demo", "-q")
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stdout, "FOLDER", "no table header")
+	assert.Contains(t, stdout, "a person moves", "the narration")
+	assert.Contains(t, stderr, samplegen.Mailbox+": stopped; fetched ", "the summary")
+}
+
 func TestBadFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -245,7 +256,8 @@ func TestEquivalenceSample(t *testing.T) {
 
 // TestEquivalenceCorpus: real list mail (notmuch's default corpus, 52
 // messages in 24 threads), the first message of each thread seeded,
-// synced from Dovecot's Inbox → the records the replay gives.
+// synced from Dovecot's Inbox, over IMAP and over POP3 → the records the
+// replay gives.
 func TestEquivalenceCorpus(t *testing.T) {
 	const corpus = "../../../shared/corpora/notmuch"
 	oracle, err := os.ReadFile(corpus + "/oracle-notmuch-0.37/default.threads.json")
@@ -272,7 +284,10 @@ func TestEquivalenceCorpus(t *testing.T) {
 	seedFile := filepath.Join(dir, "seed.jsonl")
 	require.NoError(t, os.WriteFile(seedFile, seed.Bytes(), 0o644))
 	maildir := corpus + "/test/corpora/default"
-	want := runReplay(t, "-smart", "off", "-seed", seedFile, "-mailbox", "tester@corpus.invalid", maildir)
+	// The corpus is a tree of folders, all appended to Inbox below: the
+	// replay reads them all (by default it reads Inbox, the folders with a
+	// rule and Sent, as Dynamics).
+	want := runReplay(t, "-smart", "off", "-all-folders", "-seed", seedFile, "-mailbox", "tester@corpus.invalid", maildir)
 
 	// The replay's order: by Date, ties in walk order. Appended in that
 	// order, Inbox's UIDs follow it.
@@ -304,6 +319,15 @@ func TestEquivalenceCorpus(t *testing.T) {
 	pw := filepath.Join(dir, "pw")
 	require.NoError(t, os.WriteFile(pw, []byte(password), 0o600))
 	stdout, stderr, code := runSync(t, "-imap", "imap://"+user+"@"+d.addr, "-password-file", pw,
+		"-mailbox", "tester@corpus.invalid", "-smart", "off", "-seed", seedFile, "-once", "-format", "jsonl")
+	require.Equal(t, 0, code, stderr)
+	compare(t, want, parseRows(t, stdout))
+
+	// The same Inbox over Dovecot's POP3.
+	if d.POP3Addr == "" {
+		return
+	}
+	stdout, stderr, code = runSync(t, "-pop3", "pop3://"+user+"@"+d.POP3Addr, "-password-file", pw,
 		"-mailbox", "tester@corpus.invalid", "-smart", "off", "-seed", seedFile, "-once", "-format", "jsonl")
 	require.Equal(t, 0, code, stderr)
 	compare(t, want, parseRows(t, stdout))

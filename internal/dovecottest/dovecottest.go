@@ -20,6 +20,9 @@ import (
 type Server struct {
 	// Addr is its IMAP address, "127.0.0.1:PORT".
 	Addr string
+	// POP3Addr is its POP3 address, "127.0.0.1:PORT" ("" when the
+	// script that started it predates POP3).
+	POP3Addr string
 	// Dir holds its configuration, users file and mail.
 	Dir string
 }
@@ -35,14 +38,50 @@ func Need(t testing.TB) Server {
 		}
 		t.Skip("Dovecot not running: run the tests under `bash .ci/dovecot.sh run go test …` (installs and starts a throwaway server)")
 	}
-	return Server{Addr: strings.TrimPrefix(u, "imap://"), Dir: dir}
+	return Server{Addr: strings.TrimPrefix(u, "imap://"), POP3Addr: strings.TrimPrefix(os.Getenv("MAILCORRELATE_TEST_DOVECOT_POP3"), "pop3://"), Dir: dir}
 }
+
+// NeedPOP3 is Need for a test of Dovecot's POP3 service.
+func NeedPOP3(t testing.TB) Server {
+	t.Helper()
+	s := Need(t)
+	if s.POP3Addr == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but MAILCORRELATE_TEST_DOVECOT_POP3 is not set: .ci/dovecot.sh must start POP3")
+		}
+		t.Skip("Dovecot runs without POP3: start it again with `bash .ci/dovecot.sh run go test …`")
+	}
+	return s
+}
+
+// Home returns the directory of a user's mail (its Maildir is
+// Home(user)+"/Maildir").
+func (s Server) Home(user string) string { return filepath.Join(s.Dir, "home", user) }
 
 // NewUser returns a user no test used before on this server, and its
 // password: one of the users .ci/dovecot.sh wrote (u0001, u0002 …, claimed
 // through a counter file locked against the other test processes), or,
 // when they are used up, a new line in the users file.
 func (s Server) NewUser(t testing.TB) (user, password string) {
+	t.Helper()
+	return s.newUser(t, "")
+}
+
+// NewUserWith returns a new user whose line in the users file ends with
+// userdb extra fields (space-separated key=value, "%" written "%%"), which
+// override Dovecot's settings for that user alone — as
+// "userdb_pop3_uidl_format=%%08Xu", UIDLs that are the bare UID. Such a
+// user is always a new line: it costs the second Dovecot takes to read
+// the file again.
+func (s Server) NewUserWith(t testing.TB, extra string) (user, password string) {
+	t.Helper()
+	if strings.ContainsAny(extra, ":\n") {
+		t.Fatalf("dovecottest: extra fields %q: no colon, no line break", extra)
+	}
+	return s.newUser(t, extra)
+}
+
+func (s Server) newUser(t testing.TB, extra string) (user, password string) {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(s.Dir, "next-user"), os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
@@ -63,7 +102,13 @@ func (s Server) NewUser(t testing.TB) (user, password string) {
 	user = fmt.Sprintf("u%04d", next)
 	password = "pw-" + user
 	if next <= preMade(s.Dir) {
-		return user, password
+		if extra == "" {
+			return user, password
+		}
+		// A pre-made user has a line without the extra fields: name a
+		// new one.
+		user = fmt.Sprintf("x%04d", next)
+		password = "pw-" + user
 	}
 	// Used up: add the user. Dovecot reads the file again when its
 	// mtime changes, in whole seconds, so move it forward by at least
@@ -73,7 +118,7 @@ func (s Server) NewUser(t testing.TB) (user, password string) {
 	if err != nil {
 		t.Fatalf("dovecottest: %v", err)
 	}
-	_, err = uf.WriteString(user + ":{PLAIN}" + password + "::::::\n")
+	_, err = uf.WriteString(user + ":{PLAIN}" + password + "::::::" + extra + "\n")
 	uf.Close()
 	if err != nil {
 		t.Fatalf("dovecottest: %v", err)

@@ -46,6 +46,9 @@ type Server struct {
 	// return; at 0 every connection is closed (the fault injected).
 	dropAfter atomic.Int64
 	logins    atomic.Int64
+	// xoauth2 returns the valid token of a user; nil until
+	// EnableXOAUTH2 (the mechanism then refuses every token).
+	xoauth2 atomic.Pointer[func(user string) string]
 }
 
 // Start starts a server. Stop it with Close.
@@ -59,6 +62,17 @@ func Start() (*Server, error) {
 	s.srv = server.New(s.b)
 	s.srv.AllowInsecureAuth = true
 	s.srv.ErrorLog = nopLog{}
+	// XOAUTH2 is registered before serving: go-imap reads its mechanisms
+	// on every connection without a lock, so EnableAuth on a running
+	// server is a data race (the race detector saw it, and a garbled
+	// greeting once). EnableXOAUTH2 only sets the tokens.
+	s.srv.EnableAuth("XOAUTH2", func(conn server.Conn) sasl.Server {
+		token := func(string) string { return "" }
+		if f := s.xoauth2.Load(); f != nil {
+			token = *f
+		}
+		return &xoauth2Server{s: s, conn: conn, token: token}
+	})
 	go s.srv.Serve(&trackLn{Listener: ln, s: s})
 	return s, nil
 }
@@ -122,7 +136,7 @@ func (s *Server) DropAfter(n int) { s.dropAfter.Store(int64(n)) }
 // Microsoft 365): token returns the access token valid for a user ("" for
 // none). A refused token gets the JSON error challenge, then NO.
 func (s *Server) EnableXOAUTH2(token func(user string) string) {
-	s.srv.EnableAuth("XOAUTH2", func(conn server.Conn) sasl.Server { return &xoauth2Server{s: s, conn: conn, token: token} })
+	s.xoauth2.Store(&token)
 }
 
 type xoauth2Server struct {

@@ -1,6 +1,6 @@
 // Package jsonrow is the JSON form of one correlation decision: a line of
-// the replay command's -format jsonl output and the answer of the HTTP
-// service's POST /v1/correlate. The field names are a contract (see the
+// the replay command's -format jsonl output (and, with more fields, of the
+// sync command's) and the answer of the HTTP service's POST /v1/correlate. The field names are a contract (see the
 // README): add fields, never rename them.
 package jsonrow
 
@@ -65,6 +65,11 @@ type Input struct {
 	// replay's seed): Regarding is that record, and the row's method is
 	// None with no confidence or evidence.
 	Seeded bool
+	// Stored, when not nil and the message is not Seeded, is the email as
+	// it was tracked before this row (the sync met it already tracked, or
+	// re-linked it): the row's method is the one it was tracked by, with
+	// no confidence or evidence of Decision.
+	Stored *correlate.Tracked
 	// Tracked reports whether the message is (now) tracked.
 	Tracked bool
 	// Regarding is the record reported; Reason says why.
@@ -107,9 +112,12 @@ func New(in Input) Row {
 	}
 	mt := in.Decision.Match
 	method := mt.Method
-	if in.Seeded {
+	switch {
+	case in.Seeded:
 		method = correlate.None
-	} else {
+	case in.Stored != nil:
+		method = in.Stored.Method
+	default:
 		j.Confidence = mt.Confidence
 		j.SubjectChanged = mt.SubjectChanged
 		if mt.CorrelatedWith != nil {
@@ -122,7 +130,7 @@ func New(in Input) Row {
 			j.Evidence = append(j.Evidence, e.String())
 		}
 	}
-	if in.Seeded || mt.Found() || mt.Track {
+	if in.Seeded || in.Stored != nil || mt.Found() || mt.Track {
 		j.Method, j.MethodCode = method.String(), int(method)
 	} else {
 		j.Method, j.MethodCode = correlate.None.String(), 0

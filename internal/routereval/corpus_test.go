@@ -15,6 +15,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/routereval"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 )
@@ -120,14 +121,14 @@ func embedded(name, truth string) corpus {
 	return corpus{name: name, load: func(t testing.TB) ([]routereval.Item, routereval.Options, map[string]correlate.Record) {
 		items, _, err := routereval.Read(filepath.Join(sampleDir, "mail"))
 		require.NoError(t, err)
-		labels, err := routereval.ReadLabels(filepath.Join(sampleDir, "labels.jsonl"))
+		labels, err := cli.Files{}.ReadLabels(filepath.Join(sampleDir, "labels.jsonl"))
 		require.NoError(t, err)
 		opts := sampleOptions(t, truth, samplegen.Generate(nil).Folders)
 		if truth == "headers" {
 			routereval.ByHeaders(items)
 			return items, opts, labels
 		}
-		seeds, err := routereval.ReadLabels(filepath.Join(sampleDir, "seed.jsonl"))
+		seeds, err := cli.Files{}.ReadLabels(filepath.Join(sampleDir, "seed.jsonl"))
 		require.NoError(t, err)
 		routereval.ByLabels(items, seeds, labels)
 		return items, opts, nil

@@ -6,10 +6,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 )
 
 // A Report is the outcome of Evaluate.
@@ -153,21 +153,11 @@ func (r *Report) Write(w io.Writer, details bool) error {
 				}
 			}
 			for _, o := range run.Wrong {
-				fmt.Fprintf(&b, "%s: wrong %s %q: got %s by %s, want %s: %s\n", run.Name, o.Source, clip(o.Subject, 60),
+				fmt.Fprintf(&b, "%s: wrong %s %q: got %s by %s, want %s: %s\n", run.Name, o.Source, cli.Clip(o.Subject, 60),
 					o.Got, o.Method, o.Want, o.Reason)
 			}
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// clip shortens s to n runes, on one line.
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }

@@ -1,13 +1,10 @@
 package routereval
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +15,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
+	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
@@ -356,62 +354,12 @@ func abstention(d correlate.Decision) string {
 	return "no strategy matched"
 }
 
-// sentFolders are the last elements of sent-mail folder paths, lower case,
-// as the replay command recognizes them.
-var sentFolders = []string{"sent", "sent items", "sent mail", "sent messages", "gesendete elemente", "éléments envoyés", "posta inviata", "itens enviados", "skickat"}
-
 // direction says whether the mailbox sent or received m: sent when it sits
 // in a sent-mail folder or its sender is the mailbox itself.
 func direction(m *correlate.Message, folder, mbox string) correlate.Direction {
 	last := folder[strings.LastIndexByte(folder, '/')+1:]
-	if slices.Contains(sentFolders, strings.ToLower(last)) || mbox != "" && m.SenderAddress() == mbox {
+	if cli.SentFolderName(last) || mbox != "" && m.SenderAddress() == mbox {
 		return correlate.Outgoing
 	}
 	return correlate.Incoming
-}
-
-// ReadLabels reads a seed or labels file of the replay command: JSON Lines
-// of {"message_id", "regarding"} ("type:id", or "" for none); ids may carry
-// angle brackets.
-func ReadLabels(name string) (map[string]correlate.Record, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("routereval: %w", err)
-	}
-	defer f.Close()
-	out, err := DecodeLabels(f)
-	if err != nil {
-		return out, fmt.Errorf("routereval: %s: %w", name, err)
-	}
-	return out, nil
-}
-
-// DecodeLabels is ReadLabels for a reader; errors name the line.
-func DecodeLabels(r io.Reader) (map[string]correlate.Record, error) {
-	out := map[string]correlate.Record{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var l struct {
-			MessageID string `json:"message_id"`
-			Regarding string `json:"regarding"`
-		}
-		if err := json.Unmarshal(b, &l); err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
-		}
-		rec, err := correlate.ParseRecord(l.Regarding)
-		if err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
-		}
-		id := correlate.NormalizeMessageID(l.MessageID)
-		if id == "" {
-			return out, fmt.Errorf("line %d: empty message_id", line)
-		}
-		out[id] = rec
-	}
-	return out, sc.Err()
 }

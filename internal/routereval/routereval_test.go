@@ -193,17 +193,6 @@ func TestPlainRule(t *testing.T) {
 	assert.False(t, got.Found())
 }
 
-func TestDecodeLabels(t *testing.T) {
-	got, err := routereval.DecodeLabels(strings.NewReader("{\"message_id\":\"<A@X.EXAMPLE>\",\"regarding\":\"incident:1\"}\n\n{\"message_id\":\"b@x\",\"regarding\":\"\"}\n"))
-	require.NoError(t, err)
-	assert.Equal(t, map[string]correlate.Record{"A@x.example": {Type: "incident", ID: "1"}, "b@x": {}}, got,
-		"ids normalized as the parser does, \"\" means about no record, blank lines skipped")
-	for _, bad := range []string{"{", `{"message_id":"","regarding":"a:b"}`, `{"message_id":"a@b","regarding":"nocolon"}`} {
-		_, err := routereval.DecodeLabels(strings.NewReader("\n" + bad))
-		assert.ErrorContains(t, err, "line 2", "%q: the error names the line", bad)
-	}
-}
-
 func TestReasons(t *testing.T) {
 	got := routereval.Reasons([]routereval.Outcome{
 		{Reason: "smartmatch: no tracked email qualifies; closest: tracked email 12 (thread:3), shares only hub x, and the base subject is not specific enough (score 3.1 bits)"},
