@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
@@ -43,9 +44,16 @@ func forEach(b *testing.B, fn func(b *testing.B, w *world)) {
 // InReplyTo and TrackingToken methods decide, "none" the ones no strategy
 // decides (new conversations: every strategy runs and abstains).
 //
-// Before each Correlate the message is read once (warm), as parsing leaves
-// it in the CPU caches; timed-ns/op, p50-ns/op and p99-ns/op time Correlate
-// alone, ns/op and cpu-ns/op include that read.
+// Before each Correlate the floor of BenchmarkBaselineMapLookup is measured
+// once (benchutil.OpTimer.Floor, left out of the timed figures): one lookup in a plain map of
+// every tracked Message-ID (map-p50-ns), so that x-map-p50, the p50 of
+// Correlate over the p50 of that lookup, compares two figures taken at the
+// same moments, in the same state of the caches, on a machine whose speed
+// drifts. (BenchmarkBaselineMapLookup loops over a few thousand ids whose
+// entries stay in the caches: its p50 is a warm lookup, this one a cold
+// one.) Then the message is read once (warm), as parsing leaves it in the
+// CPU caches; timed-ns/op, p50-ns/op and p99-ns/op time Correlate alone,
+// ns/op and cpu-ns/op include that read and the map lookup.
 func BenchmarkCorrelate(b *testing.B) {
 	forEach(b, func(b *testing.B, w *world) {
 		for _, mix := range []struct {
@@ -71,12 +79,15 @@ func BenchmarkCorrelate(b *testing.B) {
 func benchCorrelate(b *testing.B, w *world, msgs []held) {
 	ctx := context.Background()
 	found, right := 0, 0
-	var ot benchutil.OpTimer
+	floor, keys := w.mapFloor()
+	var ot, base benchutil.OpTimer
 	b.ReportAllocs()
 	i := 0
 	ot.Start()
+	base.Start()
 	for b.Loop() {
 		h := &msgs[i%len(msgs)]
+		ot.Floor(&base, func() { sinkID += floor[keys[i%len(keys)]] })
 		warm(h.msg)
 		ot.Begin()
 		d, err := w.eng.Correlate(ctx, h.msg)
@@ -93,9 +104,17 @@ func benchCorrelate(b *testing.B, w *world, msgs []held) {
 		i++
 	}
 	ot.Report(b)
+	reportMapFloor(b, &ot, &base)
 	b.ReportMetric(float64(found)/float64(i), "found/op")
 	b.ReportMetric(float64(right)/float64(i), "label-agrees/op")
 	b.ReportMetric(float64(len(msgs)), "messages")
+}
+
+// reportMapFloor reports the p50 of the interleaved map lookups and the
+// ratio of the operation's p50 to it.
+func reportMapFloor(b *testing.B, ot, base *benchutil.OpTimer) {
+	b.ReportMetric(float64(base.Quantile(0.5).Nanoseconds()), "map-p50-ns")
+	benchutil.ReportRatio(b, ot.Quantile(0.5), base.Quantile(0.5), "x-map-p50")
 }
 
 var sinkByte byte
@@ -152,18 +171,23 @@ func warm(m *correlate.Message) {
 // after the store was full) as the replay pass filed them: Engine.Track
 // with the same Match, every Indexer of the chain, Store.Put. When the tail
 // runs out, the emails it added are untracked (untimed) and it starts over.
+// Before each Track the map floor is measured as in BenchmarkCorrelate
+// (map-p50-ns, x-map-p50); ns/op and cpu-ns/op include it.
 func BenchmarkTrack(b *testing.B) {
 	forEach(b, func(b *testing.B, w *world) {
 		ctx := context.Background()
 		ids := make([]int64, 0, len(w.tailHow))
-		var ot benchutil.OpTimer
+		floor, keys := w.mapFloor()
+		var ot, base benchutil.OpTimer
 		b.ReportAllocs()
 		i := 0
 		ot.Start()
+		base.Start()
 		for b.Loop() {
 			if i == len(w.tailHow) {
 				ids, i = rewind(ctx, b, &ot, w.eng, ids), 0
 			}
+			ot.Floor(&base, func() { sinkID += floor[keys[i%len(keys)]] })
 			tr := &w.tailHow[i]
 			t, err := w.eng.Track(ctx, w.tailMsgs[tr.i], tr.how)
 			ot.Tick()
@@ -174,6 +198,7 @@ func BenchmarkTrack(b *testing.B) {
 			i++
 		}
 		ot.Report(b)
+		reportMapFloor(b, &ot, &base)
 		b.StopTimer()
 		untrack(ctx, w.eng, ids)
 	})
@@ -185,8 +210,8 @@ func rewind(ctx context.Context, b *testing.B, ot *benchutil.OpTimer, eng *corre
 	b.StopTimer()
 	ot.Pause()
 	untrack(ctx, eng, ids)
+	b.StartTimer() // its ReadMemStats before the op timer resumes
 	ot.Resume()
-	b.StartTimer()
 	return ids[:0]
 }
 
@@ -194,33 +219,80 @@ func rewind(ctx context.Context, b *testing.B, ot *benchutil.OpTimer, eng *corre
 // bytes: ParseMessage (with the body kept, for bounces), Engine.Correlate,
 // and Engine.Track when the message is seeded or the Decision says to track
 // it, on the tail of the generated mail in date order (replies follow the
-// mail they answer). msgs/s is per core: wall time, one goroutine.
+// mail they answer). msgs/s is per core: one goroutine, from the mean of
+// the timed jobs.
+//
+// Each message is also read by bare net/mail.ReadMessage, the floor of
+// BenchmarkBaselineReadMessage (benchutil.OpTimer.Floor), before or after
+// the job in turn (whichever goes second finds the bytes in the cache):
+// readmessage-ns/op is its mean, x-readmessage the mean of the job over it
+// (the time per message against the floor's, measured message by
+// message), x-readmessage-p50 the same for the medians. timed-ns/op,
+// p50-ns/op, p99-ns/op and msgs/s are the job alone; ns/op, cpu-ns/op,
+// B/op and allocs/op include the floor, and job-B/op and job-allocs/op
+// leave out its mean, measured on the same messages before the loop.
 func BenchmarkParseCorrelateTrack(b *testing.B) {
 	forEach(b, func(b *testing.B, w *world) {
 		ctx := context.Background()
 		ids := make([]int64, 0, len(w.tail))
-		var ot benchutil.OpTimer
+		var ot, base benchutil.OpTimer
+		rd := bytes.NewReader(nil)
+		// The floor's allocations per message, to leave them out.
+		fo0, fb0 := benchutil.Allocs()
+		nf := min(len(w.tail), 4096)
+		for j := range nf {
+			r := &w.tail[j]
+			rd.Reset(w.blob[r.off : r.off+r.n])
+			sinkStd, _ = mail.ReadMessage(rd)
+		}
+		fo1, fb1 := benchutil.Allocs()
+		floorObjs, floorBytes := float64(fo1-fo0)/float64(nf), float64(fb1-fb0)/float64(nf)
 		bytesIn := 0
 		b.ReportAllocs()
 		i := 0
+		o0, b0 := benchutil.Allocs()
 		ot.Start()
+		base.Start()
 		for b.Loop() {
 			if i == len(w.tail) {
 				ids, i = rewind(ctx, b, &ot, w.eng, ids), 0
 			}
 			r := &w.tail[i]
 			raw := w.blob[r.off : r.off+r.n]
+			floor := func() {
+				rd.Reset(raw)
+				m, err := mail.ReadMessage(rd)
+				if err != nil {
+					panic(err)
+				}
+				sinkStd = m
+			}
+			if i%2 == 0 {
+				ot.Floor(&base, floor)
+			}
+			ot.Begin()
 			m := parse(raw, r.folder)
 			_, _, t, ok := replayOne(ctx, w.eng, m, r)
 			ot.Tick()
+			if i%2 == 1 {
+				ot.Floor(&base, floor)
+			}
 			if ok {
 				ids = append(ids, t.ID)
 			}
 			bytesIn += len(raw)
 			i++
 		}
+		o1, b1 := benchutil.Allocs()
 		ot.Report(b)
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		b.ReportMetric(float64(o1-o0)/float64(b.N)-floorObjs, "job-allocs/op")
+		b.ReportMetric(float64(b1-b0)/float64(b.N)-floorBytes, "job-B/op")
+		if mean := ot.Mean(); mean > 0 {
+			b.ReportMetric(float64(time.Second)/float64(mean), "msgs/s")
+		}
+		b.ReportMetric(float64(base.Mean().Nanoseconds()), "readmessage-ns/op")
+		benchutil.ReportRatio(b, ot.Mean(), base.Mean(), "x-readmessage")
+		benchutil.ReportRatio(b, ot.Quantile(0.5), base.Quantile(0.5), "x-readmessage-p50")
 		b.ReportMetric(float64(bytesIn)/float64(b.N), "bytes/msg")
 		b.StopTimer()
 		untrack(ctx, w.eng, ids)
@@ -280,7 +352,7 @@ func BenchmarkBaselineMapLookup(b *testing.B) {
 	for _, n := range sizes() {
 		b.Run("store="+sizeName(n), func(b *testing.B) {
 			w := getWorld(b, n, chainDefault)
-			m, keys := mapFloor(w)
+			m, keys := w.mapFloor()
 			var ot benchutil.OpTimer
 			b.ReportAllocs()
 			i := 0
@@ -297,8 +369,13 @@ func BenchmarkBaselineMapLookup(b *testing.B) {
 
 // mapFloor returns a map from the Message-ID of every tracked email of w to
 // its ID, and the In-Reply-To ids of the held-out header hits that it
-// holds.
-func mapFloor(w *world) (map[string]int64, []string) {
+// holds, built once per world.
+func (w *world) mapFloor() (map[string]int64, []string) {
+	w.floorOnce.Do(func() { w.floor, w.floorKeys = buildMapFloor(w) })
+	return w.floor, w.floorKeys
+}
+
+func buildMapFloor(w *world) (map[string]int64, []string) {
 	ctx := context.Background()
 	m := make(map[string]int64, w.emails)
 	for id := int64(1); ; id++ {

@@ -119,6 +119,12 @@ type world struct {
 	// pass tracked them (index into tail, and the Match); for Track.
 	tailMsgs []*correlate.Message
 	tailHow  []tracked
+
+	// floor is the plain map of the map-lookup floor (see mapFloor),
+	// floorKeys the ids it is looked up with.
+	floorOnce sync.Once
+	floor     map[string]int64
+	floorKeys []string
 }
 
 type tracked struct {

@@ -125,23 +125,48 @@ func salvageAddress(s string) (Address, bool) {
 // lists it accepts it gives the same result as net/mail.
 func fastAddressList(s string) ([]Address, bool) {
 	n := 1
+	quoted := false
+	var commas [16]int // where the list splits, for the first elements
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ',':
-			n++
-		case c == '"' || c == '(' || c == ')' || c == ':' || c == ';' || c == '\\' || c == '[' || c == ']' || c >= 0x7f,
-			c < ' ' && c != '\t':
+		switch addrByte[s[i]] {
+		case addrPlain:
+		case addrReject:
 			return nil, false
-		case c == '=' && i+1 < len(s) && s[i+1] == '?':
-			return nil, false
+		case addrQuote:
+			quoted = !quoted
+		case addrComma:
+			if !quoted {
+				if n <= len(commas) {
+					commas[n-1] = i
+				}
+				n++
+			}
+		case addrSpecial: // ( ) : ; [ ]: comments, groups, domain literals
+			if !quoted {
+				return nil, false
+			}
+		case addrEquals:
+			if !quoted && i+1 < len(s) && s[i+1] == '?' {
+				return nil, false // an encoded word: net/mail decodes it
+			}
 		}
 	}
+	if quoted {
+		return nil, false
+	}
 	out := make([]Address, 0, n)
-	for len(s) > 0 {
+	for k, off := 0, 0; len(s) > 0; k++ {
+		// The next comma: found by the scan above for the first elements.
+		i := -1
+		switch {
+		case k < n-1 && k < len(commas):
+			i = commas[k] - off
+		case k >= len(commas):
+			i = unquotedComma(s)
+		}
 		var part string
-		if i := strings.IndexByte(s, ','); i >= 0 {
-			part, s = s[:i], s[i+1:]
+		if i >= 0 {
+			part, s, off = s[:i], s[i+1:], off+i+1
 		} else {
 			part, s = s, ""
 		}
@@ -153,7 +178,18 @@ func fastAddressList(s string) ([]Address, bool) {
 			continue // net/mail tolerates empty list elements
 		}
 		var a Address
-		if lt := strings.IndexByte(part, '<'); lt >= 0 {
+		switch lt := strings.IndexByte(part, '<'); {
+		case part[0] == '"':
+			// "Display Name" <addr>: one quoted string, then the address.
+			end := strings.IndexByte(part[1:], '"') + 1
+			rest := strings.TrimLeft(part[end+1:], " \t")
+			if len(rest) < 2 || rest[0] != '<' || rest[len(rest)-1] != '>' || !isAddrSpec(rest[1:len(rest)-1]) {
+				return nil, false
+			}
+			a = Address{Name: part[1:end], Address: rest[1 : len(rest)-1]}
+		case strings.IndexByte(part, '"') >= 0:
+			return nil, false
+		case lt >= 0:
 			if part[len(part)-1] != '>' {
 				return nil, false
 			}
@@ -163,7 +199,7 @@ func fastAddressList(s string) ([]Address, bool) {
 				return nil, false
 			}
 			a = Address{Name: collapseSpaces(name), Address: addr}
-		} else {
+		default:
 			if !isAddrSpec(part) {
 				return nil, false
 			}
@@ -175,6 +211,51 @@ func fastAddressList(s string) ([]Address, bool) {
 		return nil, false
 	}
 	return out, true
+}
+
+// addrByte classifies the bytes of an address list for fastAddressList.
+var addrByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= 0x7f || c < ' ' && c != '\t', c == '\\': // quoted pairs too: net/mail
+			t[c] = addrReject
+		case c == '"':
+			t[c] = addrQuote
+		case c == ',':
+			t[c] = addrComma
+		case c == '(' || c == ')' || c == ':' || c == ';' || c == '[' || c == ']':
+			t[c] = addrSpecial
+		case c == '=':
+			t[c] = addrEquals
+		}
+	}
+	return t
+}()
+
+const (
+	addrPlain = iota
+	addrReject
+	addrQuote
+	addrComma
+	addrSpecial
+	addrEquals
+)
+
+// unquotedComma returns the index of the first comma of s outside double
+// quotes, or -1.
+func unquotedComma(s string) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // isAddrSpec reports a dot-atom "local@domain" with an atom-only local part
@@ -207,31 +288,40 @@ func isDotAtom(s string) bool {
 }
 
 // isPhrase reports a display name made of atoms separated by spaces (or an
-// empty one).
+// empty one). net/mail accepts "." in a phrase only in obsolete syntax;
+// those lists are left to it.
 func isPhrase(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != ' ' && c != '\t' && !isAtext(c) && c != '.' {
+		if c := s[i]; c != ' ' && c != '\t' && !atext[c] {
 			return false
 		}
 	}
-	// net/mail accepts "." in a phrase only in obsolete syntax; leave those
-	// lists to it.
-	return !strings.Contains(s, ".")
+	return true
 }
 
+// collapseSpaces joins the words of a phrase with single spaces, as
+// net/mail does; a phrase already so written comes back as it is.
 func collapseSpaces(s string) string {
-	if !strings.Contains(s, "  ") && !strings.Contains(s, "\t") {
-		return s
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\t' || s[i] == ' ' && i+1 < len(s) && s[i+1] == ' ' {
+			return strings.Join(strings.Fields(s), " ")
+		}
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return s
 }
 
 // isAtext reports RFC 5322 atext.
-func isAtext(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+func isAtext(c byte) bool { return atext[c] }
+
+var atext = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
 	}
-	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
-}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-/=?^_`{|}~" {
+		t[c] = true
+	}
+	return t
+}()

@@ -1,14 +1,18 @@
 package correlate
 
 import (
+	"math/rand/v2"
 	"net/mail"
+	"strings"
 	"testing"
 )
 
 // FuzzFastAddressList checks that the fast path for simple address lists
 // agrees with net/mail on every list it accepts.
 func FuzzFastAddressList(f *testing.F) {
-	for _, s := range []string{"a@x", "Alice <a@x>", "a@x, b@y", "Alice  Smith <a@x>,b@y", "a@x,", ", a@x", "a@x,,b@y", "<a@x>", "a.b@c.d", "x <a@x> y", "a@@x", ".a@x"} {
+	for _, s := range []string{"a@x", "Alice <a@x>", "a@x, b@y", "Alice  Smith <a@x>,b@y", "a@x,", ", a@x", "a@x,,b@y", "<a@x>", "a.b@c.d", "x <a@x> y", "a@@x", ".a@x",
+		`"Alice Smith" <a@x>`, `"Smith, Alice" <a@x>, b@y`, `"" <a@x>`, `"a"<a@x>`, `"a" "b" <a@x>`, `"a  b" <a@x>`, `" a " <a@x>`, `"a" b <a@x>`, `"a"`, `"a" <a@x> c`,
+		strings.Repeat(`"x, y" <a@x>, b@y, `, 12) + "c@z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -75,5 +79,41 @@ func TestFastDateAcceptsCommonForms(t *testing.T) {
 		if _, ok := fastDate(s); ok {
 			t.Errorf("fastDate(%q) accepted what it must leave to net/mail", s)
 		}
+	}
+}
+
+// TestFastAddressListRandom runs the comparison of FuzzFastAddressList on
+// random lists made of the bytes that matter to it (quotes, commas,
+// brackets, '@', dots, spaces).
+func TestFastAddressListRandom(t *testing.T) {
+	pieces := []string{`"`, `"a b"`, `"a, b"`, `""`, ` `, `,`, `<`, `>`, `a@b.c`, `<a@b.c>`, `x`, `x y`, `.`, `@`, "\t"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	accepted := 0
+	for range 200000 {
+		var sb strings.Builder
+		for range rng.IntN(6) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		fast, ok := fastAddressList(s)
+		if !ok {
+			continue
+		}
+		accepted++
+		slow, err := mail.ParseAddressList(s)
+		if err != nil {
+			t.Fatalf("fast path accepted %q, net/mail refused it: %v", s, err)
+		}
+		if len(slow) != len(fast) {
+			t.Fatalf("%q: fast %v, net/mail %v", s, fast, slow)
+		}
+		for i := range fast {
+			if fast[i] != *slow[i] {
+				t.Fatalf("%q: fast %v, net/mail %v", s, fast[i], *slow[i])
+			}
+		}
+	}
+	if accepted < 100 {
+		t.Fatalf("only %d random lists took the fast path: the test says little", accepted)
 	}
 }

@@ -149,9 +149,18 @@ func (c *Chain) String() string { return "chain" }
 
 // Decide runs the chain on m and returns the whole Decision.
 func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
+	// The steps are gathered on the stack and copied once, at their size.
+	var buf [8]Step
 	var d Decision
-	d.Steps = make([]Step, 0, len(c.Correlators))
-	guarded := c.SenderPolicy != nil || c.Resolver != nil
+	steps, err := c.decide(ctx, m, &d, buf[:0])
+	d.Steps = make([]Step, len(steps))
+	copy(d.Steps, steps)
+	return d, err
+}
+
+// decide is Decide, with the steps appended to steps and returned apart
+// from d.
+func (c *Chain) decide(ctx context.Context, m *Message, d *Decision, steps []Step) ([]Step, error) {
 	audit := c.Audit || c.OnConflict == ConflictReview
 	won := false
 	var win checked
@@ -161,16 +170,17 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 			if won {
 				break
 			}
-			return d, err
+			return steps, err
 		}
 		name := NameOf(cr)
 		got, err := cr.Correlate(ctx, m)
 		if got.Strategy == "" && (got.Found() || got.Track || len(got.Evidence) > 0) {
 			got.Strategy = name
 		}
-		step := Step{Strategy: name, Match: got, Err: err}
+		steps = append(steps, Step{Strategy: name, Match: got, Err: err})
+		step := &steps[len(steps)-1]
 		var ck checked
-		if guarded && err == nil && (got.Found() || got.Track) {
+		if err == nil && (got.Found() || got.Track) && c.guards(&got) {
 			ck, err = c.check(ctx, m, got)
 			step.Err = err
 			if ck.refused != "" {
@@ -178,17 +188,16 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 				step.Match = ck.match // with the policy's evidence
 				step.Match.Track = false
 				if refused < 0 {
-					refused = len(d.Steps)
+					refused = len(steps) - 1
 				}
 			}
 			got = ck.match
 		}
-		d.Steps = append(d.Steps, step)
 		if err != nil {
 			if won {
 				continue
 			}
-			return d, &StrategyError{Strategy: name, Err: err}
+			return steps, &StrategyError{Strategy: name, Err: err}
 		}
 		if step.Refused != "" {
 			continue
@@ -216,19 +225,27 @@ func (c *Chain) Decide(ctx context.Context, m *Message) (Decision, error) {
 	}
 	if !won {
 		if refused >= 0 && d.Match.Reason == "" {
-			s := d.Steps[refused]
+			s := &steps[refused]
 			d.Match.Reason = s.Strategy + " match refused: " + s.Refused
 		}
-		return d, nil
+		return steps, nil
 	}
 	d.Merged = win.merged
-	if c.OnConflict == ConflictReview && c.review(&d) {
-		return d, nil
+	if c.OnConflict == ConflictReview && c.review(d) {
+		return steps, nil
 	}
 	if win.state.Closed {
-		c.closed(&d)
+		c.closed(d)
 	}
-	return d, nil
+	return steps, nil
+}
+
+// guards reports whether a guardrail applies to mt: the sender policy (for
+// its methods, when mt names a tracked email) or the record resolver (when
+// mt names a record). A Match no guardrail applies to passes unchanged.
+func (c *Chain) guards(mt *Match) bool {
+	return c.SenderPolicy != nil && mt.CorrelatedWith != nil && c.policyApplies(mt.Method) ||
+		c.Resolver != nil && mt.Found()
 }
 
 // checked is the outcome of the guardrails for one Match.
@@ -253,7 +270,11 @@ func (c *Chain) check(ctx context.Context, m *Message, mt Match) (checked, error
 			return ck, nil
 		}
 		if ev.Note != "" {
-			mt.Reason += "; sender " + standing(ev)
+			if ev.Value == "" { // one concatenation, one allocation
+				mt.Reason = mt.Reason + "; sender " + ev.Note
+			} else {
+				mt.Reason = mt.Reason + "; sender " + ev.Value + " " + ev.Note
+			}
 			ck.match = mt
 		}
 	}

@@ -43,17 +43,29 @@ func (d Direction) String() string {
 // Message-IDs in MessageID, InReplyTo and References are normalized by
 // [NormalizeMessageID]: no angle brackets, domain part lower-cased.
 //
-// Correlators must treat a Message as read-only.
+// What the fields say once cleaned — the ids a strategy looks up
+// ([Message.LookupIDs]), the participants ([Message.Participants],
+// [Message.Senders]) — is computed once: by ParseMessage as it reads the
+// message, or at first use for a Message built by hand, and kept with the
+// Message. It follows the fields while they are changed by assignment (a
+// new string, slice or map); do not write into the slices or the Header map
+// of a Message once it has been used, or assign them anew when you do.
+//
+// Correlators must treat a Message, and every slice its methods return, as
+// read-only.
 type Message struct {
 	// MessageID is the normalized Message-ID, or "" when the email has none.
 	MessageID string
 	// InReplyTo holds the normalized ids of the In-Reply-To field, in field
-	// order. Most mail has one; junk such as "yes" is kept here as found and
-	// left to strategies to reject.
+	// order. Most mail has one. ParseMessage drops junk such as "<yes>" (see
+	// [JunkID]) and reports it in its ParseError and in
+	// [Message.DroppedIDs]; a Message built by hand may hold anything, and
+	// its LookupIDs are cleaned the same way.
 	InReplyTo []string
 	// References holds the normalized ids of the References field, oldest
-	// first (the parent is last). Duplicates are removed and only the newest
-	// ParseOptions.MaxReferences ids are kept.
+	// first (the parent is last). Duplicates are removed, only the newest
+	// ParseOptions.MaxReferences ids are kept, and of those ParseMessage
+	// drops the junk, as for InReplyTo.
 	References []string
 
 	// Subject is the decoded subject (RFC 2047 encoded words decoded to UTF-8),
@@ -94,42 +106,95 @@ type Message struct {
 	// Body is the raw, undecoded body when ParseOptions.KeepBody was set,
 	// truncated to ParseOptions.MaxBodyBytes.
 	Body []byte
+
+	f   *facts // the facts in use, read and written atomically; see facts()
+	own facts  // ParseMessage's facts, which f points to
 }
 
 // Participants returns the unique normalized addresses (see
-// [NormalizeAddress]) of From, Sender, To, Cc and Bcc, in that order.
+// [NormalizeAddress]) of From, Sender, To, Cc and Bcc, in that order. The
+// slice is computed once and shared: do not modify it.
 func (m *Message) Participants() []string {
-	n := len(m.From) + len(m.To) + len(m.Cc) + len(m.Bcc) + 1
-	out := make([]string, 0, n)
-	add := func(a string) {
-		a = NormalizeAddress(a)
-		if a == "" {
-			return
-		}
-		for _, x := range out {
-			if x == a {
-				return
-			}
-		}
-		out = append(out, a)
+	if m == nil {
+		return nil
 	}
-	for _, list := range [...][]Address{m.From, {m.Sender}, m.To, m.Cc, m.Bcc} {
-		for _, a := range list {
-			add(a.Address)
-		}
+	return m.facts(srcAddrs).parts
+}
+
+// Senders returns the unique normalized addresses of From and Sender, in
+// that order: the first addresses of [Message.Participants] (the rest are
+// recipients). The slice is shared: do not modify it.
+func (m *Message) Senders() []string {
+	if m == nil {
+		return nil
 	}
-	return out
+	f := m.facts(srcAddrs)
+	return f.parts[:f.nsend:f.nsend]
 }
 
 // SenderAddress returns the normalized address of the first From address,
 // or of Sender when From is empty; "" when the message has neither.
 func (m *Message) SenderAddress() string {
-	for _, a := range m.From {
-		if s := NormalizeAddress(a.Address); s != "" {
-			return s
-		}
+	if m == nil {
+		return ""
 	}
-	return NormalizeAddress(m.Sender.Address)
+	if f := m.facts(srcAddrs); f.nsend > 0 {
+		return f.parts[0]
+	}
+	return ""
+}
+
+// OwnID returns the normalized Message-ID of m and, when it cannot name an
+// email (see [JunkID]: "<yes>", an id without '@'), why; junk is "" for a
+// usable id and for a message without one.
+func (m *Message) OwnID() (id, junk string) {
+	if m == nil {
+		return "", ""
+	}
+	f := m.facts(srcIDs)
+	return f.self, f.selfJunk
+}
+
+// LookupIDs returns the ids m names as emails it follows, cleaned, in the
+// order strategies look them up: the In-Reply-To ids in field order, then
+// the References ids newest first, each once, without junk (see [JunkID]:
+// placeholders, malformed ids, the message's own id, its addresses).
+// ids[:nIRT] come from In-Reply-To. parent reports that ids[0] is the id m
+// replies to: its first usable In-Reply-To id or, without one, its newest
+// References id (unless that one was junk: then the parent is unknown).
+// The slice is shared: do not modify it.
+func (m *Message) LookupIDs() (ids []string, nIRT int, parent bool) {
+	if m == nil {
+		return nil, 0, false
+	}
+	f := m.facts(srcIDs)
+	return f.ids, f.nirt, f.flags&factParent != 0
+}
+
+// DroppedIDs returns the junk ids of In-Reply-To and References (see
+// [JunkID]) as Evidence, in lookup order: Field the field, Value the id
+// (clipped to 200 bytes), Note why; the first eight distinct ids, then one
+// Evidence counting the others. The slice is shared: do not modify it.
+func (m *Message) DroppedIDs() []Evidence {
+	if m == nil {
+		return nil
+	}
+	return m.facts(srcIDs).dropped
+}
+
+// PhraseIDs reports whether In-Reply-To and References hold text outside
+// angle brackets: the RFC 822 "phrase" form old mailers write ("Message
+// from Name <name@example.com> of <date>" in nmh, "name@example.com's
+// message of <date>" in Gnus), whose ids may be addresses. Strategies look
+// such ids up but do not remember them as ancestors, where one address
+// shared by every reply to a person would link unrelated threads
+// (spamassassin-ham corpus).
+func (m *Message) PhraseIDs() (inReplyTo, references bool) {
+	if m == nil {
+		return false, false
+	}
+	f := m.facts(srcIDs)
+	return f.flags&factPhraseIRT != 0, f.flags&factPhraseRefs != 0
 }
 
 // NormalizeAddress returns the comparison form of an email address: trimmed

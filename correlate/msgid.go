@@ -35,10 +35,20 @@ var ErrNoMessageID = errors.New("correlate: no message id in field")
 // dropped); the ids read are returned alongside it. ParseMessageIDs never
 // panics and runs in time linear in len(s).
 func ParseMessageIDs(s string, max int) ([]string, error) {
-	var ids []string
-	var problems []string
+	ids, problems := appendMessageIDs(nil, s, max)
+	if len(problems) > 0 {
+		return ids, &IDListError{Problems: problems}
+	}
+	return ids, nil
+}
+
+// appendMessageIDs is ParseMessageIDs appending the ids to dst, which they
+// are deduplicated and bounded in, and returning the problems.
+func appendMessageIDs(dst []string, s string, max int) (ids, problems []string) {
+	start0 := len(dst)
+	ids = dst
 	add := func(raw string) {
-		id := NormalizeMessageID(raw)
+		id := normalizeID(raw)
 		switch {
 		case id == "":
 			problems = append(problems, "empty id <>")
@@ -56,21 +66,24 @@ func ParseMessageIDs(s string, max int) ([]string, error) {
 			break
 		}
 		start := i + lt + 1
-		end := start
-		for end < len(s) && s[end] != '>' && s[end] != '<' {
-			end++
+		gt := strings.IndexByte(s[start:], '>')
+		inner := -1 // a '<' before the '>': "<junk <id>"
+		if gt >= 0 {
+			inner = strings.IndexByte(s[start:start+gt], '<')
+		} else {
+			inner = strings.IndexByte(s[start:], '<')
 		}
-		if end >= len(s) {
+		if inner >= 0 { // restart at the inner bracket
+			i = start + inner
+			continue
+		}
+		if gt < 0 {
 			problems = append(problems, "unterminated <")
 			break
 		}
-		if s[end] == '<' { // "<junk <id>": restart at the inner bracket
-			i = end
-			continue
-		}
 		bracketed = true
-		add(s[start:end])
-		i = end + 1
+		add(s[start : start+gt])
+		i = start + gt + 1
 	}
 	if !bracketed {
 		for _, w := range strings.FieldsFunc(s, func(r rune) bool {
@@ -81,18 +94,15 @@ func ParseMessageIDs(s string, max int) ([]string, error) {
 				add(w)
 			}
 		}
-		if len(ids) == 0 && strings.TrimSpace(s) != "" {
+		if len(ids) == start0 && strings.TrimSpace(s) != "" {
 			problems = append(problems, "no message id found")
 		}
 	}
-	ids = dedupe(ids)
-	if max > 0 && len(ids) > max {
-		ids = ids[len(ids)-max:]
+	ids = append(ids[:start0], dedupe(ids[start0:])...)
+	if n := len(ids) - start0; max > 0 && n > max {
+		ids = append(ids[:start0], ids[len(ids)-max:]...)
 	}
-	if len(problems) > 0 {
-		return ids, &IDListError{Problems: problems}
-	}
-	return ids, nil
+	return ids, problems
 }
 
 // An IDListError describes what [ParseMessageIDs] dropped from a field.

@@ -117,7 +117,9 @@ var (
 //   - address lists are parsed with net/mail, and when a list is malformed
 //     every address that can still be recognized is kept (a broken Cc never
 //     loses the From);
-//   - Message-ID lists are read by [ParseMessageIDs];
+//   - Message-ID lists are read by [ParseMessageIDs]; the ids of In-Reply-To
+//     and References that cannot name an earlier email ([JunkID]) are
+//     dropped and reported, as problems and in [Message.DroppedIDs];
 //   - Thread-Index is base64-decoded, tolerating missing padding.
 //
 // When the message has problems, ParseMessage returns the Message it could
@@ -155,6 +157,8 @@ func ParseMessage(r io.Reader, opts *ParseOptions) (*Message, error) {
 	if err := p.parseHeader(m, raw, &o); err != nil {
 		return nil, err
 	}
+	m.own.build(m, &p)
+	m.f = &m.own
 	if o.Text || o.KeepBody {
 		body, err := io.ReadAll(io.LimitReader(br, o.MaxBodyBytes))
 		if err != nil {
@@ -174,7 +178,11 @@ func ParseMessage(r io.Reader, opts *ParseOptions) (*Message, error) {
 }
 
 // readHeaderBlock returns the header lines up to (not including) the blank
-// line that ends them, with a leading mbox "From " line removed.
+// line that ends them, with a leading mbox "From " line removed. It reads
+// what br has buffered in bulk, finding line ends with IndexByte, and never
+// asks br for more than the current line needs, so a reader that delivers
+// a message in pieces is not waited on beyond the header. The header, its
+// blank line included, must not exceed max bytes (max < 0: no bound).
 func readHeaderBlock(br *bufio.Reader, max int64) (string, error) {
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -184,42 +192,102 @@ func readHeaderBlock(br *bufio.Reader, max int64) (string, error) {
 			bufPool.Put(bp)
 		}
 	}()
-	for lineNo := 0; ; lineNo++ {
-		start := len(buf)
-		var err error
-		for {
-			var chunk []byte
-			chunk, err = br.ReadSlice('\n')
-			buf = append(buf, chunk...)
-			if max >= 0 && int64(len(buf)) > max {
-				return "", ErrHeaderTooLarge
+	if err := skipMboxLine(br, max); err != nil {
+		return "", err
+	}
+	lineStart := true // the next byte begins a line
+	crEOF := false    // a lone CR ends the input: it is text, not a line end
+	for {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				if err != io.EOF {
+					return "", fmt.Errorf("correlate: reading header: %w", err)
+				}
+				if len(buf) == 0 {
+					return "", ErrNoHeader
+				}
+				return string(buf), nil
 			}
-			if err != bufio.ErrBufferFull {
+		}
+		data, _ := br.Peek(br.Buffered())
+		i := 0 // data[:i] is read
+		needMore := false
+		for i < len(data) {
+			if lineStart {
+				switch {
+				case data[i] == '\n':
+					return endHeader(br, buf, data[:i], 1, max)
+				case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+					return endHeader(br, buf, data[:i], 2, max)
+				case data[i] == '\r' && i+1 == len(data) && !crEOF:
+					needMore = true // is it "\r\n"? The next byte says.
+				}
+				if needMore {
+					break
+				}
+			}
+			j := bytes.IndexByte(data[i:], '\n')
+			if j < 0 {
+				i, lineStart = len(data), false
 				break
 			}
+			i += j + 1
+			lineStart = true
 		}
-		line := buf[start:]
-		switch {
-		case lineNo == 0 && bytes.HasPrefix(line, []byte("From ")):
-			buf = buf[:start] // mbox separator line
-		case isBlank(line) && len(line) > 0:
-			buf = buf[:start]
-			if start == 0 {
-				return "", ErrNoHeader // blank line before any field
-			}
-			return string(buf), nil
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+		buf = append(buf, data[:i]...)
+		if _, err := br.Discard(i); err != nil {
 			return "", fmt.Errorf("correlate: reading header: %w", err)
 		}
+		if max >= 0 && int64(len(buf)) > max {
+			return "", ErrHeaderTooLarge
+		}
+		if needMore {
+			if _, err := br.Peek(2); err == io.EOF {
+				crEOF = true
+			} else if err != nil {
+				return "", fmt.Errorf("correlate: reading header: %w", err)
+			}
+		}
+	}
+}
+
+// endHeader ends the header at the blank line of n bytes that follows
+// rest, the part of the last buffered bytes before it.
+func endHeader(br *bufio.Reader, buf, rest []byte, n int, max int64) (string, error) {
+	buf = append(buf, rest...)
+	if max >= 0 && int64(len(buf)+n) > max {
+		return "", ErrHeaderTooLarge
 	}
 	if len(buf) == 0 {
-		return "", ErrNoHeader
+		return "", ErrNoHeader // blank line before any field
+	}
+	if _, err := br.Discard(len(rest) + n); err != nil {
+		return "", fmt.Errorf("correlate: reading header: %w", err)
 	}
 	return string(buf), nil
+}
+
+// skipMboxLine reads past a leading mbox separator line ("From " and the
+// rest of the line), if there is one; the line counts against max.
+func skipMboxLine(br *bufio.Reader, max int64) error {
+	if p, _ := br.Peek(5); string(p) != "From " {
+		return nil
+	}
+	var n int64
+	for {
+		chunk, err := br.ReadSlice('\n')
+		n += int64(len(chunk))
+		if max >= 0 && n > max {
+			return ErrHeaderTooLarge
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == nil, err == io.EOF:
+			return nil
+		}
+		return fmt.Errorf("correlate: reading header: %w", err)
+	}
 }
 
 // isMboxFromValue reports the value of an mbox separator line whose "From "
@@ -245,6 +313,19 @@ func isBlank(line []byte) bool {
 type parser struct {
 	problems []Problem
 	dec      *headerDecoder
+	phrase   uint8      // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
+	fields   [4]uint64  // the field names read, for facts.fields
+	scratch  [32]string // the ids of one field, before they are copied
+}
+
+// ids reads the ids of an id field, appending them to dst (a buffer of
+// the caller's, which they are copied out of), and reports its problems.
+func (p *parser) ids(dst []string, key, value string, max int) []string {
+	ids, problems := appendMessageIDs(dst, value, max)
+	if len(problems) > 0 {
+		p.add(key, value, &IDListError{Problems: problems})
+	}
+	return ids
 }
 
 func (p *parser) add(field, value string, err error) {
@@ -272,7 +353,7 @@ func (p *parser) parseHeader(m *Message, raw string, o *ParseOptions) error {
 	var fields int
 	for len(raw) > 0 {
 		// One field: its first line plus continuation lines.
-		end := 0
+		end, folded := 0, false
 		for {
 			nl := strings.IndexByte(raw[end:], '\n')
 			if nl < 0 {
@@ -283,22 +364,31 @@ func (p *parser) parseHeader(m *Message, raw string, o *ParseOptions) error {
 			if end >= len(raw) || (raw[end] != ' ' && raw[end] != '\t') {
 				break
 			}
+			folded = true
 		}
 		line := raw[:end]
 		raw = raw[end:]
 		colon := strings.IndexByte(line, ':')
 		name := ""
 		if colon > 0 {
-			name = strings.TrimRight(line[:colon], " \t")
+			name = line[:colon]
+			if c := name[len(name)-1]; c == ' ' || c == '\t' {
+				name = strings.TrimRight(name, " \t")
+			}
 		}
-		if !validFieldName(name) {
+		key, ok := fieldKey(name)
+		if !ok {
 			if strings.TrimSpace(line) != "" {
 				p.add("", strings.TrimSpace(line), errNotAField)
 			}
 			continue
 		}
-		key := textproto.CanonicalMIMEHeaderKey(name)
-		value := unfold(line[colon+1:])
+		var value string
+		if folded {
+			value = unfold(line[colon+1:])
+		} else {
+			value = trimValue(line[colon+1:])
+		}
 		if key == "From" && isMboxFromValue(value) {
 			continue
 		}
@@ -308,6 +398,7 @@ func (p *parser) parseHeader(m *Message, raw string, o *ParseOptions) error {
 		} else {
 			backing = append(backing, value)
 			h[key] = backing[len(backing)-1 : len(backing) : len(backing)]
+			addField(&p.fields, key)
 		}
 		p.field(m, key, value, o)
 	}
@@ -318,24 +409,158 @@ func (p *parser) parseHeader(m *Message, raw string, o *ParseOptions) error {
 	return nil
 }
 
-func validFieldName(s string) bool {
-	if s == "" || len(s) > 200 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == ':' {
-			return false
+// trimValue returns strings.TrimSpace(v) for the value of a field on one
+// line, which ends in a line break and usually begins with one space: it
+// trims those bytes first and calls TrimSpace only for the rest.
+func trimValue(v string) string {
+	if len(v) > 0 && v[len(v)-1] == '\n' {
+		v = v[:len(v)-1]
+		if len(v) > 0 && v[len(v)-1] == '\r' {
+			v = v[:len(v)-1]
 		}
 	}
-	return true
+	if len(v) > 0 && v[0] == ' ' {
+		v = v[1:]
+	}
+	if len(v) == 0 {
+		return v
+	}
+	if c := v[0]; c <= ' ' || c >= 0x80 {
+		v = strings.TrimSpace(v)
+	} else if c := v[len(v)-1]; c <= ' ' || c >= 0x80 {
+		v = strings.TrimSpace(v)
+	}
+	if strings.IndexByte(v, '\r') >= 0 {
+		return unfold(v) // a bare CR inside, which unfolding removes
+	}
+	return v
+}
+
+// fieldKey returns the canonical form of a field name (as
+// textproto.CanonicalMIMEHeaderKey writes it) and whether name is a valid
+// field name at all: 1 to 200 bytes of printable ASCII without ':'.
+func fieldKey(name string) (string, bool) {
+	if name == "" || len(name) > 200 {
+		return "", false
+	}
+	upper, canon, token := true, true, true
+	for i := 0; i < len(name); i++ {
+		switch nameByte[name[i]] {
+		case nameInvalid:
+			return "", false
+		case nameLower:
+			canon = canon && !upper
+			upper = false
+		case nameUpper:
+			canon = canon && upper
+			upper = false
+		case nameToken:
+			upper = name[i] == '-'
+		default: // nameOther
+			token, upper = false, false
+		}
+	}
+	if canon || !token {
+		return name, true // textproto leaves a name that is not a token as it is
+	}
+	return canonicalSlow(name), true
+}
+
+// nameByte classifies the bytes of a field name for fieldKey.
+var nameByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c <= ' ' || c >= 0x7f || c == ':':
+			t[c] = nameInvalid
+		case 'a' <= c && c <= 'z':
+			t[c] = nameLower
+		case 'A' <= c && c <= 'Z':
+			t[c] = nameUpper
+		case tokenByte[c]:
+			t[c] = nameToken
+		default:
+			t[c] = nameOther
+		}
+	}
+	return t
+}()
+
+const (
+	nameInvalid = iota
+	nameLower
+	nameUpper
+	nameToken // digits and the punctuation of RFC 7230 tokens
+	nameOther // printable, but not in a token
+)
+
+// tokenByte marks the bytes of an RFC 7230 token, the bytes textproto
+// canonicalizes field names of.
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// canonicalSlow canonicalizes a valid token name that is not canonical:
+// a constant for the usual spellings of the fields correlators read
+// ("Message-ID", "MIME-Version"), a new string otherwise.
+func canonicalSlow(name string) string {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return textproto.CanonicalMIMEHeaderKey(name)
+	}
+	b := buf[:len(name)]
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b[i] = c
+		upper = c == '-'
+	}
+	switch string(b) { // no allocation: the compiler compares in place
+	case "Message-Id":
+		return "Message-Id"
+	case "Mime-Version":
+		return "Mime-Version"
+	case "In-Reply-To":
+		return "In-Reply-To"
+	case "Content-Type":
+		return "Content-Type"
+	case "Content-Transfer-Encoding":
+		return "Content-Transfer-Encoding"
+	case "Content-Id":
+		return "Content-Id"
+	case "Thread-Index":
+		return "Thread-Index"
+	case "Thread-Topic":
+		return "Thread-Topic"
+	case "Reply-To":
+		return "Reply-To"
+	case "Return-Path":
+		return "Return-Path"
+	case "X-Ms-Exchange-Message-Is-Ndr":
+		return "X-Ms-Exchange-Message-Is-Ndr"
+	}
+	return string(b)
 }
 
 // unfold removes the line breaks of a folded value (RFC 5322 §2.2.3) and
 // trims it. A value on one line comes back as a substring, without copying.
 func unfold(v string) string {
 	v = strings.TrimSpace(v)
-	i := strings.IndexAny(v, "\r\n")
+	i := indexCRLF(v)
 	if i < 0 {
 		return v
 	}
@@ -344,10 +569,23 @@ func unfold(v string) string {
 	for i >= 0 {
 		b.WriteString(v[:i])
 		v = v[i+1:]
-		i = strings.IndexAny(v, "\r\n")
+		i = indexCRLF(v)
 	}
 	b.WriteString(v)
 	return b.String()
+}
+
+// indexCRLF returns the index of the first CR or LF in v, or -1: two
+// vectorized scans, where strings.IndexAny tests byte by byte.
+func indexCRLF(v string) int {
+	i := strings.IndexByte(v, '\n')
+	if i < 0 {
+		return strings.IndexByte(v, '\r')
+	}
+	if j := strings.IndexByte(v[:i], '\r'); j >= 0 {
+		return j
+	}
+	return i
 }
 
 // field decodes one field into m. Repeated single-valued fields keep their
@@ -358,10 +596,8 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 		if m.MessageID != "" {
 			return
 		}
-		ids, err := ParseMessageIDs(value, 0)
-		if err != nil {
-			p.add(key, value, err)
-		}
+		var buf [4]string
+		ids := p.ids(buf[:0], key, value, 0)
 		if len(ids) > 0 {
 			m.MessageID = ids[0]
 			if len(ids) > 1 {
@@ -369,26 +605,29 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 			}
 		}
 	case "In-Reply-To":
+		if phraseField([]string{value}) {
+			p.phrase |= factPhraseIRT
+		}
 		if m.InReplyTo != nil {
 			return
 		}
-		ids, err := ParseMessageIDs(value, o.MaxReferences)
-		if err != nil {
-			p.add(key, value, err)
+		var buf [8]string
+		if ids := p.ids(buf[:0], key, value, o.MaxReferences); len(ids) > 0 {
+			m.InReplyTo = append([]string(nil), ids...)
 		}
-		m.InReplyTo = ids
 	case "References":
-		ids, err := ParseMessageIDs(value, -1)
-		if err != nil {
-			p.add(key, value, err)
+		if phraseField([]string{value}) {
+			p.phrase |= factPhraseRefs
 		}
+		var buf [32]string
+		read := p.ids(buf[:0], key, value, -1)
 		// A second References field continues the first (seen with broken
 		// list software); keep the order and the bound.
-		ids = dedupe(append(m.References, ids...))
-		if o.MaxReferences > 0 && len(ids) > o.MaxReferences {
-			ids = ids[len(ids)-o.MaxReferences:]
+		refs := dedupe(append(m.References, read...))
+		if o.MaxReferences > 0 && len(refs) > o.MaxReferences {
+			refs = refs[len(refs)-o.MaxReferences:]
 		}
-		m.References = ids
+		m.References = refs
 	case "Subject":
 		if m.Subject != "" {
 			return

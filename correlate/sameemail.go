@@ -66,22 +66,10 @@ func SameEmail(m *Message, t *Tracked, sameSubject func(a, b string) bool) (bool
 	return len(ev) == 0, ev
 }
 
-// firstParticipant returns Participants()[0] without building the list.
+// firstParticipant returns Participants()[0], or "" when there is none.
 func firstParticipant(m *Message) string {
-	for _, a := range m.From {
-		if s := NormalizeAddress(a.Address); s != "" {
-			return s
-		}
-	}
-	if s := NormalizeAddress(m.Sender.Address); s != "" {
-		return s
-	}
-	for _, list := range [...][]Address{m.To, m.Cc, m.Bcc} {
-		for _, a := range list {
-			if s := NormalizeAddress(a.Address); s != "" {
-				return s
-			}
-		}
+	if ps := m.Participants(); len(ps) > 0 {
+		return ps[0]
 	}
 	return ""
 }

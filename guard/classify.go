@@ -159,7 +159,6 @@ func (c *Classifier) Classify(m *correlate.Message) correlate.Classification {
 
 // scan reads the signals of m's header.
 func (c *Classifier) scan(m *correlate.Message, s *signals) {
-	h := m.Header
 	if c.marker != nil && m.Direction == correlate.Incoming {
 		if ev, ours, ok := c.marker.check(m); ok {
 			if ours {
@@ -169,7 +168,7 @@ func (c *Classifier) scan(m *correlate.Message, s *signals) {
 			}
 		}
 	}
-	if ct := first(h, hContentType); len(ct) >= 16 && strings.EqualFold(ct[:16], "multipart/report") {
+	if ct := first(m, hContentType); len(ct) >= 16 && strings.EqualFold(ct[:16], "multipart/report") {
 		mt, rt := reportType(ct)
 		if mt == "multipart/report" {
 			switch rt {
@@ -180,13 +179,6 @@ func (c *Classifier) scan(m *correlate.Message, s *signals) {
 			}
 		}
 	}
-	if _, ok := h[hExchangeNDR]; ok {
-		s.ndrHeader = "present"
-		if v := first(h, hExchangeNDR); v != "" {
-			s.ndrHeader = v
-		}
-	}
-	s.failedRcpt = first(h, hFailedRecipients)
 	for _, a := range m.From {
 		if isDaemon(a.Address) {
 			s.daemon = correlate.Evidence{Field: "From", Value: a.Address, Note: "a mail system's address"}
@@ -196,7 +188,7 @@ func (c *Classifier) scan(m *correlate.Message, s *signals) {
 	if s.daemon.Field == "" && isDaemon(m.Sender.Address) {
 		s.daemon = correlate.Evidence{Field: "Sender", Value: m.Sender.Address, Note: "a mail system's address"}
 	}
-	if rp := first(h, hReturnPath); rp != "" {
+	if rp := first(m, hReturnPath); rp != "" {
 		addr := strings.TrimSpace(rp)
 		if strings.HasPrefix(addr, "<") {
 			if end := strings.IndexByte(addr, '>'); end > 0 {
@@ -210,21 +202,41 @@ func (c *Classifier) scan(m *correlate.Message, s *signals) {
 			s.daemon = correlate.Evidence{Field: "Return-Path", Value: clip(rp), Note: "a mail system's address"}
 		}
 	}
-	if v := keyword(first(h, hAutoSubmitted)); v != "" && v != "no" {
-		s.autoSubmitted = first(h, hAutoSubmitted)
-	}
-	s.xAutoreply = affirmative(h, hXAutoreply)
-	s.xAutorespond = affirmative(h, hXAutorespond)
-	s.xMachine = affirmative(h, hXFCMachine)
-	s.precedence = keyword(first(h, hPrecedence))
-	s.listID = first(h, hListID)
-	s.listUnsub = first(h, hListUnsubscribe)
 	if c.autoReply != nil && m.Subject != "" {
 		if p, ok := c.autoReply(m.Subject); ok {
 			s.subjectPrefix = p
 		}
 	}
-	if v := first(h, hSuppress); v != "" {
+	if m.HasAnyField(rareFields[:]...) {
+		scanRare(m, s)
+	}
+}
+
+// rareFields are the fields Classify reads that most mail does not have:
+// a message without any of them is answered by one question
+// (correlate.Message.HasAnyField) instead of one per field.
+var rareFields = [...]string{hExchangeNDR, hFailedRecipients, hAutoSubmitted, hXAutoreply, hXAutorespond,
+	hXFCMachine, hPrecedence, hListID, hListUnsubscribe, hSuppress}
+
+// scanRare reads the signals of the rareFields.
+func scanRare(m *correlate.Message, s *signals) {
+	if _, ok := m.Field(hExchangeNDR); ok {
+		s.ndrHeader = "present"
+		if v := first(m, hExchangeNDR); v != "" {
+			s.ndrHeader = v
+		}
+	}
+	s.failedRcpt = first(m, hFailedRecipients)
+	if v := keyword(first(m, hAutoSubmitted)); v != "" && v != "no" {
+		s.autoSubmitted = first(m, hAutoSubmitted)
+	}
+	s.xAutoreply = affirmative(m, hXAutoreply)
+	s.xAutorespond = affirmative(m, hXAutorespond)
+	s.xMachine = affirmative(m, hXFCMachine)
+	s.precedence = keyword(first(m, hPrecedence))
+	s.listID = first(m, hListID)
+	s.listUnsub = first(m, hListUnsubscribe)
+	if v := first(m, hSuppress); v != "" {
 		s.suppress = v
 		for w := range strings.SplitSeq(v, ",") {
 			switch strings.ToLower(strings.TrimSpace(w)) {
@@ -337,13 +349,11 @@ func (s *signals) classification(class correlate.Class, reason string, extra []c
 	}
 }
 
-// first returns the first value of a canonical field, trimmed.
-func first(h map[string][]string, key string) string {
-	vs := h[key]
-	if len(vs) == 0 {
-		return ""
-	}
-	return strings.TrimSpace(vs[0])
+// first returns the first value of a canonical field, trimmed
+// (correlate.Message.Field: an absent field costs no map lookup).
+func first(m *correlate.Message, key string) string {
+	v, _ := m.Field(key)
+	return strings.TrimSpace(v)
 }
 
 // keyword returns the first word of a field value in lower case, without
@@ -368,15 +378,12 @@ func isLowerASCII(s string) bool {
 }
 
 // affirmative returns the value of a flag field unless it says no.
-func affirmative(h map[string][]string, key string) string {
-	vs, ok := h[key]
+func affirmative(m *correlate.Message, key string) string {
+	v, ok := m.Field(key)
 	if !ok {
 		return ""
 	}
-	v := ""
-	if len(vs) > 0 {
-		v = strings.TrimSpace(vs[0])
-	}
+	v = strings.TrimSpace(v)
 	switch keyword(v) {
 	case "no", "false", "0", "off":
 		return ""

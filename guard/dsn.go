@@ -34,7 +34,7 @@ func reportType(ct string) (mediaType, report string) {
 func (c *Classifier) bounce(m *correlate.Message, s *signals) correlate.Classification {
 	var r report
 	if len(m.Body) > 0 {
-		r.walk(first(m.Header, hContentType), first(m.Header, hContentTransfer), m.Body, 0)
+		r.walk(first(m, hContentType), first(m, hContentTransfer), m.Body, 0)
 		if r.original == nil && r.text != nil {
 			r.scanText(r.text)
 		}

@@ -125,7 +125,11 @@ func (k *Marker) Check(m *correlate.Message) (ev correlate.Evidence, ours, found
 
 func (k *Marker) check(m *correlate.Message) (correlate.Evidence, bool, bool) {
 	field := k.field()
-	vs := m.Header[textproto.CanonicalMIMEHeaderKey(field)]
+	key := textproto.CanonicalMIMEHeaderKey(field)
+	if _, ok := m.Field(key); !ok {
+		return correlate.Evidence{}, false, false // most mail: no marker, no map lookup
+	}
+	vs := m.Header[key]
 	if len(vs) == 0 {
 		return correlate.Evidence{}, false, false
 	}

@@ -45,7 +45,6 @@ const maxSenders = party.MaxSenders
 // address book with AnyOf (party's Resolver.SenderPolicy counts the
 // colleagues a directory knows, at any domain).
 func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
-	id := strconv.FormatInt(t.ID, 10)
 	if m == nil {
 		return correlate.Evidence{Field: "From", Note: "did not take part: no message"}, false
 	}
@@ -62,13 +61,14 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 	}
 	for _, s := range senders {
 		if slices.Contains(t.Participants, s) {
-			return correlate.Evidence{Field: "From", Value: s, Note: "took part: a participant of tracked email " + id}, true
+			return correlate.Evidence{Field: "From", Value: s, Note: withID("took part: a participant of tracked email ", t.ID, "")}, true
 		}
 	}
-	own := ownOrganizations(m, t)
+	var orgs orgMemo
+	own := ownOrganizations(&orgs, m, t)
 	why := "" // why the first sender's organization does not count
 	for i, s := range senders {
-		org, ok := party.Organization(s)
+		org, ok := orgs.of(s)
 		switch {
 		case !ok:
 			if i == 0 && org != "" {
@@ -82,41 +82,71 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 			continue
 		}
 		for _, p := range t.Participants {
-			if po, ok := party.Organization(p); ok && po == org {
+			if po, ok := orgs.of(p); ok && po == org {
 				return correlate.Evidence{Field: "From", Value: s,
-					Note: "took part: a colleague at " + org + " of participant " + p + " in tracked email " + id}, true
+					Note: withID("took part: a colleague at "+org+" of participant "+p+" in tracked email ", t.ID, "")}, true
 			}
 		}
 	}
 	return correlate.Evidence{Field: "From", Value: first,
-		Note: "did not take part: not a participant of tracked email " + id + ", nor a colleague of one" + why}, false
+		Note: withID("did not take part: not a participant of tracked email ", t.ID, ", nor a colleague of one"+why)}, false
+}
+
+// withID returns prefix, the decimal id and suffix as one string, built
+// with one allocation.
+func withID(prefix string, id int64, suffix string) string {
+	var buf [128]byte
+	b := append(buf[:0], prefix...)
+	b = strconv.AppendInt(b, id, 10)
+	return string(append(b, suffix...))
 }
 
 // sendersOf returns the normalized, distinct addresses of m's From and
-// Sender fields, at most maxSenders.
+// Sender fields (correlate.Message.Senders), at most maxSenders.
 func sendersOf(m *correlate.Message) []string {
-	out := make([]string, 0, len(m.From)+1)
-	add := func(a string) {
-		if s := correlate.NormalizeAddress(a); s != "" && len(out) < maxSenders && !slices.Contains(out, s) {
-			out = append(out, s)
+	ss := m.Senders()
+	return ss[:min(len(ss), maxSenders)]
+}
+
+// orgMemo keeps the party.Organization of the domains one decision asks
+// about: the mailbox, the organization's own people and the customer's
+// share a few domains, and each answer costs a Public Suffix List lookup.
+type orgMemo struct {
+	n   int
+	dom [8]string
+	org [8]string
+	ok  [8]bool
+}
+
+// of returns party.Organization(addr), which depends on the domain of addr
+// alone (the text after its last '@').
+func (o *orgMemo) of(addr string) (string, bool) {
+	d := addr
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		d = addr[at+1:]
+	}
+	for i := range o.n {
+		if o.dom[i] == d {
+			return o.org[i], o.ok[i]
 		}
 	}
-	for _, a := range m.From {
-		add(a.Address)
+	org, ok := party.Organization(addr)
+	if o.n < len(o.dom) {
+		o.dom[o.n], o.org[o.n], o.ok[o.n] = d, org, ok
+		o.n++
 	}
-	add(m.Sender.Address)
-	return out
+	return org, ok
 }
 
 // ownOrganizations returns the organizations of the mailboxes m and t were
 // synchronized from and of t's sender when t is outgoing.
-func ownOrganizations(m *correlate.Message, t correlate.Tracked) []string {
+func ownOrganizations(orgs *orgMemo, m *correlate.Message, t correlate.Tracked) []string {
 	var own []string
 	add := func(addr string) {
 		if !strings.Contains(addr, "@") {
 			return
 		}
-		if org, _ := party.Organization(addr); org != "" && !slices.Contains(own, org) {
+		if org, _ := orgs.of(addr); org != "" && !slices.Contains(own, org) {
 			own = append(own, org)
 		}
 	}

@@ -70,10 +70,13 @@ type rateKey struct {
 	record correlate.Record
 }
 
-// rateEntry holds the newest limit+1 events of a key.
+// rateEntry holds the newest limit+1 events of a key. Most keys see one
+// or two messages: their events live in the entry itself.
 type rateEntry struct {
-	at  []int64  // unix nanoseconds
-	ids []uint64 // Message-ID hashes, 0 for none
+	at    []int64  // unix nanoseconds
+	ids   []uint64 // Message-ID hashes, 0 for none
+	atBuf [2]int64
+	idBuf [2]uint64
 }
 
 var _ correlate.LoopDetector = (*RateWindow)(nil)
@@ -133,10 +136,13 @@ func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate
 			w.sweepLocked()
 		}
 		e = &rateEntry{}
+		e.at, e.ids = e.atBuf[:0], e.idBuf[:0]
 		// The key outlives the message: clone its strings, or the map
 		// would hold every sender's whole header block (the address is
-		// a substring of it).
-		k = rateKey{sender: strings.Clone(k.sender), record: correlate.Record{Type: strings.Clone(r.Type), ID: strings.Clone(r.ID)}}
+		// a substring of it). One copy holds the three.
+		all := strings.Join([]string{k.sender, r.Type, r.ID}, "")
+		n1, n2 := len(k.sender), len(k.sender)+len(r.Type)
+		k = rateKey{sender: all[:n1], record: correlate.Record{Type: all[n1:n2], ID: all[n2:]}}
 		w.keys[k] = e
 	}
 	seen := false
@@ -174,8 +180,13 @@ func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate
 	if at > w.latest {
 		w.latest = at
 	}
+	// Sweep the keys that fell out of the window now and then: once per as
+	// many observations as there are keys (at least 4096), so that a sweep
+	// costs each observation about one key's visit however many keys there
+	// are.
 	w.observe++
-	if w.observe%4096 == 0 {
+	if w.observe >= max(4096, len(w.keys)) {
+		w.observe = 0
 		w.sweepLocked()
 	}
 	w.mu.Unlock()

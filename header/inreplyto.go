@@ -129,34 +129,33 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	// The referenced ids (2) and aliases (3) are read first, their junk
 	// kept apart until step 2, so that a Prober can answer for every id at
 	// once.
-	self := normalize(m.MessageID)
+	self, selfJunk := m.OwnID()
 	selfOK := false
 	if self != "" {
-		if r := junkForm(self); r != "" {
-			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: r + ": not looked up"})
+		if selfJunk != "" {
+			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: selfJunk + ": not looked up"})
 		} else {
 			selfOK = true
 		}
 	}
 	var buf [DefaultMaxIDs + 3]ref
-	refs, refEv := collectRefs(buf[:0], m, self, c.cfg.maxIDs, nil)
+	refs, refEv := readRefs(buf[:0], m, c.cfg.maxIDs, nil)
 	nrefs := len(refs)
 	refs, refEv = c.aliases(refs, m, self, refEv)
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	hits, probed, err := c.probe(ctx, selfOK, self, refs, sc)
-	if err != nil {
+	f := finderPool.Get().(*finder)
+	defer f.release()
+	if err := f.start(ctx, c, selfOK, self, refs); err != nil {
 		return correlate.Match{}, err
 	}
-	refBase := 0 // the key of refs[0] in hits
+	refBase := 0 // the key of refs[0]
 	if selfOK {
 		refBase = 1
 	}
 
 	// 1. Duplicate check.
 	var collision *correlate.Tracked // the other email that has the message's own id
-	if selfOK && (!probed || len(hitsOf(hits, 0)) > 0) {
-		ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: self}, idLookupLimit)
+	if selfOK {
+		ts, err := f.emails(0)
 		if err != nil {
 			return correlate.Match{}, err
 		}
@@ -183,19 +182,20 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	// 2, 3. Referenced ids, then aliases.
 	ev = append(ev, refEv...)
 	var (
-		win      *correlate.Tracked // nil until fetched when probed
+		win      *correlate.Tracked // nil until fetched
 		winID    int64
+		winKey   int // the key the winner was found under
 		winRec   correlate.Record
 		winRef   ref
 		found    bool
 		conflict []correlate.Match
 	)
-	consider := func(r ref, id int64, rec correlate.Record, t *correlate.Tracked) {
+	consider := func(r ref, k int, id int64, rec correlate.Record, t *correlate.Tracked) {
 		switch {
 		case rec.IsZero():
 			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNoRecord})
 		case !found:
-			found, win, winID, winRec, winRef = true, t, id, rec, r
+			found, win, winID, winKey, winRec, winRef = true, t, id, k, rec, r
 			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNamesTracked})
 		case rec != winRec:
 			e := correlate.Evidence{Field: r.field, Value: r.id,
@@ -205,18 +205,12 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		}
 	}
 	for i, r := range refs[:nrefs] {
-		if probed {
-			for _, h := range hitsOf(hits, refBase+i) {
-				consider(r, h.ID, h.Record, nil)
-			}
-		} else {
-			ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: r.id}, idLookupLimit)
-			if err != nil {
-				return correlate.Match{}, err
-			}
-			for j := range ts {
-				consider(r, ts[j].ID, ts[j].Record, &ts[j])
-			}
+		hits, err := f.hits(refBase + i)
+		if err != nil {
+			return correlate.Match{}, err
+		}
+		for _, h := range hits {
+			consider(r, refBase+i, h.ID, h.Record, nil)
 		}
 		if found && c.cfg.FirstHit {
 			break
@@ -228,10 +222,8 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		if found && c.cfg.FirstHit {
 			break
 		}
-		if probed && len(hitsOf(hits, refBase+nrefs+i)) == 0 {
-			continue
-		}
-		ts, err := c.lookup(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: r.id}, idLookupLimit)
+		k := refBase + nrefs + i
+		ts, err := f.emails(k)
 		if err != nil {
 			return correlate.Match{}, err
 		}
@@ -243,7 +235,7 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		}
 		for j := range ts {
 			if same, _ := correlate.SameEmail(m, &ts[j], c.cfg.sameEmailSubject); same {
-				consider(r, ts[j].ID, ts[j].Record, &ts[j])
+				consider(r, k, ts[j].ID, ts[j].Record, &ts[j])
 			}
 		}
 	}
@@ -251,8 +243,9 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 		return correlate.Match{Reason: reasonConflict, Evidence: ev}, nil
 	}
 	if found && win == nil {
-		// Probed: read the one email the match names.
-		if win, err = c.fetch(ctx, correlate.Key{Kind: correlate.KindMessageID, Value: winRef.id}, winID); err != nil {
+		// Read the one email the match names.
+		var err error
+		if win, err = f.fetch(winKey, winID); err != nil {
 			return correlate.Match{}, err
 		}
 	}
@@ -444,8 +437,8 @@ func (c *InReplyTo) ancestors(ctx context.Context, m *correlate.Message, id, fie
 
 // aliases appends the message's provider-preserved original ids to refs.
 func (c *InReplyTo) aliases(refs []ref, m *correlate.Message, self string, ev []correlate.Evidence) ([]ref, []correlate.Evidence) {
-	if m.Header == nil {
-		return refs, ev
+	if !m.HasAnyField(c.cfg.aliasKeys...) {
+		return refs, ev // most mail: no provider rewrote its id
 	}
 	for _, f := range c.cfg.aliases {
 		vs := m.Header[f.key]
@@ -458,7 +451,7 @@ func (c *InReplyTo) aliases(refs []ref, m *correlate.Message, self string, ev []
 			if id == self {
 				continue // providers that keep the id repeat it; nothing to add
 			}
-			if r := junkForm(id); r != "" {
+			if r := correlate.JunkID(id, nil); r != "" {
 				ev = append(ev, correlate.Evidence{Field: f.name, Value: clip(id), Note: r})
 				continue
 			}
@@ -481,9 +474,9 @@ func (c *InReplyTo) Index(m *correlate.Message, t *correlate.Tracked, dst []corr
 	if m == nil {
 		return dst
 	}
-	self := normalize(m.MessageID)
+	self, _ := m.OwnID()
 	var buf [DefaultMaxIDs + 3]ref
-	refs, _ := collectRefs(buf[:0], m, self, c.cfg.maxIDs, nil)
+	refs, _ := readRefs(buf[:0], m, c.cfg.maxIDs, nil)
 	nrefs := len(refs)
 	refs, _ = c.aliases(refs, m, self, nil)
 	for _, r := range refs[nrefs:] {
@@ -514,65 +507,123 @@ func (c *InReplyTo) match(m *correlate.Message, t, parent *correlate.Tracked, co
 	}
 }
 
-// scratch holds the buffers of one probe. They are pooled: passed to an
-// interface method, they would otherwise be allocated anew for each message.
-type scratch struct {
-	keys []correlate.Key
-	hits []correlate.Hit
+// A finder answers, for the keys of one message (its own id, its
+// referenced ids, its aliases, in that order), which tracked emails are
+// under each, then the emails themselves: one path for every store. A
+// correlate.Prober answers for all keys in one call, reading only IDs and
+// records, and the one email picked is then read with Lookup. Any other
+// store is asked with Lookup, key by key as Correlate comes to them (so
+// Options.FirstHit saves the rest), and the emails are kept for the
+// answer. Finders are pooled: their buffers would otherwise be allocated
+// anew for each message, being passed to an interface method.
+type finder struct {
+	ctx    context.Context
+	c      *InReplyTo
+	prober correlate.Prober // nil: look keys up one by one
+	keys   []correlate.Key
+	hitBuf []correlate.Hit // the Prober's answer, in key order
+	ts     [][]correlate.Tracked
+	looked []bool // ts[k] was looked up
+	one    [idLookupLimit]correlate.Hit
 }
 
-var scratchPool = sync.Pool{New: func() any {
-	return &scratch{keys: make([]correlate.Key, 0, DefaultMaxIDs+4), hits: make([]correlate.Hit, 0, 2*(DefaultMaxIDs+4))}
+var finderPool = sync.Pool{New: func() any {
+	return &finder{keys: make([]correlate.Key, 0, DefaultMaxIDs+4), hitBuf: make([]correlate.Hit, 0, 2*(DefaultMaxIDs+4))}
 }}
 
-// probe asks a correlate.Prober, when the Lookuper is one, for the emails
-// under the message's own id (when selfOK) and its referenced ids, all at
-// once, reading only their IDs and records; probed is false otherwise. The
-// hits live in sc.
-func (c *InReplyTo) probe(ctx context.Context, selfOK bool, self string, refs []ref, sc *scratch) (hits []correlate.Hit, probed bool, err error) {
-	p, ok := c.idx.(correlate.Prober)
-	if !ok {
-		return nil, false, nil
-	}
-	keys := sc.keys[:0]
-	defer func() { clear(keys); sc.keys = keys[:0] }()
+// start sets f up for a message's own id (when selfOK) and refs, and asks
+// a Prober for all of them at once.
+func (f *finder) start(ctx context.Context, c *InReplyTo, selfOK bool, self string, refs []ref) error {
+	f.ctx, f.c = ctx, c
+	f.prober, _ = c.idx.(correlate.Prober)
 	if selfOK {
-		keys = append(keys, correlate.Key{Kind: correlate.KindMessageID, Value: self})
+		f.keys = append(f.keys, correlate.Key{Kind: correlate.KindMessageID, Value: self})
 	}
 	for _, r := range refs {
-		keys = append(keys, correlate.Key{Kind: correlate.KindMessageID, Value: r.id})
+		f.keys = append(f.keys, correlate.Key{Kind: correlate.KindMessageID, Value: r.id})
 	}
-	if len(keys) == 0 {
-		return nil, true, nil
+	if f.prober == nil {
+		for range f.keys {
+			f.ts = append(f.ts, nil)
+			f.looked = append(f.looked, false)
+		}
+		return nil
 	}
-	hits, err = p.Probe(ctx, keys, idLookupLimit, sc.hits[:0])
+	if len(f.keys) == 0 {
+		return nil
+	}
+	hits, err := f.prober.Probe(ctx, f.keys, idLookupLimit, f.hitBuf[:0])
 	if err != nil {
-		return nil, true, fmt.Errorf("header: lookup %s of %d ids: %w", correlate.KindMessageID, len(keys), err)
+		return fmt.Errorf("header: lookup %s of %d ids: %w", correlate.KindMessageID, len(f.keys), err)
 	}
-	sc.hits = hits[:0]
-	return hits, true, nil
+	f.hitBuf = hits
+	return nil
 }
 
-// hitsOf returns the hits of key k; hits are in key order.
-func hitsOf(hits []correlate.Hit, k int) []correlate.Hit {
-	i := 0
-	for i < len(hits) && hits[i].Key < k {
-		i++
-	}
-	j := i
-	for j < len(hits) && hits[j].Key == k {
-		j++
-	}
-	return hits[i:j]
+// release clears f and returns it to the pool.
+func (f *finder) release() {
+	clear(f.keys)
+	clear(f.ts)
+	f.keys, f.hitBuf, f.ts, f.looked = f.keys[:0], f.hitBuf[:0], f.ts[:0], f.looked[:0]
+	f.ctx, f.c, f.prober = nil, nil, nil
+	finderPool.Put(f)
 }
 
-// fetch reads the tracked email id, found under k by a probe. Should it be
-// gone by now, fetch returns the newest email under k that has a record,
-// or nil.
-func (c *InReplyTo) fetch(ctx context.Context, k correlate.Key, id int64) (*correlate.Tracked, error) {
-	ts, err := c.lookup(ctx, k, idLookupLimit)
+// hits returns the tracked emails under key k, newest first, as hits.
+func (f *finder) hits(k int) ([]correlate.Hit, error) {
+	if f.prober != nil {
+		hits := f.hitBuf
+		i := 0
+		for i < len(hits) && hits[i].Key < k {
+			i++
+		}
+		j := i
+		for j < len(hits) && hits[j].Key == k {
+			j++
+		}
+		return hits[i:j], nil
+	}
+	ts, err := f.emails(k)
 	if err != nil {
 		return nil, err
+	}
+	out := f.one[:0]
+	for i := range ts {
+		out = append(out, correlate.Hit{Key: k, ID: ts[i].ID, Record: ts[i].Record})
+	}
+	return out, nil
+}
+
+// emails returns the tracked emails under key k, newest first, at most
+// idLookupLimit; none, without asking the store, when a probe found none.
+func (f *finder) emails(k int) ([]correlate.Tracked, error) {
+	if f.prober != nil {
+		if hits, _ := f.hits(k); len(hits) == 0 {
+			return nil, nil
+		}
+		return f.c.lookup(f.ctx, f.keys[k], idLookupLimit)
+	}
+	if !f.looked[k] {
+		ts, err := f.c.lookup(f.ctx, f.keys[k], idLookupLimit)
+		if err != nil {
+			return nil, err
+		}
+		f.ts[k], f.looked[k] = ts, true
+	}
+	return f.ts[k], nil
+}
+
+// fetch reads the tracked email id, found under key k. Should it be gone
+// by now, fetch returns the newest email under k that has a record, or nil.
+func (f *finder) fetch(k int, id int64) (*correlate.Tracked, error) {
+	ts, err := f.emails(k)
+	if err != nil {
+		return nil, err
+	}
+	if f.prober != nil && len(ts) == 0 {
+		if ts, err = f.c.lookup(f.ctx, f.keys[k], idLookupLimit); err != nil {
+			return nil, err
+		}
 	}
 	for i := range ts {
 		if ts[i].ID == id {

@@ -137,8 +137,9 @@ type Options struct {
 // config is Options with defaults applied.
 type config struct {
 	Options
-	maxIDs  int
-	aliases []aliasField
+	maxIDs    int
+	aliases   []aliasField
+	aliasKeys []string // the aliases' keys, for Message.HasAnyField
 }
 
 // aliasField is an alias field: its name as configured (for Evidence) and
@@ -162,6 +163,7 @@ func newConfig(opts *Options) config {
 	c.IDKeys = slices.Clone(c.IDKeys)
 	for _, f := range fields {
 		c.aliases = append(c.aliases, aliasField{name: f, key: textproto.CanonicalMIMEHeaderKey(f)})
+		c.aliasKeys = append(c.aliasKeys, c.aliases[len(c.aliases)-1].key)
 	}
 	return c
 }

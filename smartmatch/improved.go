@@ -68,6 +68,14 @@ func (c *Correlator) form(s string) form {
 	return f
 }
 
+// formOf returns the form of m's subject, prepared once per message
+// (correlate.Message.SubjectMemo) for Correlate and Index alike.
+func (c *Correlator) formOf(m *correlate.Message) form {
+	return m.SubjectMemo(c, c.deriveForm).(form)
+}
+
+func (c *Correlator) deriveForm(s string) any { return c.form(s) }
+
 // isWordRune reports whether r belongs to a word of a comparison text.
 func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
@@ -239,16 +247,14 @@ func parties(m *correlate.Message, dst []party, limit int, keep func(string) boo
 		return dst
 	}
 	out := m.Direction == correlate.Outgoing
-	for i, list := range [...][]correlate.Address{m.From, {m.Sender}, m.To, m.Cc, m.Bcc} {
-		for _, x := range list {
-			a := correlate.NormalizeAddress(x.Address)
-			if a == "" || !keep(a) || slices.ContainsFunc(dst, func(p party) bool { return p.addr == a }) {
-				continue
-			}
-			dst = append(dst, party{addr: a, far: out == (i >= 2)})
-			if len(dst) == limit {
-				return dst
-			}
+	ns := len(m.Senders()) // the first ns participants are From and Sender
+	for i, a := range m.Participants() {
+		if !keep(a) {
+			continue
+		}
+		dst = append(dst, party{addr: a, far: out == (i >= ns)})
+		if len(dst) == limit {
+			return dst
 		}
 	}
 	return dst
@@ -259,7 +265,7 @@ func (c *Correlator) keepAddress(mailbox string) func(string) bool {
 }
 
 func (c *Correlator) indexImproved(m *correlate.Message, t *correlate.Tracked, dst []correlate.Key) []correlate.Key {
-	if f := c.form(m.Subject); f.text != "" {
+	if f := c.formOf(m); f.text != "" {
 		dst = append(dst, signatureKey(f.text))
 		if startsConversation(t, f.reply) {
 			// The words of a conversation are counted once, on the email
@@ -578,7 +584,7 @@ func (c *Correlator) ageBits(age time.Duration) float64 {
 
 // correlateImproved is Improved mode; see the package documentation.
 func (c *Correlator) correlateImproved(ctx context.Context, m *correlate.Message) (correlate.Match, error) {
-	f := c.form(m.Subject)
+	f := c.formOf(m)
 	if f.text == "" {
 		if f.tokens {
 			return correlate.Match{Reason: "subject holds nothing but tracking tokens"}, nil

@@ -435,28 +435,15 @@ func (c *Correlator) since(m *correlate.Message) (since, ref time.Time) {
 }
 
 // participants appends to dst the first limit unique normalized addresses of
-// m's From, Sender, To, Cc and Bcc (the order of Message.Participants)
-// for which keep returns true. Its work is bounded by limit, whatever the
-// size of the address lists.
+// m's From, Sender, To, Cc and Bcc (Message.Participants, found once per
+// message) for which keep returns true.
 func participants(m *correlate.Message, dst []string, limit int, keep func(string) bool) []string {
-	add := func(a string) bool {
-		a = correlate.NormalizeAddress(a)
-		if a == "" || keep != nil && !keep(a) {
-			return true
+	for _, a := range m.Participants() {
+		if keep != nil && !keep(a) {
+			continue
 		}
-		for _, x := range dst {
-			if x == a {
-				return true
-			}
-		}
-		dst = append(dst, a)
-		return len(dst) < limit
-	}
-	for _, list := range [...][]correlate.Address{m.From, {m.Sender}, m.To, m.Cc, m.Bcc} {
-		for _, a := range list {
-			if !add(a.Address) {
-				return dst
-			}
+		if dst = append(dst, a); len(dst) >= limit {
+			return dst
 		}
 	}
 	return dst

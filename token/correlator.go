@@ -71,22 +71,10 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 const maxSenders = 16
 
 // senders returns the normalized, distinct addresses of m's From and Sender
-// fields, at most maxSenders; none for a nil m.
+// fields (correlate.Message.Senders), at most maxSenders; none for a nil m.
 func senders(m *correlate.Message) []string {
-	if m == nil {
-		return nil
-	}
-	out := make([]string, 0, len(m.From)+1)
-	add := func(a string) {
-		if s := correlate.NormalizeAddress(a); s != "" && len(out) < maxSenders && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	for _, a := range m.From {
-		add(a.Address)
-	}
-	add(m.Sender.Address)
-	return out
+	ss := m.Senders()
+	return ss[:min(len(ss), maxSenders)]
 }
 
 // Options configures a [Correlator]. A nil *Options is equivalent to the
@@ -225,6 +213,9 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 		done      = doneBuf[:0] // digits looked up
 	)
 	note := func(raw, n string) {
+		if ev == nil {
+			ev = make([]correlate.Evidence, 0, 4) // room for the notes of one token and the policy's
+		}
 		ev = append(ev, correlate.Evidence{Field: "Subject", Value: raw, Note: n})
 	}
 	// why keeps the reason of the newest token's failure.
@@ -287,8 +278,12 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 				ev = append(ev, pev)
 			}
 		}
-		var nb [48]byte // one allocation for the note, not two (FormatInt, then +)
-		names := string(strconv.AppendInt(append(nb[:0], "names tracked email "...), pick.ID, 10))
+		// One allocation for the reason and the note, which is its end.
+		var nb [96]byte
+		b := append(append(append(nb[:0], "token "...), raw...), ' ')
+		b = strconv.AppendInt(append(b, "names tracked email "...), pick.ID, 10)
+		reason := string(b)
+		names := reason[len("token ")+len(raw)+1:]
 		note(raw, names)
 		mt := correlate.Match{
 			Record:         pick.Record,
@@ -296,7 +291,7 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 			Confidence:     conf,
 			Strategy:       c.String(),
 			CorrelatedWith: pick,
-			Reason:         "token " + raw + " " + names,
+			Reason:         reason,
 		}
 		if c.subjectChanged != nil {
 			var buf [4]Found
@@ -343,7 +338,8 @@ func (c *Correlator) lookup(ctx context.Context, m *correlate.Message, fd Found)
 // leaving out m itself, and returns it with the confidence left after any
 // ambiguity and a note describing the ambiguity ("" when there is none).
 func choose(m *correlate.Message, ts []correlate.Tracked, conf float64) (*correlate.Tracked, float64, string) {
-	cands := make([]int, 0, len(ts))
+	var cbuf [DefaultMaxCandidates]int
+	cands := cbuf[:0]
 	for i := range ts {
 		if m.MessageID != "" && ts[i].MessageID == m.MessageID {
 			continue // the message itself, already tracked
@@ -353,7 +349,8 @@ func choose(m *correlate.Message, ts []correlate.Tracked, conf float64) (*correl
 	if len(cands) == 0 {
 		return nil, 0, ""
 	}
-	records := make([]correlate.Record, 0, 2)
+	var rbuf [4]correlate.Record
+	records := rbuf[:0]
 	for _, i := range cands {
 		if !slices.Contains(records, ts[i].Record) {
 			records = append(records, ts[i].Record)
@@ -406,7 +403,8 @@ func (c *Correlator) Index(m *correlate.Message, t *correlate.Tracked, dst []cor
 	if m == nil {
 		return dst
 	}
-	found := c.f.Find(m.Subject)
+	var fbuf [8]Found
+	found := c.f.find(fbuf[:0], m.Subject)
 	var last Token
 	for i, n := len(found)-1, 0; i >= 0 && n < c.maxTokens; i-- {
 		if !c.indexable(found[i].Token) {

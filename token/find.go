@@ -207,6 +207,29 @@ func blank(s string) bool { return strings.TrimFunc(s, unicode.IsSpace) == "" }
 // the only white space in s is single ASCII spaces between words.
 func singleSpaced(s string) bool {
 	space := true // at the start, as after a space
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return singleSpacedUnicode(s)
+		}
+		if c == ' ' {
+			if space {
+				return false
+			}
+			space = true
+			continue
+		}
+		if c >= '\t' && c <= '\r' { // the other ASCII white space
+			return false
+		}
+		space = false
+	}
+	return !space || s == ""
+}
+
+// singleSpacedUnicode is singleSpaced for text beyond ASCII.
+func singleSpacedUnicode(s string) bool {
+	space := true
 	for _, r := range s {
 		if unicode.IsSpace(r) {
 			if r != ' ' || space {

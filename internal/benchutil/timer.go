@@ -3,6 +3,7 @@ package benchutil
 import (
 	"math"
 	"math/bits"
+	"runtime"
 	"time"
 )
 
@@ -180,4 +181,37 @@ func (t *OpTimer) Report(r Reporter) {
 	r.ReportMetric(float64(t.h.Quantile(0.5).Nanoseconds()), "p50-ns/op")
 	r.ReportMetric(float64(t.h.Quantile(0.99).Nanoseconds()), "p99-ns/op")
 	ReportCPU(r, t.cpu0+t.paused, n)
+}
+
+// ReportRatio reports num/den as unit ("x-map-p50"), when den is positive:
+// a ratio of two durations measured in the same run, which carries over from
+// one machine to another where the durations do not.
+func ReportRatio(r Reporter, num, den time.Duration, unit string) {
+	if den > 0 {
+		r.ReportMetric(float64(num)/float64(den), unit)
+	}
+}
+
+// Floor runs op, one operation of a baseline interleaved with the
+// benchmark's own (a map lookup, net/mail.ReadMessage), and times it in
+// base, leaving it out of t's times (not of its CPU time, nor of the
+// benchmark's ns/op, B/op and allocs/op: stopping the benchmark's timer
+// reads MemStats, which flushes the allocation caches and would slow the
+// next operation). Measured so, operation by operation, the baseline meets
+// the same state of the caches and the same minute of a shared machine as
+// the operations it is compared with.
+func (t *OpTimer) Floor(base *OpTimer, op func()) {
+	base.Begin()
+	op()
+	base.Tick()
+	t.last = time.Now()
+}
+
+// Allocs returns the heap allocations of the process so far, objects and
+// bytes, as testing counts them (runtime.MemStats; it stops the world, so
+// call it outside timed loops).
+func Allocs() (objects, bytes uint64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs, ms.TotalAlloc
 }

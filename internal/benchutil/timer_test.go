@@ -93,3 +93,44 @@ func TestOpTimerReport(t *testing.T) {
 		}
 	}
 }
+
+func TestReportRatio(t *testing.T) {
+	m := metrics{}
+	ReportRatio(m, 3*time.Microsecond, time.Microsecond, "x-map")
+	if m["x-map"] != 3 {
+		t.Errorf("x-map = %v, want 3", m["x-map"])
+	}
+	ReportRatio(m, time.Second, 0, "x-none")
+	if _, ok := m["x-none"]; ok {
+		t.Error("a ratio to nothing is not reported")
+	}
+}
+
+func TestOpTimerFloor(t *testing.T) {
+	var ot, base OpTimer
+	ot.Start()
+	base.Start()
+	ran := false
+	ot.Floor(&base, func() { ran = true; time.Sleep(time.Millisecond) })
+	ot.Tick()
+	if !ran || base.Ops() != 1 || ot.Ops() != 1 {
+		t.Fatalf("ran %v, base ops %d, ops %d", ran, base.Ops(), ot.Ops())
+	}
+	if base.Quantile(0.5) < time.Millisecond {
+		t.Errorf("the floor took %v, less than the 1 ms it slept", base.Quantile(0.5))
+	}
+	if ot.Quantile(0.5) >= time.Millisecond {
+		t.Errorf("the operation took %v: the floor was counted in it", ot.Quantile(0.5))
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	o0, b0 := Allocs()
+	sink = make([]byte, 1<<20)
+	o1, b1 := Allocs()
+	if o1 <= o0 || b1-b0 < 1<<20 {
+		t.Errorf("Allocs went from %d objects, %d bytes to %d, %d across a 1 MiB allocation", o0, b0, o1, b1)
+	}
+}
+
+var sink []byte

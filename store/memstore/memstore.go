@@ -75,17 +75,22 @@ import (
 // A Store is an in-memory correlate.Store. The zero Store is empty and ready
 // to use; New is a convenience. A Store must not be copied after first use.
 type Store struct {
-	mu    sync.RWMutex
-	seed1 maphash.Seed
-	seed2 maphash.Seed
-	arena arena
+	mu     sync.RWMutex
+	seed1  maphash.Seed
+	seed2  maphash.Seed
+	kind1  uint64 // FNV bases of the key kinds, from seed1 and seed2
+	kind2  uint64
+	msgid1 uint64 // the kind hashes of correlate.KindMessageID
+	msgid2 uint64
+	arena  arena
 
-	strs    []sref            // interned texts: participants, record and place parts; strs[0] is ""
-	strIdx  map[uint64]uint32 // hash of a text → its index in strs (verified on insert)
-	records []recordEntry     // interned records; records[0] is the zero Record
-	recIdx  map[uint64]uint32
-	places  []placeEntry // interned (mailbox, folder id, folder path); places[0] is empty
-	placeIx map[uint64]uint32
+	strs      []sref            // interned texts: participants, record and place parts; strs[0] is ""
+	strIdx    map[uint64]uint32 // hash of a text → its index in strs (verified on insert)
+	records   []recordEntry     // interned records; records[0] is the zero Record
+	recIdx    map[uint64]uint32
+	places    []placeEntry // interned (mailbox, folder id, folder path); places[0] is empty
+	placeIx   map[uint64]uint32
+	lastPlace uint32 // the place of the last Put, 0 for none
 
 	rows  [][]rec  // rows[(id-1)/rowChunk][(id-1)%rowChunk]
 	nrows int      // IDs 1..nrows are assigned
@@ -215,6 +220,8 @@ func (s *Store) init() {
 		return
 	}
 	s.seed1, s.seed2 = maphash.MakeSeed(), maphash.MakeSeed()
+	s.kind1, s.kind2 = maphash.String(s.seed1, "kind")|1, maphash.String(s.seed2, "kind")|1
+	s.msgid1, s.msgid2 = s.fnvKind(correlate.KindMessageID)
 	s.strs = make([]sref, 1)
 	s.strIdx = make(map[uint64]uint32)
 	s.records = make([]recordEntry, 1)
@@ -241,13 +248,41 @@ func (s *Store) row(id uint32) *rec {
 }
 
 // keyHash returns the fingerprint of k: a primary hash and check bits from a
-// second, independent hash. Each hashes the kind and the value apart (two
-// maphash.String calls cost less than one maphash.Hash over both) and mixes
-// the two: distinct (kind, value) pairs get independent fingerprints.
+// second, independent hash. Each hashes the value with maphash under its
+// own seed (two maphash.String calls cost less than one maphash.Hash over
+// kind and value) and mixes in a hash of the kind: distinct (kind, value)
+// pairs get independent fingerprints. The kind, one of the few a program
+// uses, is hashed inline with FNV-1a from a seeded basis, which costs less
+// than a call; mix is injective in its first argument, so keys of
+// different kinds never share a fingerprint because of their values.
 func (s *Store) keyHash(k correlate.Key) (uint64, uint32) {
-	h1 := mix(maphash.String(s.seed1, k.Kind), maphash.String(s.seed1, k.Value))
-	h2 := mix(maphash.String(s.seed2, k.Kind), maphash.String(s.seed2, k.Value))
+	k1, k2 := s.kindHash(k.Kind)
+	h1 := mix(k1, maphash.String(s.seed1, k.Value))
+	h2 := mix(k2, maphash.String(s.seed2, k.Value))
 	return h1, uint32(h2) & chkMask
+}
+
+// kindHash returns two hashes of a key kind: FNV-1a from the store's two
+// kind bases for a short kind, maphash for a long one.
+func (s *Store) kindHash(kind string) (uint64, uint64) {
+	if kind == correlate.KindMessageID {
+		return s.msgid1, s.msgid2 // the kind of most lookups
+	}
+	if len(kind) > 32 {
+		return maphash.String(s.seed1, kind), maphash.String(s.seed2, kind)
+	}
+	return s.fnvKind(kind)
+}
+
+// fnvKind returns the FNV-1a hashes of a kind from the store's two bases.
+func (s *Store) fnvKind(kind string) (uint64, uint64) {
+	const prime = 1099511628211
+	a, b := s.kind1, s.kind2
+	for i := 0; i < len(kind); i++ {
+		a = (a ^ uint64(kind[i])) * prime
+		b = (b ^ uint64(kind[i])) * prime
+	}
+	return a ^ uint64(len(kind)), b ^ uint64(len(kind))
 }
 
 // mix combines two 64-bit hashes (the finalizer of MurmurHash3 over a
@@ -648,6 +683,20 @@ func (s *Store) internPlace(mailbox, folderID, folderPath string) uint32 {
 	if mailbox == "" && folderID == "" && folderPath == "" {
 		return 0
 	}
+	// Mail comes folder by folder: the place of the last Put, first.
+	if i := s.lastPlace; i != 0 {
+		p := &s.places[i]
+		if s.arena.str(p.mailbox) == mailbox && s.arena.str(p.folderID) == folderID && s.arena.str(p.folderPath) == folderPath {
+			return i
+		}
+	}
+	i := s.findPlace(mailbox, folderID, folderPath)
+	s.lastPlace = i
+	return i
+}
+
+// findPlace is internPlace through the index of places.
+func (s *Store) findPlace(mailbox, folderID, folderPath string) uint32 {
 	var h maphash.Hash
 	h.SetSeed(s.seed2)
 	h.WriteString(mailbox)
@@ -841,15 +890,73 @@ func (s *Store) Probe(ctx context.Context, keys []correlate.Key, limit int, dst 
 	if !s.ready() {
 		return dst, nil
 	}
-	var one [1]uint32
+	if len(keys) > probeBatch {
+		for i := 0; i < len(keys); i += probeBatch {
+			dst = s.probe(keys[i:min(i+probeBatch, len(keys))], i, limit, dst)
+		}
+		return dst, nil
+	}
+	return s.probe(keys, 0, limit, dst), nil
+}
+
+// probeBatch is how many keys probe looks up together.
+const probeBatch = 40
+
+// probe answers Probe for at most probeBatch keys, the first being key
+// number base, under the read lock. It goes in passes — every key's index
+// entry, then the emails' rows, then their records — so that the cache
+// misses of different keys, independent of one another, overlap instead of
+// waiting for each other: a message's ids are looked up in the time of
+// little more than one.
+func (s *Store) probe(keys []correlate.Key, base, limit int, dst []correlate.Hit) []correlate.Hit {
+	var (
+		h1s  [probeBatch]uint64
+		chks [probeBatch]uint32
+		vals [probeBatch]slot
+		oks  [probeBatch]bool
+	)
 	for i, k := range keys {
-		h1, chk := s.keyHash(k)
-		p := s.postings(h1, chk, &one)
+		h1s[i], chks[i] = s.keyHash(k)
+	}
+	for i := range keys {
+		vals[i], oks[i] = s.index[h1s[i]]
+	}
+	first := len(dst)
+	var one [1]uint32
+	for i := range keys {
+		if !oks[i] {
+			continue
+		}
+		var p []uint32
+		if v := vals[i]; v.isDirect() {
+			if v.chk() == chks[i] {
+				one[0] = v.id()
+				p = one[:]
+			}
+		} else {
+			p = s.postings(h1s[i], chks[i], &one)
+		}
 		for j := len(p) - 1; j >= 0 && j >= len(p)-limit; j-- {
-			dst = append(dst, correlate.Hit{Key: i, ID: int64(p[j]), Record: s.record(s.row(p[j]).record)})
+			dst = append(dst, correlate.Hit{Key: base + i, ID: int64(p[j])})
 		}
 	}
-	return dst, nil
+	var recs [2 * probeBatch]uint32
+	hits := dst[first:]
+	for j := range hits {
+		if j < len(recs) {
+			recs[j] = s.row(uint32(hits[j].ID)).record
+		}
+	}
+	for j := range hits {
+		var ri uint32
+		if j < len(recs) {
+			ri = recs[j]
+		} else {
+			ri = s.row(uint32(hits[j].ID)).record
+		}
+		hits[j].Record = s.record(ri)
+	}
+	return dst
 }
 
 // Candidates implements correlate.Store.
