@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -126,6 +127,8 @@ func loadThreads(t testing.TB, c corpus) []threadMessage {
 type accuracy struct {
 	replies, assigned, correct int
 	wrong                      []string
+	// outs are the decisions, for the golden summary.
+	outs []correlatetest.Outcome
 	// adj counts the same without the messages of fused sub-trees.
 	adj struct{ replies, assigned, correct int }
 }
@@ -177,6 +180,7 @@ func replay(t testing.TB, msgs []threadMessage, opts smartmatch.Options) accurac
 		}
 		d, err := eng.Correlate(ctx, tm.m)
 		require.NoError(t, err)
+		a.outs = append(a.outs, correlatetest.Outcome{Name: tm.file, Decision: d, Want: own})
 		if !d.Found() {
 			continue
 		}
@@ -217,6 +221,12 @@ func TestAccuracy(t *testing.T) {
 			d := replay(t, msgs, smartmatch.Options{Mode: smartmatch.Dynamics})
 			i := replay(t, msgs, smartmatch.Options{HubRefresh: -1})
 			logAccuracy(t, c.name, d, i)
+			// Every decision of both modes, counted: a change that moves
+			// any of them shows here (rewrite with -update, and say why
+			// in the commit).
+			name := strings.ReplaceAll(c.name, "/", "-")
+			correlatetest.GoldenSummary(t, "testdata/accuracy-"+name+"-dynamics.golden", d.outs)
+			correlatetest.GoldenSummary(t, "testdata/accuracy-"+name+"-improved.golden", i.outs)
 			for _, w := range d.wrong {
 				t.Logf("  Dynamics wrong: %s", w)
 			}
