@@ -5,12 +5,12 @@ import (
 	"context"
 	"net/mail"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"testing"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 )
 
 // countReps is how many operations each phase of TestInstructionCounts
@@ -78,15 +78,10 @@ func TestInstructionCounts(t *testing.T) {
 // (package correlate) reads, without a leading mbox line; none when the
 // corpora are absent.
 func corpusSample(t *testing.T) [][]byte {
-	var files []string
-	for _, dir := range []string{"spamassassin-ham/test/testdata/ham", "usrp-users/messages", "notmuch/test/corpora/lkml"} {
-		filepath.WalkDir(filepath.Join("..", "..", "shared", "corpora", dir), func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				files = append(files, p)
-			}
-			return nil
-		})
+	if _, ok := correlatetest.Find(); !ok {
+		return nil
 	}
+	files := correlatetest.Files(t, correlatetest.Ham, correlatetest.USRP, correlatetest.Notmuch+"/lkml")
 	sort.Strings(files)
 	var msgs [][]byte
 	for i, f := range files {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 )
 
@@ -15,8 +16,8 @@ import (
 // the real corpora when present, else the fixtures in testdata. A leading
 // mbox "From " line is removed so net/mail can read the same bytes.
 func benchMessages(b *testing.B) (msgs [][]byte, source string) {
-	if _, err := os.Stat(corpusDir); err == nil {
-		files := corpusFiles(b, "spamassassin-ham/test/testdata/ham", "usrp-users/messages", "notmuch/test/corpora/lkml")
+	if _, ok := correlatetest.Find(); ok {
+		files := correlatetest.Files(b, correlatetest.Ham, correlatetest.USRP, correlatetest.Notmuch+"/lkml")
 		for i, f := range files {
 			if i%4 != 0 {
 				continue

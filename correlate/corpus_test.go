@@ -2,9 +2,7 @@ package correlate_test
 
 import (
 	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,46 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 )
-
-// corpusDir is where the shared test mail lives, relative to this package.
-const corpusDir = "../../shared/corpora"
-
-// corpusFiles returns every message file under the named corpus folders,
-// skipping the test when the corpora are absent (a user's clone has none).
-func corpusFiles(t testing.TB, dirs ...string) []string {
-	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpora not found at %s (they ship with CI, not with the module): %v", corpusDir, err)
-	}
-	var files []string
-	for _, d := range dirs {
-		root := filepath.Join(corpusDir, d)
-		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if e.IsDir() {
-				return nil
-			}
-			name := e.Name()
-			if strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".tsv") ||
-				strings.HasPrefix(name, "COPYING") || strings.HasPrefix(name, "LICENSE") || strings.HasSuffix(name, "-output") {
-				return nil
-			}
-			files = append(files, p)
-			return nil
-		})
-		require.NoError(t, err)
-	}
-	return files
-}
 
 // TestParseCorpora parses every real message of the spamassassin-ham and
 // notmuch corpora: none may panic or be lost (files in = messages out), and
 // every message must yield the fields the corpora's oracles name.
 func TestParseCorpora(t *testing.T) {
-	files := corpusFiles(t, "spamassassin-ham/test/testdata/ham", "notmuch/test/corpora", "usrp-users/messages")
+	dir := correlatetest.Dir(t)
+	files := correlatetest.Files(t, correlatetest.Ham, correlatetest.Notmuch, correlatetest.USRP)
 	require.NotEmpty(t, files)
 	var parsed, withProblems, noID atomic.Int64
 	for _, f := range files {
@@ -64,7 +31,7 @@ func TestParseCorpora(t *testing.T) {
 		case err == nil:
 		case errors.As(err, &pe):
 			withProblems.Add(1)
-			t.Logf("%s: %v", strings.TrimPrefix(f, corpusDir+"/"), err)
+			t.Logf("%s: %v", strings.TrimPrefix(f, dir+"/"), err)
 		default:
 			t.Errorf("%s: lost: %v", f, err)
 			continue

@@ -55,8 +55,11 @@ func ExampleEngine() {
 	inReplyTo := correlate.Func(func(ctx context.Context, m *correlate.Message) (correlate.Match, error) {
 		for _, id := range m.InReplyTo {
 			ts, err := store.Lookup(ctx, correlate.MessageIDKey(id), correlate.Query{Limit: 1})
-			if err != nil || len(ts) == 0 {
+			if err != nil {
 				return correlate.Match{}, err
+			}
+			if len(ts) == 0 {
+				continue // not tracked: try the next id
 			}
 			return correlate.Match{Record: ts[0].Record, Method: correlate.InReplyTo, Confidence: correlate.Certain,
 				CorrelatedWith: &ts[0], Parent: &ts[0], Reason: "In-Reply-To <" + id + "> is tracked"}, nil

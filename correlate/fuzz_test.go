@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 )
 
 // FuzzParseMessage checks the parser's promises on hostile input: it never
@@ -26,8 +27,8 @@ func FuzzParseMessage(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	if _, err := os.Stat(corpusDir); err == nil {
-		files := corpusFiles(f, "spamassassin-ham/test/testdata/ham", "notmuch/test/corpora")
+	if _, ok := correlatetest.Find(); ok {
+		files := correlatetest.Files(f, correlatetest.Ham, correlatetest.Notmuch)
 		for i, p := range files {
 			if i%25 != 0 { // a sample keeps the seed corpus fast
 				continue

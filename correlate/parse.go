@@ -313,9 +313,8 @@ func isBlank(line []byte) bool {
 type parser struct {
 	problems []Problem
 	dec      *headerDecoder
-	phrase   uint8      // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
-	fields   [4]uint64  // the field names read, for facts.fields
-	scratch  [32]string // the ids of one field, before they are copied
+	phrase   uint8     // factPhraseIRT, factPhraseRefs: what phraseField says of the fields read
+	fields   [4]uint64 // the field names read, for facts.fields
 }
 
 // ids reads the ids of an id field, appending them to dst (a buffer of

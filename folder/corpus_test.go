@@ -13,12 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/folder"
 )
-
-// maildirCorpus is notmuch's "default" corpus: real list mail in a Maildir
-// with nested folders (bar, bar/baz, foo, foo/baz), relative to this package.
-const maildirCorpus = "../../shared/corpora/notmuch/test/corpora/default"
 
 // corpusMessage is one file of the corpus, parsed, with its folder.
 type corpusMessage struct {
@@ -33,9 +30,9 @@ type corpusMessage struct {
 // directory. It skips the test when the corpora are absent.
 func loadMaildir(t *testing.T, mailbox string) []corpusMessage {
 	t.Helper()
-	if _, err := os.Stat(maildirCorpus); err != nil {
-		t.Skipf("corpora not found at %s (they ship with CI, not with the module): %v", maildirCorpus, err)
-	}
+	// notmuch's "default" corpus: real list mail in a Maildir with nested
+	// folders (bar, bar/baz, foo, foo/baz).
+	maildirCorpus := correlatetest.Path(t, correlatetest.NotmuchDefault)
 	var out []corpusMessage
 	err := filepath.WalkDir(maildirCorpus, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() && strings.HasPrefix(e.Name(), ".") {

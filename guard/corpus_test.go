@@ -18,13 +18,10 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
-
-// corpusDir holds the shared real-mail corpora (see its README.md),
-// relative to this package.
-const corpusDir = "../../shared/corpora"
 
 // corpusRoots are the folders of the corpora that hold mail, and which of
 // their files are mail.
@@ -32,10 +29,10 @@ var corpusRoots = []struct {
 	name, dir string
 	mail      func(name string) bool
 }{
-	{"imaptest", "imaptest/src/tests", func(n string) bool { return strings.HasSuffix(n, ".mbox") }},
-	{"notmuch", "notmuch/test/corpora", func(string) bool { return true }},
-	{"spamassassin-ham", "spamassassin-ham/test/testdata/ham", func(string) bool { return true }},
-	{"usrp-users", "usrp-users/messages", func(string) bool { return true }},
+	{"imaptest", correlatetest.IMAPTest, func(n string) bool { return strings.HasSuffix(n, ".mbox") }},
+	{"notmuch", correlatetest.Notmuch, func(string) bool { return true }},
+	{"spamassassin-ham", correlatetest.Ham, func(string) bool { return true }},
+	{"usrp-users", correlatetest.USRP, func(string) bool { return true }},
 }
 
 // corpusItem is one message of a corpus.
@@ -47,12 +44,10 @@ type corpusItem struct {
 
 func corpusItems(t *testing.T) []corpusItem {
 	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("shared corpora not found at %s (they ship with CI, not with the module): %v", corpusDir, err)
-	}
+	corpusDir := correlatetest.Dir(t)
 	var items []corpusItem
 	for _, root := range corpusRoots {
-		dir := filepath.Join(corpusDir, root.dir)
+		dir := correlatetest.Path(t, root.dir)
 		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !root.mail(e.Name()) {
 				return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,35 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
-
-// corpusDir is where the shared test mail lives, relative to this package.
-const corpusDir = "../../shared/corpora"
-
-// needCorpus skips the test when the shared corpora are absent (a user's
-// clone of the module has none; CI has them).
-func needCorpus(t testing.TB, sub string) string {
-	t.Helper()
-	p := filepath.Join(corpusDir, sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus %s not found (the shared corpora ship with CI, not with the module): %v", p, err)
-	}
-	return p
-}
-
-// oracle is the JSON written by notmuch 0.37 for a corpus.
-type oracle struct {
-	Threads []struct {
-		Subject  string `json:"subject"`
-		Messages []struct {
-			MessageID string   `json:"message_id"`
-			Parent    *string  `json:"parent_message_id"`
-			Files     []string `json:"files"`
-		} `json:"messages"`
-	} `json:"threads"`
-}
 
 // corpusMsg is one file of a corpus, with its thread by the oracle.
 type corpusMsg struct {
@@ -62,12 +36,9 @@ type corpusMsg struct {
 // by file name), with thread labels refined by refine and the oracle's
 // known gaps joined. It returns the messages, the oracle parent of each
 // Message-ID and the number of oracle threads refine split.
-func loadCorpus(t testing.TB, dir, oracleFile string) ([]corpusMsg, map[string]string, int) {
+func loadCorpus(t testing.TB, dir, oracle string) ([]corpusMsg, map[string]string, int) {
 	t.Helper()
-	raw, err := os.ReadFile(oracleFile)
-	require.NoError(t, err)
-	var o oracle
-	require.NoError(t, json.Unmarshal(raw, &o))
+	o := correlatetest.ReadOracle(t, oracle)
 	var msgs []corpusMsg
 	parents := map[string]string{}
 	for ti, th := range o.Threads {
@@ -341,8 +312,8 @@ func TestReplayArchives(t *testing.T) {
 	}
 	for _, cp := range corpora {
 		t.Run(cp.name, func(t *testing.T) {
-			dir := needCorpus(t, cp.dir)
-			msgs, parents, split := loadCorpus(t, dir, filepath.Join(corpusDir, cp.oracle))
+			dir := correlatetest.Path(t, cp.dir)
+			msgs, parents, split := loadCorpus(t, dir, cp.oracle)
 			assert.Equal(t, cp.split, split, "oracle threads split by dropping junk ids")
 
 			with := replay(t, msgs, parents, inReplyToOnly(nil))
@@ -410,7 +381,7 @@ func decodeB64(t testing.TB, s string) []byte {
 // index exactly when the file says the child is the parent plus one block,
 // and the GUIDs must agree exactly when the file says so.
 func TestThreadIndexPairs(t *testing.T) {
-	dir := needCorpus(t, "usrp-users")
+	dir := correlatetest.Path(t, "usrp-users")
 	rows := readTSV(t, filepath.Join(dir, "thread-index-pairs.derived.tsv"))
 	require.Len(t, rows, 122, "the file holds 122 reply pairs")
 	children := 0
@@ -442,8 +413,8 @@ func TestThreadIndexPairs(t *testing.T) {
 // little clock skew for child blocks, which Outlook and Exchange stamp on
 // different machines).
 func TestThreadIndexTimes(t *testing.T) {
-	dir := needCorpus(t, "usrp-users")
-	msgs, _, _ := loadCorpus(t, filepath.Join(dir, "messages"), filepath.Join(dir, "oracle-notmuch-0.37.threads.json"))
+	dir := correlatetest.Path(t, "usrp-users")
+	msgs, _, _ := loadCorpus(t, filepath.Join(dir, "messages"), "usrp-users/oracle-notmuch-0.37.threads.json")
 	variants := map[header.Variant]int{}
 	var roots, rootsIn1h, rootsIn48h, replies, repliesIn1h, repliesIn48h int
 	var worstRoot time.Duration
@@ -522,8 +493,8 @@ func TestReplayConversationIndex(t *testing.T) {
 	}
 	for _, cp := range corpora {
 		t.Run(cp.name, func(t *testing.T) {
-			dir := needCorpus(t, cp.dir)
-			msgs, parents, _ := loadCorpus(t, dir, filepath.Join(corpusDir, cp.oracle))
+			dir := correlatetest.Path(t, cp.dir)
+			msgs, parents, _ := loadCorpus(t, dir, cp.oracle)
 			alone := replay(t, msgs, parents, func(s *memstore.Store) []correlate.Correlator {
 				return []correlate.Correlator{header.NewConversationIndex(s, nil)}
 			})
@@ -597,8 +568,8 @@ func TestThreadingCorpus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.corpus, func(t *testing.T) {
-			dir := needCorpus(t, "notmuch/test/corpora/"+tc.corpus)
-			msgs, _, _ := loadCorpus(t, dir, filepath.Join(corpusDir, "notmuch/oracle-notmuch-0.37", tc.corpus+".threads.json"))
+			dir := correlatetest.Path(t, "notmuch/test/corpora/"+tc.corpus)
+			msgs, _, _ := loadCorpus(t, dir, "notmuch/oracle-notmuch-0.37/"+tc.corpus+".threads.json")
 			require.Len(t, msgs, len(tc.want))
 			ctx := context.Background()
 			s := memstore.New()
@@ -653,8 +624,8 @@ func TestReplayShuffled(t *testing.T) {
 	}
 	for _, cp := range corpora {
 		t.Run(cp.name, func(t *testing.T) {
-			dir := needCorpus(t, cp.dir)
-			msgs, parents, _ := loadCorpus(t, dir, filepath.Join(corpusDir, cp.oracle))
+			dir := correlatetest.Path(t, cp.dir)
+			msgs, parents, _ := loadCorpus(t, dir, cp.oracle)
 			for seed := range uint64(3) {
 				shuffled := slices.Clone(msgs)
 				r := rand.New(rand.NewPCG(seed, 42))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
@@ -79,8 +79,8 @@ func TestProbeAgreesWithLookup(t *testing.T) {
 		{"synthetic", func(*testing.T) []*correlate.Message { return append(synthetic, synthetic[:15]...) },
 			"replies, junk ids, aliases, and duplicates at the end"},
 		{"lkml-shuffled", func(t *testing.T) []*correlate.Message {
-			dir := needCorpus(t, "notmuch/test/corpora/lkml")
-			cms, _, _ := loadCorpus(t, dir, filepath.Join(corpusDir, "notmuch/oracle-notmuch-0.37/lkml.threads.json"))
+			dir := correlatetest.Path(t, "notmuch/test/corpora/lkml")
+			cms, _, _ := loadCorpus(t, dir, "notmuch/oracle-notmuch-0.37/lkml.threads.json")
 			var ms []*correlate.Message
 			for _, c := range cms {
 				ms = append(ms, c.m)
@@ -89,8 +89,8 @@ func TestProbeAgreesWithLookup(t *testing.T) {
 			return ms
 		}, "out of order: duplicates, descendants and siblings"},
 		{"spamassassin-ham", func(t *testing.T) []*correlate.Message {
-			dir := needCorpus(t, "spamassassin-ham/test/testdata/ham")
-			cms, _, _ := loadCorpus(t, dir, filepath.Join(corpusDir, "spamassassin-ham/oracle-notmuch-0.37/ham.threads.json"))
+			dir := correlatetest.Path(t, "spamassassin-ham/test/testdata/ham")
+			cms, _, _ := loadCorpus(t, dir, "spamassassin-ham/oracle-notmuch-0.37/ham.threads.json")
 			var ms []*correlate.Message
 			for _, c := range cms {
 				ms = append(ms, c.m)

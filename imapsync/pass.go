@@ -217,7 +217,7 @@ func (p *passRun) resolve(ctx context.Context, curs map[string]cursor) error {
 	fs, err := p.ic.status("INBOX")
 	if err != nil {
 		if errors.Is(err, errNoFolder) {
-			return permanent(CauseFolderGone, fmt.Errorf("Inbox cannot be read: %w", err))
+			return permanent(CauseFolderGone, fmt.Errorf("the Inbox cannot be read: %w", err))
 		}
 		return err
 	}

@@ -23,7 +23,6 @@ import (
 
 var (
 	caseA = correlate.Record{Type: "incident", ID: "CAS-1"}
-	caseB = correlate.Record{Type: "incident", ID: "CAS-2"}
 	acct  = correlate.Record{Type: "account", ID: "contoso"}
 )
 

@@ -3,9 +3,6 @@ package party_test
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,13 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
-// corpusDir is where the shared test mail lives, relative to this package.
-const corpusDir = "../../shared/corpora"
-
-var corpusFolders = []string{"spamassassin-ham/test/testdata/ham", "notmuch/test/corpora", "usrp-users/messages"}
+var corpusFolders = []string{correlatetest.Ham, correlatetest.Notmuch, correlatetest.USRP}
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
@@ -31,49 +26,23 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 var corpus struct {
 	once sync.Once
 	msgs []*correlate.Message
-	err  error
 }
 
 // corpusMessages returns every message of the shared corpora, skipping the
 // test when they are absent (a user's clone has none).
 func corpusMessages(t testing.TB) []*correlate.Message {
 	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpora not found at %s (they ship with CI, not with the module): %v", corpusDir, err)
-	}
-	corpus.once.Do(func() { corpus.msgs, corpus.err = parseCorpora() })
-	require.NoError(t, corpus.err)
-	return corpus.msgs
-}
-
-func parseCorpora() ([]*correlate.Message, error) {
-	var msgs []*correlate.Message
 	for _, d := range corpusFolders {
-		err := filepath.WalkDir(filepath.Join(corpusDir, d), func(p string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() {
-				return err
-			}
-			name := e.Name()
-			if strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".tsv") ||
-				strings.HasPrefix(name, "COPYING") || strings.HasPrefix(name, "LICENSE") || strings.HasSuffix(name, "-output") {
-				return nil
-			}
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			m, _ := correlate.ParseMessage(f, nil)
-			if m != nil {
-				msgs = append(msgs, m)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		correlatetest.Path(t, d)
 	}
-	return msgs, nil
+	corpus.once.Do(func() {
+		for _, mail := range correlatetest.Messages(t, nil, corpusFolders...) {
+			if mail.Msg != nil {
+				corpus.msgs = append(corpus.msgs, mail.Msg)
+			}
+		}
+	})
+	return corpus.msgs
 }
 
 // corpusAddresses returns every address written in the corpora's From,

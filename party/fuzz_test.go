@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
@@ -42,7 +42,7 @@ func FuzzNormalize(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s)
 	}
-	if _, err := os.Stat(corpusDir); err == nil {
+	if _, ok := correlatetest.Find(); ok {
 		for i, a := range corpusAddresses(f) {
 			if i%20 == 0 {
 				f.Add(a)

@@ -2,28 +2,23 @@ package smartmatch_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/smartmatch"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
-
-// corpora is the shared test mail, relative to this package's directory. It
-// is not part of the repository (see ../shared/corpora/README.md).
-const corpora = "../../shared/corpora"
 
 // A corpus names an oracle file and the folder its file names are relative
 // to.
@@ -37,19 +32,6 @@ var threadCorpora = []corpus{
 	{"notmuch/default", "notmuch/oracle-notmuch-0.37/default.threads.json", "notmuch/test/corpora/default"},
 	{"usrp-users", "usrp-users/oracle-notmuch-0.37.threads.json", "usrp-users/messages"},
 	{"spamassassin-ham", "spamassassin-ham/oracle-notmuch-0.37/ham.threads.json", "spamassassin-ham/test/testdata/ham"},
-}
-
-type oracleFile struct {
-	Threads []struct {
-		Messages []oracleMessage `json:"messages"`
-	} `json:"threads"`
-}
-
-type oracleMessage struct {
-	MessageID string   `json:"message_id"`
-	Parent    *string  `json:"parent_message_id"`
-	Subject   string   `json:"subject"`
-	Files     []string `json:"files"`
 }
 
 // threadMessage is one parsed corpus message and its oracle thread.
@@ -70,7 +52,7 @@ type threadMessage struct {
 // thread, the sub-tree it starts visibly continues that other thread, and
 // no subject-based method can agree with the oracle about it. The result
 // maps the Message-IDs of those sub-trees to true.
-func fusedSubtrees(o *oracleFile) map[string]bool {
+func fusedSubtrees(o *correlatetest.Oracle) map[string]bool {
 	threadsOf := map[string]map[int]bool{} // base subject -> threads
 	for n, th := range o.Threads {
 		for _, om := range th.Messages {
@@ -84,7 +66,7 @@ func fusedSubtrees(o *oracleFile) map[string]bool {
 	fused := map[string]bool{}
 	for _, th := range o.Threads {
 		children := map[string][]string{}
-		var roots []oracleMessage
+		var roots []correlatetest.OracleMessage
 		for _, om := range th.Messages {
 			if om.Parent == nil {
 				roots = append(roots, om)
@@ -120,20 +102,13 @@ func fusedSubtrees(o *oracleFile) map[string]bool {
 // dates). It skips the test when the corpora are absent.
 func loadThreads(t testing.TB, c corpus) []threadMessage {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(corpora, c.oracle))
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("corpus %s not found: the shared test corpora (../shared/corpora next to the repository) are absent", c.oracle)
-	}
-	require.NoError(t, err)
-	var o oracleFile
-	require.NoError(t, json.Unmarshal(raw, &o))
-	require.NotEmpty(t, o.Threads, "oracle %s has no threads", c.oracle)
-	fused := fusedSubtrees(&o)
+	o := correlatetest.ReadOracle(t, c.oracle)
+	fused := fusedSubtrees(o)
 	var out []threadMessage
 	for n, th := range o.Threads {
 		for _, om := range th.Messages {
 			require.NotEmpty(t, om.Files, "message %s has no file", om.MessageID)
-			f, err := os.Open(filepath.Join(corpora, c.dir, om.Files[0]))
+			f, err := os.Open(filepath.Join(correlatetest.Path(t, c.dir), om.Files[0]))
 			require.NoError(t, err)
 			m, err := correlate.ParseMessage(f, nil)
 			f.Close()
@@ -152,6 +127,8 @@ func loadThreads(t testing.TB, c corpus) []threadMessage {
 type accuracy struct {
 	replies, assigned, correct int
 	wrong                      []string
+	// outs are the decisions, for the golden summary.
+	outs []correlatetest.Outcome
 	// adj counts the same without the messages of fused sub-trees.
 	adj struct{ replies, assigned, correct int }
 }
@@ -203,6 +180,7 @@ func replay(t testing.TB, msgs []threadMessage, opts smartmatch.Options) accurac
 		}
 		d, err := eng.Correlate(ctx, tm.m)
 		require.NoError(t, err)
+		a.outs = append(a.outs, correlatetest.Outcome{Name: tm.file, Decision: d, Want: own})
 		if !d.Found() {
 			continue
 		}
@@ -243,6 +221,12 @@ func TestAccuracy(t *testing.T) {
 			d := replay(t, msgs, smartmatch.Options{Mode: smartmatch.Dynamics})
 			i := replay(t, msgs, smartmatch.Options{HubRefresh: -1})
 			logAccuracy(t, c.name, d, i)
+			// Every decision of both modes, counted: a change that moves
+			// any of them shows here (rewrite with -update, and say why
+			// in the commit).
+			name := strings.ReplaceAll(c.name, "/", "-")
+			correlatetest.GoldenSummary(t, "testdata/accuracy-"+name+"-dynamics.golden", d.outs)
+			correlatetest.GoldenSummary(t, "testdata/accuracy-"+name+"-improved.golden", i.outs)
 			for _, w := range d.wrong {
 				t.Logf("  Dynamics wrong: %s", w)
 			}

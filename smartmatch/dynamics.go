@@ -185,7 +185,7 @@ func subjectMatch(a, b []uint32, delta int) bool {
 	}
 	shared := 0
 	var buf [DefaultHashMaxCount]bool
-	used := buf[:0]
+	var used []bool
 	if len(b) > len(buf) {
 		used = make([]bool, len(b))
 	} else {

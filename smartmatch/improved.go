@@ -182,14 +182,6 @@ func histogramBound(a, b string) int {
 	return (l1 + 1) / 2
 }
 
-// wordCount returns the number of words of a comparison text.
-func wordCount(text string) int {
-	if text == "" {
-		return 0
-	}
-	return strings.Count(text, " ") + 1
-}
-
 // sameNumbers reports whether the words with digits of two comparison texts
 // are the same, in the same order.
 func sameNumbers(a, b string) bool {

@@ -2,12 +2,8 @@ package subject_test
 
 import (
 	"encoding/csv"
-	"encoding/json"
-	"errors"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,42 +11,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
-
-// corpora is the shared test mail, relative to this package's directory. It
-// is not part of the repository (see ../shared/corpora/README.md).
-const corpora = "../../shared/corpora"
 
 // openCorpus opens a corpus file or skips the test when the corpora are absent.
 func openCorpus(t *testing.T, rel string) *os.File {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpora, rel))
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("corpus %s not found: the shared test corpora (../shared/corpora next to the repository) are absent", rel)
-	}
+	f, err := os.Open(correlatetest.Path(t, rel))
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	return f
-}
-
-// oracle is the part of a notmuch oracle file this package needs.
-type oracle struct {
-	Threads []struct {
-		Messages []struct {
-			MessageID string  `json:"message_id"`
-			Parent    *string `json:"parent_message_id"`
-			Subject   string  `json:"subject"`
-		} `json:"messages"`
-	} `json:"threads"`
-}
-
-func readOracle(t *testing.T, rel string) *oracle {
-	t.Helper()
-	var o oracle
-	require.NoError(t, json.NewDecoder(openCorpus(t, rel)).Decode(&o))
-	require.NotEmpty(t, o.Threads, "oracle %s has no threads", rel)
-	return &o
 }
 
 // agreement is the outcome of comparing replies with their thread roots.
@@ -66,7 +37,7 @@ func (a agreement) rate() float64 { return float64(a.agree) / float64(a.replies)
 // Key(subject) with the Key of the root its parent chain leads to. Messages
 // whose parent is missing from the corpus ("ghost" parents) are roots in the
 // oracle and are not counted as replies.
-func measureAgreement(o *oracle, subjectOf func(id, oracleSubject string) string, n *subject.Normalizer) agreement {
+func measureAgreement(o *correlatetest.Oracle, subjectOf func(id, oracleSubject string) string, n *subject.Normalizer) agreement {
 	var a agreement
 	for _, th := range o.Threads {
 		parent := map[string]string{}
@@ -163,7 +134,7 @@ func readUSRPIndex(t *testing.T) map[string]string {
 // normalize to their thread root's subject.
 func TestCorpusUSRPUsers(t *testing.T) {
 	subjects := readUSRPIndex(t)
-	o := readOracle(t, "usrp-users/oracle-notmuch-0.37.threads.json")
+	o := correlatetest.ReadOracle(t, "usrp-users/oracle-notmuch-0.37.threads.json")
 	lookup := func(id, fallback string) string {
 		if s, ok := subjects[id]; ok {
 			return s
@@ -186,7 +157,7 @@ func TestCorpusUSRPUsers(t *testing.T) {
 // mail: Re[n]: counters, stacked prefixes, list tags, "(was …)" and
 // non-reply "Word:" subjects.
 func TestCorpusSpamAssassinHam(t *testing.T) {
-	o := readOracle(t, "spamassassin-ham/oracle-notmuch-0.37/ham.threads.json")
+	o := correlatetest.ReadOracle(t, "spamassassin-ham/oracle-notmuch-0.37/ham.threads.json")
 	same := func(_, s string) string { return s }
 
 	ext := measureAgreement(o, same, subject.New(nil))

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
 
@@ -41,11 +42,15 @@ func addCorpusSeeds(f *testing.F, max int) {
 		"usrp-users/oracle-notmuch-0.37.threads.json",
 		"spamassassin-ham/oracle-notmuch-0.37/ham.threads.json",
 	} {
-		data, err := os.ReadFile(filepath.Join(corpora, rel))
+		dir, ok := correlatetest.Find()
+		if !ok {
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(dir, rel))
 		if err != nil {
 			continue
 		}
-		var o oracle
+		var o correlatetest.Oracle
 		if json.Unmarshal(data, &o) != nil {
 			continue
 		}

@@ -4,19 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf16"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 )
-
-// corpusDir holds the shared real-mail corpora (see its README.md). It is
-// absent in a user's clone; tests that need it skip, except in CI.
-const corpusDir = "../../shared/corpora"
 
 // fuzzToken is the token the fuzz and corpus tests stamp.
 const fuzzToken = "CRM:0001042"
@@ -112,7 +107,7 @@ func FuzzRewrite(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s), uint16(0))
 	}
-	if _, err := os.Stat(corpusDir); err == nil {
+	if _, ok := correlatetest.Find(); ok {
 		for i, p := range corpusFiles(f) {
 			if i%40 != 0 { // a sample keeps the seed corpus fast
 				continue
@@ -161,29 +156,8 @@ func TestRewriteCorpora(t *testing.T) {
 }
 
 // corpusFiles returns the message files of the corpora; it skips tb when
-// they are absent, and fails it in CI, which always has them.
+// they are absent.
 func corpusFiles(tb testing.TB) []string {
 	tb.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("corpora missing at %s in CI: %v", corpusDir, err)
-		}
-		tb.Skipf("corpora not found at %s (they ship with CI, not with the module): %v", corpusDir, err)
-	}
-	var files []string
-	for _, d := range []string{"spamassassin-ham/test/testdata/ham", "usrp-users/messages", "notmuch/test/corpora"} {
-		filepath.WalkDir(filepath.Join(corpusDir, d), func(p string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() {
-				return nil
-			}
-			name := e.Name()
-			if strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".tsv") ||
-				strings.HasPrefix(name, "COPYING") || strings.HasPrefix(name, "LICENSE") {
-				return nil
-			}
-			files = append(files, p)
-			return nil
-		})
-	}
-	return files
+	return correlatetest.Files(tb, correlatetest.Ham, correlatetest.USRP, correlatetest.Notmuch)
 }

@@ -391,9 +391,7 @@ func testCert(t testing.TB) (*tls.Config, *x509.CertPool) {
 		DNSNames:    []string{"localhost"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
-	for _, ip := range nonLoopbackIPs() {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-	}
+	tmpl.IPAddresses = append(tmpl.IPAddresses, nonLoopbackIPs()...)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)

@@ -171,6 +171,7 @@ type cleanup struct {
 func New(o Options) (*Relay, error) {
 	var errs []error
 	if o.Store == nil {
+		//lint:ignore ST1005 the message begins with the name of the Options field it is about
 		errs = append(errs, errors.New("Store is nil"))
 	}
 	if o.Auth == nil {
@@ -197,12 +198,14 @@ func New(o Options) (*Relay, error) {
 		o.Domain = "localhost"
 	}
 	if strings.ContainsAny(o.Domain, " \t\r\n<>@") {
+		//lint:ignore ST1005 the message begins with the name of the Options field it is about
 		errs = append(errs, fmt.Errorf("Domain %q is not a host name", o.Domain))
 	}
 	if o.Instance == "" {
 		o.Instance = host
 	}
 	if o.Instance == "" || len(o.Instance) > 200 || strings.ContainsAny(o.Instance, "/ \t\r\n") {
+		//lint:ignore ST1005 the message begins with the name of the Options field it is about
 		errs = append(errs, fmt.Errorf("Instance %.60q: want 1–200 bytes without slashes or white space", o.Instance))
 	}
 	if len(errs) > 0 {

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
 
 var (
 	sinkFound []token.Found
-	sinkTok   token.Token
 	sinkStr   string
 	sinkMatch correlate.Match
 	sinkBool  bool
@@ -65,7 +65,7 @@ func BenchmarkFind(b *testing.B) {
 func BenchmarkFind_corpus(b *testing.B) {
 	subjects := corpusSubjects(b)
 	if len(subjects) == 0 {
-		b.Skipf("shared corpora not found at %s", corpusDir)
+		correlatetest.Dir(b) // skips: the corpora are absent
 	}
 	var f token.Format
 	b.ReportAllocs()

@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -19,13 +18,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
-
-// corpusDir holds the shared real-mail corpora (see its README.md). It is
-// absent in a user's clone; tests that need it skip.
-const corpusDir = "../../shared/corpora"
 
 var (
 	corpusOnce sync.Once
@@ -37,26 +33,14 @@ var (
 // It returns nil when the corpora are absent.
 func corpusMessages(tb testing.TB) []*correlate.Message {
 	tb.Helper()
+	if _, ok := correlatetest.Find(); !ok {
+		return nil
+	}
 	corpusOnce.Do(func() {
-		if _, err := os.Stat(corpusDir); err != nil {
-			return
-		}
-		for _, dir := range []string{"spamassassin-ham/test/testdata/ham", "usrp-users/messages", "notmuch/test/corpora"} {
-			_ = filepath.WalkDir(filepath.Join(corpusDir, dir), func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return nil
-				}
-				f, err := os.Open(p)
-				if err != nil {
-					return nil
-				}
-				defer f.Close()
-				m, _ := correlate.ParseMessage(f, nil)
-				if m != nil {
-					corpusMsgs = append(corpusMsgs, m)
-				}
-				return nil
-			})
+		for _, mail := range correlatetest.Messages(tb, nil, correlatetest.Ham, correlatetest.USRP, correlatetest.Notmuch) {
+			if mail.Msg != nil {
+				corpusMsgs = append(corpusMsgs, mail.Msg)
+			}
 		}
 	})
 	return corpusMsgs
@@ -71,7 +55,11 @@ func corpusSubjects(tb testing.TB) []string {
 	for _, m := range corpusMessages(tb) {
 		out = append(out, m.Subject)
 	}
-	f, err := os.Open(filepath.Join(corpusDir, "usrp-users/index.tsv"))
+	dir, ok := correlatetest.Find()
+	if !ok {
+		return out
+	}
+	f, err := os.Open(filepath.Join(dir, "usrp-users/index.tsv"))
 	if err != nil {
 		return out
 	}
@@ -95,9 +83,7 @@ func corpusSubjects(tb testing.TB) []string {
 
 func needCorpus(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("shared corpora not found at %s (a clone without ../shared): skipping the real-mail test", corpusDir)
-	}
+	correlatetest.Dir(t)
 }
 
 // TestCorpus_noFalseTokens runs Find over every real subject: none of these

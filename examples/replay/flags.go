@@ -25,7 +25,6 @@ type config struct {
 	audit      bool
 	quiet      bool
 	truth      string
-	progress   bool
 	allFolders bool   // -all-folders: every folder, not only those Dynamics reads
 	sent       bool   // -sent: read the Sent folder
 	export     string // -export FILE: write the ledger and exit

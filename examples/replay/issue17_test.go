@@ -26,7 +26,7 @@ import (
 // between runs, as a database is) and returns the replay, its error,
 // stdout and stderr. hook, when set, is called after each message with the
 // cancel function of the run's context.
-func replayInto(t *testing.T, st store.Store, hook func(cancel func()), args ...string) (*replay, error, string, string) {
+func replayInto(t *testing.T, st store.Store, hook func(cancel func()), args ...string) (*replay, string, string, error) {
 	t.Helper()
 	r, stdout, stderr := newTestReplay(t, args...)
 	useStore(t, r, st)
@@ -36,7 +36,7 @@ func replayInto(t *testing.T, st store.Store, hook func(cancel func()), args ...
 		r.afterEach = func() { hook(cancel) }
 	}
 	err := r.run(ctx)
-	return r, err, stdout.String(), stderr.String()
+	return r, stdout.String(), stderr.String(), err
 }
 
 // ledgerOf returns a store's ledger as -export writes it.
@@ -90,7 +90,7 @@ func TestFoldersProcessed(t *testing.T) {
 		"-folders", filepath.Join(dir, "folders.json")}
 
 	read := func(extra ...string) (map[string]bool, string) {
-		_, err, stdout, stderr := replayInto(t, memstore.New(), nil, append(append(slices.Clone(args), extra...), md)...)
+		_, stdout, stderr, err := replayInto(t, memstore.New(), nil, append(append(slices.Clone(args), extra...), md)...)
 		require.NoError(t, err, stderr)
 		got := map[string]bool{}
 		for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
@@ -141,7 +141,7 @@ func TestMaildirEscapes(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "folders.json"), `{"mappings": [{"mailbox": "support@fabrikam.example", "folder_id": "Inbox/Clients/Contoso", "folder_path": "Inbox/Clients/Contoso", "record": "account:contoso"}]}`)
 	writeFile(t, filepath.Join(dir, "seed.jsonl"), `{"message_id": "case-1@crm.fabrikam.example", "regarding": "incident:CAS-1"}`+"\n")
 	st := memstore.New()
-	_, err, stdout, stderr := replayInto(t, st, nil, "-format", "jsonl", "-all-folders", "-mailbox", "support@fabrikam.example",
+	_, stdout, stderr, err := replayInto(t, st, nil, "-format", "jsonl", "-all-folders", "-mailbox", "support@fabrikam.example",
 		"-folders", filepath.Join(dir, "folders.json"), "-seed", filepath.Join(dir, "seed.jsonl"), md)
 	require.NoError(t, err, stderr)
 	assert.Equal(t, []string{
@@ -161,10 +161,10 @@ func TestUnreadableNamed(t *testing.T) {
 	box := filepath.Join(dir, "box.mbox")
 	writeFile(t, box, good+"From b@x Mon Mar  2 10:00:00 2026\nthis is not mail\n")
 	where := fmt.Sprintf("%s@%d", box, len(good))
-	_, err, stdout, _ := replayInto(t, memstore.New(), nil, box)
+	_, stdout, _, err := replayInto(t, memstore.New(), nil, box)
 	require.NoError(t, err, "one message was readable")
 	assert.Contains(t, stdout, "unreadable "+where+": ", "the table names it")
-	_, err, stdout, stderr := replayInto(t, memstore.New(), nil, "-q", box)
+	_, stdout, stderr, err := replayInto(t, memstore.New(), nil, "-q", box)
 	require.NoError(t, err)
 	assert.Empty(t, stdout, "-q prints no table, not even its header")
 	assert.Contains(t, stderr, "unreadable "+where+": ", "-q names it on stderr")
@@ -257,7 +257,7 @@ func TestInterruptedRunsLeaveOneLedger(t *testing.T) {
 	args := []string{"-q", "-mailbox", samplegen.Mailbox, "-seed", seed, mail}
 
 	whole := memstore.New()
-	r, err, _, stderr := replayInto(t, whole, nil, args...)
+	r, _, stderr, err := replayInto(t, whole, nil, args...)
 	require.NoError(t, err, stderr)
 	want := ledgerOf(t, whole)
 	untracked := r.stats.processed - r.stats.tracked
@@ -267,17 +267,17 @@ func TestInterruptedRunsLeaveOneLedger(t *testing.T) {
 	st := memstore.New()
 	for _, k := range []int{1, 37, 38, 60, 61} {
 		n := 0
-		_, err, _, stderr := replayInto(t, st, func(cancel func()) {
+		_, _, stderr, err := replayInto(t, st, func(cancel func()) {
 			if n++; n == k {
 				cancel()
 			}
 		}, args...)
 		require.ErrorIs(t, err, context.Canceled, stderr)
 	}
-	r, err, _, stderr = replayInto(t, st, nil, args...)
+	_, _, stderr, err = replayInto(t, st, nil, args...)
 	require.NoError(t, err, stderr)
 	assert.Equal(t, want, ledgerOf(t, st), "interrupted runs leave one run's ledger")
-	again, err, _, stderr := replayInto(t, st, nil, args...)
+	again, _, stderr, err := replayInto(t, st, nil, args...)
 	require.NoError(t, err, stderr)
 	assert.Equal(t, 0, again.stats.processed, "a run after a finished one processes nothing")
 	assert.Equal(t, want, ledgerOf(t, st))
@@ -299,17 +299,17 @@ func TestRerunSkipsTrackedMail(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "seed.jsonl"), `{"message_id": "case-1@crm.fabrikam.example", "regarding": "incident:CAS-1"}`+"\n")
 	st := memstore.New()
 	args := []string{"-q", "-filter", "all", "-mailbox", "support@fabrikam.example", "-seed", filepath.Join(dir, "seed.jsonl")}
-	first, err, _, stderr := replayInto(t, st, nil, append(slices.Clone(args), filepath.Join(dir, "a"))...)
+	first, _, stderr, err := replayInto(t, st, nil, append(slices.Clone(args), filepath.Join(dir, "a"))...)
 	require.NoError(t, err, stderr)
 	require.Equal(t, 3, first.stats.tracked)
 	want := ledgerOf(t, st)
 	for _, d := range []string{"b", "c", "d"} {
-		r, err, _, stderr := replayInto(t, st, nil, append(slices.Clone(args), filepath.Join(dir, d))...)
+		r, _, stderr, err := replayInto(t, st, nil, append(slices.Clone(args), filepath.Join(dir, d))...)
 		require.NoError(t, err, stderr)
 		assert.Equal(t, 3, r.stats.known, "every message was tracked before: skipped\n%s", stderr)
 		assert.Equal(t, 0, r.stats.processed)
 	}
-	again, err, _, stderr := replayInto(t, st, nil, append(slices.Clone(args), filepath.Join(dir, "d"))...)
+	again, _, stderr, err := replayInto(t, st, nil, append(slices.Clone(args), filepath.Join(dir, "d"))...)
 	require.NoError(t, err, stderr)
 	assert.Equal(t, 3, again.stats.earlier, "the same input again: its cursor says it was all processed")
 	assert.Equal(t, want, ledgerOf(t, st), "no row added, not even for the email without a Message-ID")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,10 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // newTestReplay parses args and makes the replay they ask for, writing to
 // the buffers it returns; the caller closes it.
@@ -94,13 +92,9 @@ func TestEmailRouterPreset(t *testing.T) {
 func TestJSONLGolden(t *testing.T) {
 	_, stdout, _ := replayWith(t, "-format", "jsonl", "-seed", "testdata/golden-seed.jsonl",
 		"-mailbox", "support@fabrikam.example", "testdata/golden.mbox")
-	golden := "testdata/golden.jsonl"
-	if *update {
-		require.NoError(t, os.WriteFile(golden, []byte(stdout), 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err)
-	assert.Equal(t, string(want), stdout, "run with -update after an intended change, and document it in the README")
+	// After an intended change: go test ./examples/replay -run TestJSONLGolden -update,
+	// and document the change in the README.
+	correlatetest.Golden(t, "testdata/golden.jsonl", []byte(stdout))
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		var obj map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &obj))
@@ -156,20 +150,8 @@ func TestSQLiteStoreResumes(t *testing.T) {
 // archive whose folders (foo, bar/baz …) no rule maps: -all-folders reads
 // them, as Dynamics would not.
 func TestNotmuchDefault(t *testing.T) {
-	const corpus = "../../../shared/corpora/notmuch"
-	oracle, err := os.ReadFile(corpus + "/oracle-notmuch-0.37/default.threads.json")
-	if err != nil {
-		t.Skipf("corpora absent: %v", err)
-	}
-	var doc struct {
-		Threads []struct {
-			Messages []struct {
-				MessageID string `json:"message_id"`
-			} `json:"messages"` // oldest first
-		} `json:"threads"`
-	}
-	require.NoError(t, json.Unmarshal(oracle, &doc))
-	threads := doc.Threads
+	threads := correlatetest.ReadOracle(t, "notmuch/oracle-notmuch-0.37/default.threads.json").Threads
+	corpus := correlatetest.Path(t, "notmuch")
 	dir := t.TempDir()
 	var seed, labels bytes.Buffer
 	for i, th := range threads {

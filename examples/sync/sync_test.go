@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/internal/dovecottest"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
@@ -259,23 +260,12 @@ func TestEquivalenceSample(t *testing.T) {
 // synced from Dovecot's Inbox, over IMAP and over POP3 → the records the
 // replay gives.
 func TestEquivalenceCorpus(t *testing.T) {
-	const corpus = "../../../shared/corpora/notmuch"
-	oracle, err := os.ReadFile(corpus + "/oracle-notmuch-0.37/default.threads.json")
-	if err != nil {
-		t.Skipf("corpora absent (they ship with CI, not with the module): %v", err)
-	}
+	doc := correlatetest.ReadOracle(t, "notmuch/oracle-notmuch-0.37/default.threads.json")
+	corpus := correlatetest.Path(t, "notmuch")
 	if testing.Short() {
 		t.Skip("builds examples/replay")
 	}
 	d := needDovecot(t)
-	var doc struct {
-		Threads []struct {
-			Messages []struct {
-				MessageID string `json:"message_id"`
-			} `json:"messages"`
-		} `json:"threads"`
-	}
-	require.NoError(t, json.Unmarshal(oracle, &doc))
 	dir := t.TempDir()
 	var seed bytes.Buffer
 	for i, th := range doc.Threads {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 	"github.com/mailcorrelate/mailcorrelate/internal/benchutil"
 )
@@ -107,7 +108,7 @@ func sortByDate(ms []*correlate.Message) {
 
 // ham returns the spamassassin-ham sample, parsed once.
 func ham(b *testing.B) []*correlate.Message {
-	dir := needCorpus(b, "spamassassin-ham/test/testdata/ham")
+	dir := correlatetest.Path(b, "spamassassin-ham/test/testdata/ham")
 	hamOnce.Do(func() { hamMsgs = messagesOf(loadDir(b, dir, false)) })
 	return hamMsgs
 }

@@ -1,7 +1,6 @@
 package thread_test
 
 import (
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 )
@@ -64,28 +64,12 @@ func messagesOf(cs []corpusMsg) []*correlate.Message {
 	return out
 }
 
-// oracleFile is the JSON the notmuch 0.37 binary wrote for a corpus.
-type oracleFile struct {
-	Threads []struct {
-		Subject  string `json:"subject"`
-		Total    int    `json:"total"`
-		Messages []struct {
-			MessageID string  `json:"message_id"`
-			Parent    *string `json:"parent_message_id"`
-			Files     []string
-		} `json:"messages"`
-	} `json:"threads"`
-}
-
 // readOracle returns the oracle's threads as sets of Message-IDs (in the
 // form of correlate.NormalizeMessageID) and the parent notmuch shows for
 // each id ("" for a root).
-func readOracle(t testing.TB, path string) (threads [][]string, parent map[string]string) {
+func readOracle(t testing.TB, rel string) (threads [][]string, parent map[string]string) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var o oracleFile
-	require.NoError(t, json.Unmarshal(raw, &o))
+	o := correlatetest.ReadOracle(t, rel)
 	parent = map[string]string{}
 	for _, th := range o.Threads {
 		var ids []string
@@ -198,8 +182,8 @@ func TestOracles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			msgs := loadDir(t, needCorpus(t, tc.dir), true)
-			want, wantParent := readOracle(t, needCorpus(t, tc.oracle))
+			msgs := loadDir(t, correlatetest.Path(t, tc.dir), true)
+			want, wantParent := readOracle(t, tc.oracle)
 			roots := thread.Thread(messagesOf(msgs), nil)
 			got := partition(roots)
 			extra, missing := diffPartition(got, want)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 )
 
@@ -59,6 +60,7 @@ func FuzzThread(f *testing.F) {
 	// The threading fields of real mail, read at test time when the shared
 	// corpora are present (never stored in the repository), kept short so
 	// that the fuzzer's minimization stays quick.
+	corpusDir, _ := correlatetest.Find()
 	for _, dir := range []string{"notmuch/test/corpora/threading", "notmuch/test/corpora/broken"} {
 		files, _ := filepath.Glob(filepath.Join(corpusDir, dir, "*", "*"))
 		more, _ := filepath.Glob(filepath.Join(corpusDir, dir, "*"))

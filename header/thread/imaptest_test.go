@@ -16,24 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 	"github.com/mailcorrelate/mailcorrelate/internal/imaptest"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
-
-// corpusDir is where the shared test mail lives, relative to this package.
-const corpusDir = "../../../shared/corpora"
-
-// needCorpus skips the test when the shared corpora are absent (a user's
-// clone of the module has none; CI has them).
-func needCorpus(t testing.TB, sub string) string {
-	t.Helper()
-	p := filepath.Join(corpusDir, sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus %s not found (the shared corpora ship with CI, not with the module): %v", p, err)
-	}
-	return p
-}
 
 // imapMsg is one message of an imaptest mbox, parsed.
 type imapMsg struct {
@@ -81,7 +68,7 @@ func readScript(t *testing.T, path string) imaptest.Script {
 // and every THREAD or SORT reply must equal the expected one (compared
 // without regard to case, as imaptest does).
 func TestImaptest(t *testing.T) {
-	dir := needCorpus(t, "imaptest/src/tests")
+	dir := correlatetest.Path(t, "imaptest/src/tests")
 	cases := []struct {
 		name   string
 		reason string

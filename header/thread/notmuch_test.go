@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 )
 
@@ -38,14 +39,14 @@ var searchLine = regexp.MustCompile(`^\s*\S+ \[(\d+)/(\d+)\]\s+(.*) \([^()]*\)$`
 // notmuch's own test expectation: the 24 threads of "notmuch search
 // tag:inbox" with their sizes ([n/n]).
 func TestNotmuch_default(t *testing.T) {
-	dir := needCorpus(t, "notmuch/test/corpora/default")
+	dir := correlatetest.Path(t, "notmuch/test/corpora/default")
 	all := loadDir(t, dir, false)
 	require.Len(t, all, 53, "files in the corpus")
 	msgs := loadDir(t, dir, true)
 	require.Len(t, msgs, 52, "one Message-ID is stored in two files: notmuch indexes one message")
 	roots := thread.Thread(messagesOf(msgs), nil)
 
-	f, err := os.Open(filepath.Join(needCorpus(t, "notmuch/test/emacs.expected-output"), "notmuch-search-tag-inbox"))
+	f, err := os.Open(filepath.Join(correlatetest.Path(t, "notmuch/test/emacs.expected-output"), "notmuch-search-tag-inbox"))
 	require.NoError(t, err)
 	defer f.Close()
 	type want struct {
@@ -99,9 +100,9 @@ func TestNotmuch_default(t *testing.T) {
 // thread with several top-level messages has them at depth 0, as children
 // of our dummy root).
 func TestNotmuch_T510(t *testing.T) {
-	dir := needCorpus(t, "notmuch/test/corpora/threading")
+	dir := correlatetest.Path(t, "notmuch/test/corpora/threading")
 	roots := thread.Thread(messagesOf(loadDir(t, dir, true)), nil)
-	raw, err := os.ReadFile(filepath.Join(corpusDir, "notmuch/EXPECTED-T510-thread-replies.txt"))
+	raw, err := os.ReadFile(correlatetest.Path(t, "notmuch/EXPECTED-T510-thread-replies.txt"))
 	require.NoError(t, err)
 
 	type subtest struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
@@ -211,7 +212,7 @@ func TestProperties_random(t *testing.T) {
 func TestProperties_corpora(t *testing.T) {
 	for _, dir := range []string{"spamassassin-ham/test/testdata/ham", "notmuch/test/corpora/lkml", "notmuch/test/corpora/default"} {
 		t.Run(strings.ReplaceAll(dir, "/", "_"), func(t *testing.T) {
-			in := messagesOf(loadDir(t, needCorpus(t, dir), false)) // duplicates kept
+			in := messagesOf(loadDir(t, correlatetest.Path(t, dir), false)) // duplicates kept
 			r := rand.New(rand.NewPCG(3, 4))
 			for _, opts := range []*thread.Options{nil, {GroupBySubject: true}} {
 				roots := thread.Thread(in, opts)
@@ -269,7 +270,7 @@ func TestThreader_concurrent(t *testing.T) {
 // its first message, as in RFC 5256). The merges are logged: they are
 // where "excessive thread fusing" would show.
 func TestGroupBySubject_ham(t *testing.T) {
-	in := messagesOf(loadDir(t, needCorpus(t, "spamassassin-ham/test/testdata/ham"), true))
+	in := messagesOf(loadDir(t, correlatetest.Path(t, "spamassassin-ham/test/testdata/ham"), true))
 	plain := thread.Thread(in, nil)
 	grouped := thread.Thread(in, &thread.Options{GroupBySubject: true})
 	groupOf := map[string]int{}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 )
 
@@ -92,10 +93,7 @@ func TestWalkMissing(t *testing.T) {
 }
 
 func TestNotmuchDefaultCorpus(t *testing.T) {
-	const dir = "../../../shared/corpora/notmuch/test/corpora/default"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpora absent (%v)", err)
-	}
+	dir := correlatetest.Path(t, correlatetest.NotmuchDefault)
 	n := 0
 	require.NoError(t, mailbox.Walk(os.DirFS(dir), ".", func(it mailbox.Item) error {
 		require.NoError(t, it.Err)

@@ -3,9 +3,6 @@ package routereval_test
 import (
 	"bytes"
 	"context"
-	"errors"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,15 +11,12 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/routereval"
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 )
-
-// corpora is the shared test mail, relative to this package's directory;
-// it is not part of the repository.
-const corpora = "../../../shared/corpora"
 
 // sampleDir is the embedded sample of the replay command.
 const sampleDir = "../../examples/replay/sample"
@@ -41,10 +35,7 @@ type corpus struct {
 // headers; the test skips when the corpora are absent.
 func headerCorpus(name, dir string) corpus {
 	return corpus{name: name, load: func(t testing.TB) ([]routereval.Item, routereval.Options, map[string]correlate.Record) {
-		path := filepath.Join(corpora, dir)
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			t.Skipf("%s not found: the shared test corpora (../shared/corpora next to the repository) are absent", path)
-		}
+		path := correlatetest.Path(t, dir)
 		items, skipped, err := routereval.Read(path)
 		require.NoError(t, err)
 		require.NotEmpty(t, items)

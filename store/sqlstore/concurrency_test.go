@@ -118,10 +118,6 @@ func TestEnginesShareDatabase(t *testing.T) {
 		order = append(order, order[rng.IntN(messages)])
 	}
 
-	type tracked struct {
-		msgID string
-		id    int64
-	}
 	var (
 		mu       sync.Mutex
 		seqs     = map[string]map[int64]int{"case": {}, "token": {}}

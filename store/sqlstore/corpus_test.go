@@ -2,9 +2,7 @@ package sqlstore_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,14 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/correlatetest"
 	"github.com/mailcorrelate/mailcorrelate/store/sqlstore"
 )
 
-// corpusDir is where the shared test mail lives, relative to this package.
-const corpusDir = "../../../shared/corpora"
-
 type corpusMsg struct {
-	file string // relative to corpusDir
+	file string // relative to the corpora folder
 	m    *correlate.Message
 }
 
@@ -31,33 +27,11 @@ type corpusMsg struct {
 // none).
 func corpus(t testing.TB, dirs ...string) []corpusMsg {
 	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpora not found at %s (they ship with CI, not with the module): %v", corpusDir, err)
-	}
 	var out []corpusMsg
-	for _, d := range dirs {
-		root := filepath.Join(corpusDir, d)
-		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-			if err != nil || e.IsDir() {
-				return err
-			}
-			name := e.Name()
-			if strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".tsv") ||
-				strings.HasPrefix(name, "COPYING") || strings.HasPrefix(name, "LICENSE") || strings.HasSuffix(name, "-output") {
-				return nil
-			}
-			raw, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			m, _ := correlate.ParseMessage(bytes.NewReader(raw), nil) // problems are reported, the message kept
-			if m != nil {
-				rel, _ := filepath.Rel(corpusDir, p)
-				out = append(out, corpusMsg{file: rel, m: m})
-			}
-			return nil
-		})
-		require.NoError(t, err)
+	for _, mail := range correlatetest.Messages(t, nil, dirs...) {
+		if mail.Msg != nil { // problems are reported, the message kept
+			out = append(out, corpusMsg{file: mail.File, m: mail.Msg})
+		}
 	}
 	slices.SortStableFunc(out, func(a, b corpusMsg) int { return a.m.Date.Compare(b.m.Date) })
 	return out
@@ -164,7 +138,7 @@ func TestCorpusTrack(t *testing.T) {
 // usrpPairs returns the (child file, parent file) pairs of the usrp-users
 // oracle thread-index-pairs.derived.tsv.
 func usrpPairs(t testing.TB) [][2]string {
-	f, err := os.Open(filepath.Join(corpusDir, "usrp-users", "thread-index-pairs.derived.tsv"))
+	f, err := os.Open(correlatetest.Path(t, "usrp-users/thread-index-pairs.derived.tsv"))
 	require.NoError(t, err)
 	defer f.Close()
 	var out [][2]string
