@@ -80,10 +80,17 @@ func startUpstream(t testing.TB, tlsConfig *tls.Config) *fakeUpstream {
 }
 
 // close stops the server: its listener at once (Serve may not have
-// registered it yet), then its connections.
+// registered it yet), then waits a little for its connections to end
+// (the relay under test has closed its own by now). It does not call
+// go-smtp's Close: that races with a connection's BDAT handling (it
+// resets the BDAT pipe, which the handler reads without the lock), and
+// after Shutdown it would do nothing anyway. A connection still open
+// after two seconds is its client's to close.
 func (u *fakeUpstream) close() {
 	u.l.Close()
-	u.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	u.srv.Shutdown(ctx)
 }
 
 func (u *fakeUpstream) messages() []delivery {
