@@ -308,8 +308,8 @@ func (n *Normalizer) base(s string, info *Info) string {
 	}
 
 	lo, hi := 0, len(w)
-	var held [maxHeld]heldBlob
-	nheld := 0
+	var heldArr [maxHeld]heldBlob
+	held := heldArr[:0]
 
 	// Every pass of the loops below removes at least one byte, so they end
 	// after at most len(w) steps; steps guards that promise.
@@ -332,49 +332,7 @@ func (n *Normalizer) base(s string, info *Info) string {
 		}
 
 		// (3)-(5) leaders and blobs.
-		for lo < hi {
-			if w[lo] == ' ' {
-				lo++
-				continue
-			}
-			var m refwdMatch
-			var ok bool
-			if ext {
-				m, ok = n.refwd.match(w[:hi], lo)
-			} else {
-				m, ok = rfcRefwd(w[:hi], lo)
-			}
-			if ok {
-				if info != nil {
-					info.record(m, w)
-				}
-				lo = m.end
-				continue
-			}
-			if w[lo] != '[' {
-				break
-			}
-			closeAt, end, ok := parseBlob(w[:hi], lo, ext)
-			if !ok {
-				break
-			}
-			if ext && tokenLikeBlob(w[lo+1:closeAt]) {
-				if nheld == maxHeld {
-					break
-				}
-				held[nheld] = heldBlob{lo, closeAt + 1, end}
-				nheld++
-				lo = end
-				continue
-			}
-			if end >= hi {
-				break // (4): a blob is only removed when text remains after it
-			}
-			if info != nil {
-				info.addTag(w[lo+1 : closeAt])
-			}
-			lo = end
-		}
+		lo, held = n.leaders(w, lo, hi, ext, held, info)
 
 		// Extended: a trailing "(was: …)" after a non-empty subject.
 		if ext {
@@ -401,28 +359,12 @@ func (n *Normalizer) base(s string, info *Info) string {
 
 	var out string
 	switch {
-	case nheld == 0:
+	case len(held) == 0:
 		out = w[lo:hi]
-	case contiguous(held[:nheld], lo):
+	case contiguous(held, lo):
 		out = w[held[0].start:hi]
 	default:
-		size := hi - lo
-		for _, h := range held[:nheld] {
-			size += h.end - h.start + 1
-		}
-		var b strings.Builder
-		b.Grow(size)
-		for i, h := range held[:nheld] {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(w[h.start:h.end])
-		}
-		if lo < hi {
-			b.WriteByte(' ')
-			b.WriteString(w[lo:hi])
-		}
-		out = b.String()
+		out = joinHeld(w, held, lo, hi)
 	}
 	if info != nil {
 		info.Tokens = appendTokens(info.Tokens, out)
@@ -431,6 +373,79 @@ func (n *Normalizer) base(s string, info *Info) string {
 		}
 	}
 	return out
+}
+
+// leaders is steps (3) to (5) of base: it removes from w[lo:hi] the
+// leaders — white space, reply and forward prefixes, blobs — and returns
+// the new lo, with the tracking-token blobs that Extended mode keeps
+// appended to held (at most maxHeld).
+func (n *Normalizer) leaders(w string, lo, hi int, ext bool, held []heldBlob, info *Info) (int, []heldBlob) {
+	for lo < hi {
+		if w[lo] == ' ' {
+			lo++
+			continue
+		}
+		var m refwdMatch
+		var ok bool
+		if ext {
+			m, ok = n.refwd.match(w[:hi], lo)
+		} else {
+			m, ok = rfcRefwd(w[:hi], lo)
+		}
+		if ok {
+			if info != nil {
+				info.record(m, w)
+			}
+			lo = m.end
+			continue
+		}
+		if w[lo] != '[' {
+			break
+		}
+		closeAt, end, ok := parseBlob(w[:hi], lo, ext)
+		if !ok {
+			break
+		}
+		if ext && tokenLikeBlob(w[lo+1:closeAt]) {
+			if len(held) == maxHeld {
+				break
+			}
+			held = append(held, heldBlob{lo, closeAt + 1, end})
+			lo = end
+			continue
+		}
+		if end >= hi {
+			break // (4): a blob is only removed when text remains after it
+		}
+		if info != nil {
+			info.addTag(w[lo+1 : closeAt])
+		}
+		lo = end
+	}
+	return lo, held
+}
+
+// joinHeld returns the base when Extended mode removed something between
+// the held blobs and the rest w[lo:hi]: the blobs, then the rest, joined by
+// spaces.
+func joinHeld(w string, held []heldBlob, lo, hi int) string {
+	size := hi - lo
+	for _, h := range held {
+		size += h.end - h.start + 1
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i, h := range held {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w[h.start:h.end])
+	}
+	if lo < hi {
+		b.WriteByte(' ')
+		b.WriteString(w[lo:hi])
+	}
+	return b.String()
 }
 
 // record notes a removed prefix in i.
