@@ -132,18 +132,7 @@ func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate
 	w.mu.Lock()
 	e := w.keys[k]
 	if e == nil {
-		if len(w.keys) >= w.maxKeys {
-			w.sweepLocked()
-		}
-		e = &rateEntry{}
-		e.at, e.ids = e.atBuf[:0], e.idBuf[:0]
-		// The key outlives the message: clone its strings, or the map
-		// would hold every sender's whole header block (the address is
-		// a substring of it). One copy holds the three.
-		all := strings.Join([]string{k.sender, r.Type, r.ID}, "")
-		n1, n2 := len(k.sender), len(k.sender)+len(r.Type)
-		k = rateKey{sender: all[:n1], record: correlate.Record{Type: all[n1:n2], ID: all[n2:]}}
-		w.keys[k] = e
+		e = w.addLocked(k)
 	}
 	seen := false
 	for _, x := range e.ids {
@@ -194,6 +183,30 @@ func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate
 	if n <= w.limit {
 		return correlate.Classification{}
 	}
+	return w.loop(n, sender, r)
+}
+
+// addLocked adds an empty entry for k, which has none, sweeping first when
+// the map is full, and returns it.
+func (w *RateWindow) addLocked(k rateKey) *rateEntry {
+	if len(w.keys) >= w.maxKeys {
+		w.sweepLocked()
+	}
+	e := &rateEntry{}
+	e.at, e.ids = e.atBuf[:0], e.idBuf[:0]
+	// The key outlives the message: clone its strings, or the map
+	// would hold every sender's whole header block (the address is
+	// a substring of it). One copy holds the three.
+	all := strings.Join([]string{k.sender, k.record.Type, k.record.ID}, "")
+	n1, n2 := len(k.sender), len(k.sender)+len(k.record.Type)
+	k = rateKey{sender: all[:n1], record: correlate.Record{Type: all[n1:n2], ID: all[n2:]}}
+	w.keys[k] = e
+	return e
+}
+
+// loop is the classification of a message that makes n messages from
+// sender about r within the window, more than the limit.
+func (w *RateWindow) loop(n int, sender string, r correlate.Record) correlate.Classification {
 	about := "about " + r.String()
 	if r.IsZero() {
 		about = "that matched no record"

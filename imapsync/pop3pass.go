@@ -123,18 +123,10 @@ func (s *Syncer) popPass(ctx context.Context, mb *mailbox, pc *pop3Conn) (int, e
 func (p *passRun) runPOP3(ctx context.Context, pc *pop3Conn) (FolderStatus, int, error) {
 	o := &p.s.o
 	fs := FolderStatus{Role: roleInbox, Path: popFolder}
-	rows, err := p.s.st.States(ctx, p.pop.prefix)
+	stored, err := p.popStored(ctx)
 	if err != nil {
-		return fs, 0, storeErr(err)
+		return fs, 0, err
 	}
-	stored := make(map[string]popState, len(rows))
-	for _, r := range rows {
-		var st popState
-		if json.Unmarshal(r.Value, &st) == nil {
-			stored[strings.TrimPrefix(r.Name, p.pop.prefix)] = st
-		}
-	}
-	rows = nil
 	ids, err := pc.uidl()
 	if err != nil {
 		return fs, 0, err
@@ -155,44 +147,9 @@ func (p *passRun) runPOP3(ctx context.Context, pc *pop3Conn) (FolderStatus, int,
 		byNum[m.num] = m
 	}
 
-	// A row is trusted when its UIDL names a message of the size it had,
-	// and the last message done still has the header it had: a server
-	// that lost its UID list gives UIDLs again from the start, and one of
-	// them may now name a message never read.
-	renumbered, changed := false, 0
-	var last *popMsg
-	for i := range msgs {
-		if st, ok := stored[msgs[i].key]; ok {
-			if st.Size != msgs[i].size {
-				changed++
-			} else if st.Hash != "" && (last == nil || msgs[i].num > last.num) {
-				last = &msgs[i]
-			}
-		}
-	}
-	if last != nil {
-		h, err := pc.headers([]int{last.num}, o.MaxHeaderBytes)
-		if err != nil {
-			return fs, 0, err
-		}
-		if len(h) == 1 && h[0].err == nil && headerHash(headerPart(h[0].data)) != stored[last.key].Hash {
-			renumbered = true
-		}
-	}
-	var todo []uint32
-	for _, m := range msgs {
-		st, ok := stored[m.key]
-		if ok && !renumbered && st.Size == m.size {
-			p.pop.done[m.key] = st
-			continue
-		}
-		todo = append(todo, uint32(m.num))
-	}
-	switch {
-	case renumbered:
-		p.notice("the POP3 server gave its messages new UIDLs (the last message read now has another header): every message is read again, without duplicates")
-	case changed > 0:
-		p.notice("%d UIDL(s) now name messages of another size: those messages are read again, without duplicates", changed)
+	todo, err := p.popTodo(pc, msgs, stored)
+	if err != nil {
+		return fs, 0, err
 	}
 
 	fo := &folderRun{role: roleInbox, done: cursor{Path: popFolder}, initial: true, uids: todo}
@@ -227,9 +184,84 @@ func (p *passRun) runPOP3(ctx context.Context, pc *pop3Conn) (FolderStatus, int,
 		return fs, 0, err
 	}
 
-	// Rows of messages no longer on the server (deleted by a person's
-	// mail program, or by DeleteFromServer) go: the state stays the size
-	// of the maildrop.
+	// Rows of messages no longer on the server go.
+	if err := p.dropGone(ctx, msgs, stored); err != nil {
+		return fs, 0, err
+	}
+
+	if !p.mb.cfg.DeleteFromServer {
+		return fs, 0, nil
+	}
+	n, err := p.deleDone(pc, msgs)
+	return fs, n, err
+}
+
+// popStored loads the rows of the messages done, by UIDL key.
+func (p *passRun) popStored(ctx context.Context) (map[string]popState, error) {
+	rows, err := p.s.st.States(ctx, p.pop.prefix)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	stored := make(map[string]popState, len(rows))
+	for _, r := range rows {
+		var st popState
+		if json.Unmarshal(r.Value, &st) == nil {
+			stored[strings.TrimPrefix(r.Name, p.pop.prefix)] = st
+		}
+	}
+	return stored, nil
+}
+
+// popTodo returns the numbers of the messages of msgs to read, and marks
+// done those whose stored row it trusts. A row is trusted when its UIDL
+// names a message of the size it had, and the last message done still has
+// the header it had: a server that lost its UID list gives UIDLs again
+// from the start, and one of them may now name a message never read.
+func (p *passRun) popTodo(pc *pop3Conn, msgs []popMsg, stored map[string]popState) ([]uint32, error) {
+	o := &p.s.o
+	renumbered, changed := false, 0
+	var last *popMsg
+	for i := range msgs {
+		if st, ok := stored[msgs[i].key]; ok {
+			if st.Size != msgs[i].size {
+				changed++
+			} else if st.Hash != "" && (last == nil || msgs[i].num > last.num) {
+				last = &msgs[i]
+			}
+		}
+	}
+	if last != nil {
+		h, err := pc.headers([]int{last.num}, o.MaxHeaderBytes)
+		if err != nil {
+			return nil, err
+		}
+		if len(h) == 1 && h[0].err == nil && headerHash(headerPart(h[0].data)) != stored[last.key].Hash {
+			renumbered = true
+		}
+	}
+	var todo []uint32
+	for _, m := range msgs {
+		st, ok := stored[m.key]
+		if ok && !renumbered && st.Size == m.size {
+			p.pop.done[m.key] = st
+			continue
+		}
+		todo = append(todo, uint32(m.num))
+	}
+	switch {
+	case renumbered:
+		p.notice("the POP3 server gave its messages new UIDLs (the last message read now has another header): every message is read again, without duplicates")
+	case changed > 0:
+		p.notice("%d UIDL(s) now name messages of another size: those messages are read again, without duplicates", changed)
+	}
+	return todo, nil
+}
+
+// dropGone removes the rows of stored whose messages are not in msgs:
+// the rows of messages no longer on the server (deleted by a person's mail
+// program, or by DeleteFromServer) go, so that the state stays the size of
+// the maildrop.
+func (p *passRun) dropGone(ctx context.Context, msgs []popMsg, stored map[string]popState) error {
 	present := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		present[m.key] = true
@@ -244,14 +276,16 @@ func (p *passRun) runPOP3(ctx context.Context, pc *pop3Conn) (FolderStatus, int,
 		n := min(len(gone), 1000)
 		b := store.Batch{Lease: p.mb.currentLease(), States: gone[:n]}
 		if _, err := p.s.st.Apply(context.WithoutCancel(ctx), b); err != nil {
-			return fs, 0, storeErr(err)
+			return storeErr(err)
 		}
 		gone = gone[n:]
 	}
+	return nil
+}
 
-	if !p.mb.cfg.DeleteFromServer {
-		return fs, 0, nil
-	}
+// deleDone marks with DELE every message of msgs done and not kept, and
+// returns their number.
+func (p *passRun) deleDone(pc *pop3Conn, msgs []popMsg) (int, error) {
 	var dele []int
 	for _, m := range msgs {
 		if st, ok := p.pop.done[m.key]; ok && !st.Keep {
@@ -260,10 +294,10 @@ func (p *passRun) runPOP3(ctx context.Context, pc *pop3Conn) (FolderStatus, int,
 	}
 	if len(dele) > 0 {
 		if err := pc.c.Dele(dele, pc.pipelined); err != nil {
-			return fs, 0, popErr(err, "DELE")
+			return 0, popErr(err, "DELE")
 		}
 	}
-	return fs, len(dele), nil
+	return len(dele), nil
 }
 
 // popFetch fetches and parses the headers of messages nums.

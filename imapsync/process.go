@@ -155,52 +155,10 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		}
 	}
 	if !track {
-		d, err := s.eng.Correlate(ctx, m)
-		if err != nil {
-			return storeErr(err)
+		var err error
+		if m, how, track, err = p.decide(ctx, fo, &f, m, &ev, &c); err != nil {
+			return err
 		}
-		if cl := d.Classification; cl.Class == correlate.Bounce && cl.Original == nil && len(m.Body) == 0 {
-			// The guardrails read a bounce's body to find the message it
-			// returns: fetch it, bounded, and correlate the whole.
-			body, err := fo.body(&f, s.o.MaxBodyBytes)
-			if err != nil {
-				return err
-			}
-			raw := append(append([]byte{}, f.header...), body...)
-			full, perr := correlate.ParseMessage(bytes.NewReader(raw), &correlate.ParseOptions{KeepBody: true, MaxBodyBytes: s.o.MaxBodyBytes})
-			if full != nil {
-				full.Mailbox, full.FolderID, full.FolderPath, full.Direction = m.Mailbox, m.FolderID, m.FolderPath, m.Direction
-				m, ev.Message, ev.ParseErr = full, full, perr
-				if d, err = s.eng.Correlate(ctx, m); err != nil {
-					return storeErr(err)
-				}
-			}
-		}
-		ev.Decision = d
-		ev.Reason = d.Match.Reason
-		if d.Found() {
-			c.Correlated = 1
-		}
-		switch {
-		case d.NoTrack != "":
-			ev.Reason = joinReason(ev.Reason, "not tracked: "+d.NoTrack)
-		default:
-			var res party.Resolution
-			if s.o.Resolver != nil {
-				if r, err := s.o.Resolver.Resolve(ctx, m); err == nil {
-					res = r
-				}
-			}
-			v := mb.cfg.Filter.Accept(m, d, res)
-			ev.Verdict = &v
-			track = v.Track
-			if !track {
-				ev.Reason = joinReason(ev.Reason, "not tracked: "+v.Reason)
-			} else if !d.Found() && ev.Reason == "" {
-				ev.Reason = "tracked without a record: " + v.Reason
-			}
-		}
-		how = d.Match
 	}
 	// Done once this message's writes (or a later one's) commit: marked
 	// only now, after every fetch and lookup that can fail, so that a pass
@@ -228,6 +186,61 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 	}
 	p.report(ev, c)
 	return nil
+}
+
+// decide correlates m, a message of fo not yet tracked, and decides
+// whether to track it (the mailbox's filter): it returns the message
+// (re-read with its body for a bounce whose body the guardrails need), its
+// match, and whether to track it, noting the decision in ev and c.
+func (p *passRun) decide(ctx context.Context, fo *folderRun, f *fetched, m *correlate.Message, ev *Event, c *Counts) (*correlate.Message, correlate.Match, bool, error) {
+	s, mb := p.s, p.mb
+	track := false
+	d, err := s.eng.Correlate(ctx, m)
+	if err != nil {
+		return m, correlate.Match{}, false, storeErr(err)
+	}
+	if cl := d.Classification; cl.Class == correlate.Bounce && cl.Original == nil && len(m.Body) == 0 {
+		// The guardrails read a bounce's body to find the message it
+		// returns: fetch it, bounded, and correlate the whole.
+		body, err := fo.body(f, s.o.MaxBodyBytes)
+		if err != nil {
+			return m, correlate.Match{}, false, err
+		}
+		raw := append(append([]byte{}, f.header...), body...)
+		full, perr := correlate.ParseMessage(bytes.NewReader(raw), &correlate.ParseOptions{KeepBody: true, MaxBodyBytes: s.o.MaxBodyBytes})
+		if full != nil {
+			full.Mailbox, full.FolderID, full.FolderPath, full.Direction = m.Mailbox, m.FolderID, m.FolderPath, m.Direction
+			m, ev.Message, ev.ParseErr = full, full, perr
+			if d, err = s.eng.Correlate(ctx, m); err != nil {
+				return m, correlate.Match{}, false, storeErr(err)
+			}
+		}
+	}
+	ev.Decision = d
+	ev.Reason = d.Match.Reason
+	if d.Found() {
+		c.Correlated = 1
+	}
+	switch {
+	case d.NoTrack != "":
+		ev.Reason = joinReason(ev.Reason, "not tracked: "+d.NoTrack)
+	default:
+		var res party.Resolution
+		if s.o.Resolver != nil {
+			if r, err := s.o.Resolver.Resolve(ctx, m); err == nil {
+				res = r
+			}
+		}
+		v := mb.cfg.Filter.Accept(m, d, res)
+		ev.Verdict = &v
+		track = v.Track
+		if !track {
+			ev.Reason = joinReason(ev.Reason, "not tracked: "+v.Reason)
+		} else if !d.Found() && ev.Reason == "" {
+			ev.Reason = "tracked without a record: " + v.Reason
+		}
+	}
+	return m, d.Match, track, nil
 }
 
 // existing handles a message already tracked: in a tracked folder whose

@@ -2,7 +2,6 @@ package party
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -107,227 +106,6 @@ func (r *Resolver) rankOf(typ string) int {
 		return i
 	}
 	return r.nRank
-}
-
-// Header field names used in Party.Field.
-const (
-	FieldFrom = "From" // the sender: From, or Sender when From is empty
-	FieldTo   = "To"   // a To recipient
-	FieldCc   = "Cc"   // a Cc recipient
-	FieldBcc  = "Bcc"  // a Bcc recipient
-)
-
-// A Party is one address of an email and the records it resolved to.
-type Party struct {
-	// Field is the header field the address came from: "From", "To", "Cc"
-	// or "Bcc".
-	Field string `json:"field"`
-	// Address is the normalized address; when Err is set, the address as
-	// written (clipped to 256 bytes).
-	Address string `json:"address"`
-	// Name is the display name, for people; it plays no part in
-	// resolution.
-	Name string `json:"name,omitempty"`
-	// Records are the records the address resolved to: at most one for the
-	// sender, every matching record for a recipient. Empty when the address
-	// is unresolved.
-	Records []correlate.Record `json:"records,omitempty"`
-	// Accounts are the distinct customer accounts of the records (see
-	// [Entry.CustomerAccount]), or, when they have none, of the domain
-	// entry for the address's domain.
-	Accounts []correlate.Record `json:"accounts,omitempty"`
-	// AccountByDomain reports that Accounts come from a domain entry
-	// ("@contoso.example"): a person not known by address at a known
-	// customer.
-	AccountByDomain bool `json:"account_by_domain,omitempty"`
-	// Ambiguous reports an address left unresolved because it matched
-	// several records and Options.UnresolveAmbiguous is set.
-	Ambiguous bool `json:"ambiguous,omitempty"`
-	// OwnerRule reports a sender resolved to a record the tracking user
-	// owns instead of to the user with the same address (see
-	// [Resolver.Resolve]).
-	OwnerRule bool `json:"owner_rule,omitempty"`
-	// Created reports a record made by the NewContact hook.
-	Created bool `json:"created,omitempty"`
-	// Matches are every directory entry under the address, active or not,
-	// in directory order: what the decision was made from.
-	Matches []Entry `json:"-"`
-	// Err says why the address could not be normalized; it matches
-	// ErrBadAddress. Such an address is unresolved.
-	Err error `json:"-"`
-}
-
-// Resolved reports whether the party resolved to at least one record.
-func (p Party) Resolved() bool { return len(p.Records) > 0 }
-
-// MarshalJSON writes the party's fields and, for a bad address, its error
-// text as "error".
-func (p Party) MarshalJSON() ([]byte, error) {
-	type plain Party
-	var e string
-	if p.Err != nil {
-		e = p.Err.Error()
-	}
-	return json.Marshal(struct {
-		plain
-		Error string `json:"error,omitempty"`
-	}{plain(p), e})
-}
-
-// String describes the party in one line:
-//
-//	From anna@contoso.example: contact:c-1 (account account:contoso)
-//	To new@contoso.example: unresolved, no record (account account:contoso by domain)
-func (p Party) String() string {
-	var b strings.Builder
-	b.WriteString(p.Field)
-	b.WriteByte(' ')
-	if p.Address == "" {
-		b.WriteString("(none)")
-	} else {
-		b.WriteString(p.Address)
-	}
-	b.WriteString(": ")
-	switch {
-	case p.Err != nil:
-		b.WriteString(p.Err.Error())
-		return b.String()
-	case p.Address == "":
-		b.WriteString("no address")
-		return b.String()
-	case p.Resolved():
-		writeRecords(&b, p.Records)
-		if p.Created {
-			b.WriteString(" (created)")
-		}
-		if p.OwnerRule {
-			b.WriteString(" (owned by the tracking user)")
-		}
-	case p.Ambiguous:
-		b.WriteString("unresolved, ambiguous: ")
-		writeRecords(&b, activeRecords(p.Matches))
-	default:
-		b.WriteString("unresolved, ")
-		if len(p.Matches) > 0 {
-			b.WriteString("only inactive records: ")
-			writeRecords(&b, recordsOf(p.Matches))
-		} else {
-			b.WriteString("no record")
-		}
-	}
-	if len(p.Accounts) > 0 {
-		b.WriteString(" (account ")
-		writeRecords(&b, p.Accounts)
-		if p.AccountByDomain {
-			b.WriteString(" by domain")
-		}
-		b.WriteByte(')')
-	}
-	return b.String()
-}
-
-func writeRecords(b *strings.Builder, rs []correlate.Record) {
-	for i, r := range rs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(r.String())
-	}
-}
-
-func activeRecords(es []Entry) []correlate.Record {
-	var out []correlate.Record
-	for _, e := range es {
-		if e.Active {
-			out = append(out, e.Record)
-		}
-	}
-	return out
-}
-
-func recordsOf(es []Entry) []correlate.Record {
-	out := make([]correlate.Record, len(es))
-	for i, e := range es {
-		out[i] = e.Record
-	}
-	return out
-}
-
-// A Resolution is the outcome of resolving one email's participants.
-type Resolution struct {
-	// From is the sender: the first From address, or Sender when From is
-	// empty. Its Field is "From" either way; its Address is "" when the
-	// email names no sender.
-	From Party `json:"from"`
-	// OtherFrom holds the From addresses after the first ("From: a1, a2":
-	// RFC 5322 lets an email have several authors), each resolved as the
-	// sender is and with Field "From".
-	OtherFrom []Party `json:"other_from,omitempty"`
-	// To, Cc and Bcc hold one Party per address, in field order.
-	To  []Party `json:"to,omitempty"`
-	Cc  []Party `json:"cc,omitempty"`
-	Bcc []Party `json:"bcc,omitempty"`
-	// Unresolved lists the addresses of every party without a record,
-	// senders first, each once.
-	Unresolved []string `json:"unresolved,omitempty"`
-}
-
-// Parties returns the sender (when the email names one) and the other From
-// addresses, followed by the recipients in To, Cc, Bcc order.
-func (res Resolution) Parties() []Party {
-	out := make([]Party, 0, 1+len(res.OtherFrom)+len(res.To)+len(res.Cc)+len(res.Bcc))
-	if res.From.Address != "" {
-		out = append(out, res.From)
-	}
-	out = append(out, res.OtherFrom...)
-	out = append(out, res.To...)
-	out = append(out, res.Cc...)
-	return append(out, res.Bcc...)
-}
-
-// Records returns the distinct records of every party, sender first.
-func (res Resolution) Records() []correlate.Record {
-	var out []correlate.Record
-	for _, p := range res.Parties() {
-		out = appendUnique(out, p.Records...)
-	}
-	return out
-}
-
-// Accounts returns the distinct customer accounts of every party, sender
-// first.
-func (res Resolution) Accounts() []correlate.Record {
-	var out []correlate.Record
-	for _, p := range res.Parties() {
-		out = appendUnique(out, p.Accounts...)
-	}
-	return out
-}
-
-// String describes every party, one per line.
-func (res Resolution) String() string {
-	var b strings.Builder
-	b.WriteString(res.From.String())
-	for _, list := range [...][]Party{res.OtherFrom, res.To, res.Cc, res.Bcc} {
-		for _, p := range list {
-			b.WriteByte('\n')
-			b.WriteString(p.String())
-		}
-	}
-	return b.String()
-}
-
-func appendUnique(dst []correlate.Record, rs ...correlate.Record) []correlate.Record {
-next:
-	for _, r := range rs {
-		for _, x := range dst {
-			if x == r {
-				continue next
-			}
-		}
-		dst = append(dst, r)
-	}
-	return dst
 }
 
 // resolveCall holds the state of one Resolve: shared backing arrays (so a
@@ -435,7 +213,30 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 	c.recs = buffer(s.recs[:], 2*(n+len(m.From)+1))
 
 	// Normalize every address, then look them all up at once, then decide.
-	all := buffer(s.parties[:], n+len(m.From)+1)
+	all, senders, hasSender := c.parties(s, m, n)
+	keys, err := c.resolveParties(all, senders, s.keys[:0])
+	if err != nil {
+		return Resolution{}, err
+	}
+	if err := c.placeByDomain(all, keys); err != nil {
+		return Resolution{}, err
+	}
+	if hasSender {
+		res.From, all = all[0], all[1:]
+		res.OtherFrom, all = cut(all, senders-1)
+	}
+	res.To, all = cut(all, len(m.To))
+	res.Cc, all = cut(all, len(m.Cc))
+	res.Bcc = cut1(all)
+	res.listUnresolved(n)
+	return res, nil
+}
+
+// parties normalizes every address of m (n recipients) into a Party not
+// yet resolved: the sender and the other From addresses first (all[:senders],
+// which resolve by the From rules), then To, Cc and Bcc in order.
+func (c *resolveCall) parties(s *scratch, m *correlate.Message, n int) (all []Party, senders int, hasSender bool) {
+	all = buffer(s.parties[:], n+len(m.From)+1)
 	a, first, hasSender := senderOf(m)
 	if hasSender {
 		all = append(all, c.newParty(FieldFrom, a))
@@ -445,7 +246,7 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 			}
 		}
 	}
-	senders := len(all) // all[:senders] resolve by the From rules
+	senders = len(all)
 	for _, f := range [...]struct {
 		name string
 		list []correlate.Address
@@ -454,14 +255,22 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 			all = append(all, c.newParty(f.name, a))
 		}
 	}
-	keys := s.keys[:0]
+	return all, senders, hasSender
+}
+
+// resolveParties looks up every normalized address of all at once and picks
+// its records, by the From rules for all[:senders] and the recipient rules
+// for the rest, with the customer accounts of the entries they come from.
+// It returns, appended to keys, the domain keys of the addresses left
+// without an account.
+func (c *resolveCall) resolveParties(all []Party, senders int, keys []string) ([]string, error) {
 	for i := range all {
 		if all[i].Err == nil {
 			keys = append(keys, all[i].Address)
 		}
 	}
 	if err := c.prefetch(keys); err != nil {
-		return Resolution{}, err
+		return nil, err
 	}
 	keys = keys[:0]
 	for i := range all {
@@ -471,7 +280,7 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 		}
 		var err error
 		if p.Matches, err = c.lookup(p.Address); err != nil {
-			return Resolution{}, err
+			return nil, err
 		}
 		var cands []Entry // the entries the records (or the ambiguity) come from
 		if i < senders {
@@ -480,7 +289,7 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 			cands = c.pickRecipients(p)
 		}
 		if err != nil {
-			return Resolution{}, err
+			return nil, err
 		}
 		start := len(c.recs)
 		for _, e := range cands {
@@ -494,61 +303,39 @@ func (r *Resolver) Resolve(ctx context.Context, m *correlate.Message) (Resolutio
 			keys = append(keys, domainKey(p.Address))
 		}
 	}
-	// Domain entries place addresses without an account at a customer.
-	if len(keys) > 0 {
-		if err := c.prefetch(keys); err != nil {
-			return Resolution{}, err
-		}
-		for i := range all {
-			p := &all[i]
-			if p.Err != nil || p.Accounts != nil {
-				continue
-			}
-			des, err := c.lookup(domainKey(p.Address))
-			if err != nil {
-				return Resolution{}, err
-			}
-			start := len(c.recs)
-			for _, e := range des {
-				if acc := e.CustomerAccount(); e.Active && !acc.IsZero() {
-					c.recs = appendUniqueFrom(c.recs, start, acc)
-				}
-			}
-			if len(c.recs) > start {
-				p.Accounts = c.recs[start:len(c.recs):len(c.recs)]
-				p.AccountByDomain = true
-			}
-		}
-	}
+	return keys, nil
+}
 
-	if hasSender {
-		res.From, all = all[0], all[1:]
-		res.OtherFrom, all = cut(all, senders-1)
+// placeByDomain places the addresses of all without an account at a
+// customer through the domain entries of keys (their domain keys).
+func (c *resolveCall) placeByDomain(all []Party, keys []string) error {
+	if len(keys) == 0 {
+		return nil
 	}
-	res.To, all = cut(all, len(m.To))
-	res.Cc, all = cut(all, len(m.Cc))
-	res.Bcc = cut1(all)
-	var listed map[string]bool // for long lists; short ones are scanned
-	if n > cacheScan {
-		listed = make(map[string]bool)
+	if err := c.prefetch(keys); err != nil {
+		return err
 	}
-	unresolved := func(p *Party) {
-		switch {
-		case p.Resolved() || p.Address == "":
-		case listed == nil:
-			res.Unresolved = appendUniqueString(res.Unresolved, p.Address)
-		case !listed[p.Address]:
-			listed[p.Address] = true
-			res.Unresolved = append(res.Unresolved, p.Address)
+	for i := range all {
+		p := &all[i]
+		if p.Err != nil || p.Accounts != nil {
+			continue
+		}
+		des, err := c.lookup(domainKey(p.Address))
+		if err != nil {
+			return err
+		}
+		start := len(c.recs)
+		for _, e := range des {
+			if acc := e.CustomerAccount(); e.Active && !acc.IsZero() {
+				c.recs = appendUniqueFrom(c.recs, start, acc)
+			}
+		}
+		if len(c.recs) > start {
+			p.Accounts = c.recs[start:len(c.recs):len(c.recs)]
+			p.AccountByDomain = true
 		}
 	}
-	unresolved(&res.From)
-	for _, list := range [...][]Party{res.OtherFrom, res.To, res.Cc, res.Bcc} {
-		for i := range list {
-			unresolved(&list[i])
-		}
-	}
-	return res, nil
+	return nil
 }
 
 // domainKey returns the domain entry key of a normalized address.
@@ -692,163 +479,6 @@ func (c *resolveCall) lookup(key string) ([]Entry, error) {
 	c.free = got[len(got):]
 	c.remember(key, ms)
 	return ms, nil
-}
-
-// validEnds reports n non-decreasing ends within [0, max], the last equal
-// to max.
-func validEnds(ends []int, n, max int) bool {
-	if len(ends) != n {
-		return false
-	}
-	prev := 0
-	for _, e := range ends {
-		if e < prev || e > max {
-			return false
-		}
-		prev = e
-	}
-	return prev == max
-}
-
-// appendUniqueFrom appends r to dst unless dst[start:] holds it already.
-func appendUniqueFrom(dst []correlate.Record, start int, r correlate.Record) []correlate.Record {
-	for _, x := range dst[start:] {
-		if x == r {
-			return dst
-		}
-	}
-	return append(dst, r)
-}
-
-// pickSender applies the From rules to p.Matches and returns the entries
-// the sender resolved to (one), or the tied entries when it is left
-// ambiguous.
-func (c *resolveCall) pickSender(p *Party) ([]Entry, error) {
-	best, bestRank, ties := -1, 0, 0
-	for i, e := range p.Matches {
-		if !e.Active {
-			continue
-		}
-		switch rk := c.r.rankOf(e.Record.Type); {
-		case best < 0 || rk < bestRank:
-			best, bestRank, ties = i, rk, 1
-		case rk == bestRank:
-			ties++
-		}
-	}
-	if best < 0 {
-		return nil, nil
-	}
-	if p.Matches[best].Record.Type == TypeSystemUser && len(p.Matches) > 1 {
-		owned, err := c.ownedByTracker(p.Matches)
-		if err != nil {
-			return nil, err
-		}
-		if owned >= 0 {
-			best, ties = owned, 1
-			p.OwnerRule = true
-		}
-	}
-	if ties > 1 && c.r.unresolve {
-		p.Ambiguous = true
-		out := make([]Entry, 0, ties)
-		for _, e := range p.Matches {
-			if e.Active && c.r.rankOf(e.Record.Type) == bestRank {
-				out = append(out, e)
-			}
-		}
-		return out, nil
-	}
-	start := len(c.recs)
-	c.recs = append(c.recs, p.Matches[best].Record)
-	p.Records = c.recs[start : start+1 : start+1]
-	return p.Matches[best : best+1 : best+1], nil
-}
-
-// ownedByTracker returns the index of the best-ranked active non-user entry
-// owned by the tracking user, or -1.
-func (c *resolveCall) ownedByTracker(ms []Entry) (int, error) {
-	anyOwned := false
-	for _, e := range ms {
-		if e.Active && !e.Owner.IsZero() && e.Record.Type != TypeSystemUser {
-			anyOwned = true
-			break
-		}
-	}
-	if !anyOwned {
-		return -1, nil
-	}
-	if c.tracker == nil {
-		c.tracker = &correlate.Record{}
-		if key, err := c.r.norm.Normalize(c.m.Mailbox); err == nil {
-			es, err := c.lookup(key)
-			if err != nil {
-				return -1, err
-			}
-			for _, e := range es {
-				if e.Active && e.Record.Type == TypeSystemUser {
-					*c.tracker = e.Record
-					break
-				}
-			}
-		}
-	}
-	if c.tracker.IsZero() {
-		return -1, nil
-	}
-	best, bestRank := -1, 0
-	for i, e := range ms {
-		if e.Active && e.Owner == *c.tracker && e.Record.Type != TypeSystemUser {
-			if rk := c.r.rankOf(e.Record.Type); best < 0 || rk < bestRank {
-				best, bestRank = i, rk
-			}
-		}
-	}
-	return best, nil
-}
-
-// pickRecipients applies the To/Cc/Bcc rules to p.Matches and returns the
-// entries the recipient resolved to, or the entries that made it ambiguous.
-func (c *resolveCall) pickRecipients(p *Party) []Entry {
-	n := 0
-	for _, e := range p.Matches {
-		if e.Active || c.r.inactiveRcp {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	cands := p.Matches
-	if n != len(p.Matches) {
-		cands = make([]Entry, 0, n)
-		for _, e := range p.Matches {
-			if e.Active || c.r.inactiveRcp {
-				cands = append(cands, e)
-			}
-		}
-	}
-	if n > 1 {
-		// Resolution order, stable: insertion sort on a handful of entries.
-		sorted := make([]Entry, len(cands))
-		copy(sorted, cands)
-		for i := 1; i < len(sorted); i++ {
-			for j := i; j > 0 && c.r.rankOf(sorted[j].Record.Type) < c.r.rankOf(sorted[j-1].Record.Type); j-- {
-				sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
-			}
-		}
-		cands = sorted
-		if c.r.unresolve {
-			p.Ambiguous = true
-			return cands
-		}
-	}
-	start := len(c.recs)
-	for _, e := range cands {
-		c.recs = append(c.recs, e.Record)
-	}
-	p.Records = c.recs[start:len(c.recs):len(c.recs)]
-	return cands
 }
 
 // CreateSender offers every sender of m that resolved to no record — the

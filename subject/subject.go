@@ -3,7 +3,6 @@ package subject
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // DefaultMaxLen is the number of bytes of a subject that [Normalizer.Base]
@@ -308,8 +307,8 @@ func (n *Normalizer) base(s string, info *Info) string {
 	}
 
 	lo, hi := 0, len(w)
-	var held [maxHeld]heldBlob
-	nheld := 0
+	var heldArr [maxHeld]heldBlob
+	held := heldArr[:0]
 
 	// Every pass of the loops below removes at least one byte, so they end
 	// after at most len(w) steps; steps guards that promise.
@@ -332,49 +331,7 @@ func (n *Normalizer) base(s string, info *Info) string {
 		}
 
 		// (3)-(5) leaders and blobs.
-		for lo < hi {
-			if w[lo] == ' ' {
-				lo++
-				continue
-			}
-			var m refwdMatch
-			var ok bool
-			if ext {
-				m, ok = n.refwd.match(w[:hi], lo)
-			} else {
-				m, ok = rfcRefwd(w[:hi], lo)
-			}
-			if ok {
-				if info != nil {
-					info.record(m, w)
-				}
-				lo = m.end
-				continue
-			}
-			if w[lo] != '[' {
-				break
-			}
-			closeAt, end, ok := parseBlob(w[:hi], lo, ext)
-			if !ok {
-				break
-			}
-			if ext && tokenLikeBlob(w[lo+1:closeAt]) {
-				if nheld == maxHeld {
-					break
-				}
-				held[nheld] = heldBlob{lo, closeAt + 1, end}
-				nheld++
-				lo = end
-				continue
-			}
-			if end >= hi {
-				break // (4): a blob is only removed when text remains after it
-			}
-			if info != nil {
-				info.addTag(w[lo+1 : closeAt])
-			}
-			lo = end
-		}
+		lo, held = n.leaders(w, lo, hi, ext, held, info)
 
 		// Extended: a trailing "(was: …)" after a non-empty subject.
 		if ext {
@@ -401,28 +358,12 @@ func (n *Normalizer) base(s string, info *Info) string {
 
 	var out string
 	switch {
-	case nheld == 0:
+	case len(held) == 0:
 		out = w[lo:hi]
-	case contiguous(held[:nheld], lo):
+	case contiguous(held, lo):
 		out = w[held[0].start:hi]
 	default:
-		size := hi - lo
-		for _, h := range held[:nheld] {
-			size += h.end - h.start + 1
-		}
-		var b strings.Builder
-		b.Grow(size)
-		for i, h := range held[:nheld] {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(w[h.start:h.end])
-		}
-		if lo < hi {
-			b.WriteByte(' ')
-			b.WriteString(w[lo:hi])
-		}
-		out = b.String()
+		out = joinHeld(w, held, lo, hi)
 	}
 	if info != nil {
 		info.Tokens = appendTokens(info.Tokens, out)
@@ -431,6 +372,79 @@ func (n *Normalizer) base(s string, info *Info) string {
 		}
 	}
 	return out
+}
+
+// leaders is steps (3) to (5) of base: it removes from w[lo:hi] the
+// leaders — white space, reply and forward prefixes, blobs — and returns
+// the new lo, with the tracking-token blobs that Extended mode keeps
+// appended to held (at most maxHeld).
+func (n *Normalizer) leaders(w string, lo, hi int, ext bool, held []heldBlob, info *Info) (int, []heldBlob) {
+	for lo < hi {
+		if w[lo] == ' ' {
+			lo++
+			continue
+		}
+		var m refwdMatch
+		var ok bool
+		if ext {
+			m, ok = n.refwd.match(w[:hi], lo)
+		} else {
+			m, ok = rfcRefwd(w[:hi], lo)
+		}
+		if ok {
+			if info != nil {
+				info.record(m, w)
+			}
+			lo = m.end
+			continue
+		}
+		if w[lo] != '[' {
+			break
+		}
+		closeAt, end, ok := parseBlob(w[:hi], lo, ext)
+		if !ok {
+			break
+		}
+		if ext && tokenLikeBlob(w[lo+1:closeAt]) {
+			if len(held) == maxHeld {
+				break
+			}
+			held = append(held, heldBlob{lo, closeAt + 1, end})
+			lo = end
+			continue
+		}
+		if end >= hi {
+			break // (4): a blob is only removed when text remains after it
+		}
+		if info != nil {
+			info.addTag(w[lo+1 : closeAt])
+		}
+		lo = end
+	}
+	return lo, held
+}
+
+// joinHeld returns the base when Extended mode removed something between
+// the held blobs and the rest w[lo:hi]: the blobs, then the rest, joined by
+// spaces.
+func joinHeld(w string, held []heldBlob, lo, hi int) string {
+	size := hi - lo
+	for _, h := range held {
+		size += h.end - h.start + 1
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i, h := range held {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(w[h.start:h.end])
+	}
+	if lo < hi {
+		b.WriteByte(' ')
+		b.WriteString(w[lo:hi])
+	}
+	return b.String()
 }
 
 // record notes a removed prefix in i.
@@ -474,111 +488,6 @@ func (i *Info) addTag(t string) {
 		}
 	}
 	i.Tags = append(i.Tags, t)
-}
-
-// truncate returns the longest prefix of s of at most max bytes that does not
-// end inside a UTF-8 sequence.
-func truncate(s string, max int) string {
-	cut := max
-	for i := 0; i < utf8.UTFMax && cut > 0 && !utf8.RuneStart(s[cut]); i++ {
-		cut--
-	}
-	if !utf8.RuneStart(s[cut]) {
-		cut = max // invalid UTF-8: cut anywhere
-	}
-	return s[:cut]
-}
-
-// isWS reports whether r is converted to a space by step 1.
-func isWS(r rune, ext bool) bool {
-	switch r {
-	case ' ', '\t', '\r', '\n':
-		return true
-	}
-	return ext && isSpaceRune(r)
-}
-
-// isInvisible reports whether Extended mode drops r in step 1: bidi marks and
-// embeddings, zero-width space, word joiner and byte-order mark.
-func isInvisible(r rune) bool {
-	switch {
-	case r == 0x200B, r == 0x200E, r == 0x200F, r == 0x2060, r == 0xFEFF:
-		return true
-	case 0x202A <= r && r <= 0x202E, 0x2066 <= r && r <= 0x2069:
-		return true
-	}
-	return false
-}
-
-// needsSpaceNorm reports whether step 1 would change s.
-func needsSpaceNorm(s string, ext bool) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if ' ' < c && c < utf8.RuneSelf {
-			continue
-		}
-		switch {
-		case c == ' ':
-			if i+1 < len(s) && s[i+1] == ' ' {
-				return true
-			}
-		case c < ' ':
-			if c == '\t' || c == '\r' || c == '\n' || ext && (c == '\v' || c == '\f') {
-				return true
-			}
-		case ext:
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError && (isSpaceRune(r) || isInvisible(r)) {
-				return true
-			}
-			i += size - 1
-		}
-	}
-	return false
-}
-
-// normSpace performs step 1: every run of white space becomes one space
-// (leading and trailing ones too; later steps remove those).
-func normSpace(s string, ext bool) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	space := false // the last byte written is a space
-	start := 0     // s[start:i] is pending, unchanged text
-	for i := 0; i < len(s); {
-		c := s[i]
-		if ' ' < c && c < utf8.RuneSelf {
-			i++
-			space = false
-			continue
-		}
-		r, size := rune(c), 1
-		if c >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 || !isWS(r, ext) && !(ext && isInvisible(r)) {
-				i += size
-				space = false
-				continue
-			}
-		} else if !isWS(r, ext) {
-			i++
-			space = false
-			continue
-		}
-		if c == ' ' && !space {
-			i++ // a single space stays
-			space = true
-			continue
-		}
-		b.WriteString(s[start:i])
-		if isWS(r, ext) && !space {
-			b.WriteByte(' ')
-			space = true
-		}
-		i += size
-		start = i
-	}
-	b.WriteString(s[start:])
-	return b.String()
 }
 
 // equalFoldASCII reports whether s equals the lower-case ASCII string lower,

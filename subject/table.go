@@ -384,14 +384,10 @@ func (t *prefixTable) match(s string, i int) (refwdMatch, bool) {
 	if t == nil || len(t.keys) == 0 {
 		return refwdMatch{}, false
 	}
-	type cand struct {
-		k   kind
-		end int
-	}
 	var (
 		buf   [maxKeyBytes]byte
 		n     int
-		cands [maxKeyWords]cand
+		cands [maxKeyWords]prefixCand
 		nc    int
 		plain = true // every rune in buf is NFC-stable (see nfSafe)
 		ascii = true // every rune in buf is ASCII
@@ -465,7 +461,7 @@ words:
 			_, prefix = t.multi[key]
 		}
 		if found {
-			cands[nc] = cand{k, j}
+			cands[nc] = prefixCand{k, j}
 			nc++
 		}
 		if !prefix {
@@ -479,7 +475,23 @@ words:
 		n++
 		j = next
 	}
-	for c := nc - 1; c >= 0; c-- {
+	if nc == 0 {
+		return refwdMatch{}, false // the common case, without a call
+	}
+	return longestSep(s, cands[:nc])
+}
+
+// A prefixCand is a prefix that match found: its kind, and the index after
+// it, where its separator must start.
+type prefixCand struct {
+	k   kind
+	end int
+}
+
+// longestSep returns the match of the last of cands (the longest prefix)
+// that its separator follows in s.
+func longestSep(s string, cands []prefixCand) (refwdMatch, bool) {
+	for c := len(cands) - 1; c >= 0; c-- {
 		if m, ok := parseSep(s, cands[c].end); ok {
 			m.kind = cands[c].k
 			return m, true

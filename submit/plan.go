@@ -106,28 +106,9 @@ func (r *Relay) prepare(ctx context.Context, u *User, br *bufio.Reader) (*plan, 
 	}
 
 	// The record: named by the client, else the engine's decision.
-	explicit, hasExplicit, err := regarding(m)
+	match, hasExplicit, track, err := r.record(ctx, u, m, p)
 	if err != nil {
 		return nil, err
-	}
-	var match correlate.Match
-	track := true
-	if hasExplicit {
-		match = correlate.Match{Record: explicit}
-	} else {
-		d, err := r.engine.Correlate(ctx, m)
-		if err != nil {
-			r.log.Error("submit: correlating failed", "user", u.Name, "message_id", m.MessageID, "err", err)
-			return nil, errTrackFailed
-		}
-		switch {
-		case d.NoTrack != "":
-			track, p.reason = false, d.NoTrack
-		case d.Found():
-			match = d.Match
-		case r.o.SkipUnregarded:
-			track, p.reason = false, "no record (SkipUnregarded)"
-		}
 	}
 	edit := edit{dropRegarding: hasExplicit}
 	if !track {
@@ -140,25 +121,7 @@ func (r *Relay) prepare(ctx context.Context, u *User, br *bufio.Reader) (*plan, 
 	// The Message-ID: a signed one for a message filed under a record,
 	// unless it has one of ours for that record already; the client's
 	// otherwise; one derived from the content when it has none.
-	basis := m.MessageID
-	if basis == "" {
-		basis = r.contentID(u, m)
-	}
-	var id string // with angle brackets, when replaced
-	if len(r.o.IDKeys) > 0 && !match.Record.IsZero() {
-		rec, err := header.VerifyMessageID(m.MessageID, r.o.IDKeys)
-		if m.MessageID == "" || err != nil || rec != match.Record {
-			id, err = header.NewMessageID(match.Record, r.o.Domain, r.o.IDKeys, &header.IDOptions{Rand: r.nonce(u, basis, match.Record)})
-			if err != nil {
-				// A record too long for a Message-ID: keep the client's.
-				r.log.Warn("submit: no signed Message-ID", "record", match.Record.String(), "err", err)
-				id = ""
-			}
-		}
-	}
-	if id == "" && m.MessageID == "" {
-		id = "<" + basis + ">"
-	}
+	id := r.messageID(u, m, match.Record) // with angle brackets, when replaced
 	p.id = m.MessageID
 	alias := ""
 	if id != "" {
@@ -214,6 +177,70 @@ func (r *Relay) prepare(ctx context.Context, u *User, br *bufio.Reader) (*plan, 
 	// What is tracked: the message as relayed.
 	m.Subject = want
 	m.MessageID = p.id
+	r.tracking(p, m, match, tok, alias)
+	return p, nil
+}
+
+// record decides the record m is filed under: the one the client names
+// (hasExplicit), else the engine's decision. track is false, with
+// p.reason saying why, when the message is relayed without tracking. Its
+// errors are SMTP replies for the client.
+func (r *Relay) record(ctx context.Context, u *User, m *correlate.Message, p *plan) (match correlate.Match, hasExplicit, track bool, err error) {
+	explicit, hasExplicit, err := regarding(m)
+	if err != nil {
+		return match, false, false, err
+	}
+	track = true
+	if hasExplicit {
+		return correlate.Match{Record: explicit}, true, true, nil
+	}
+	d, err := r.engine.Correlate(ctx, m)
+	if err != nil {
+		r.log.Error("submit: correlating failed", "user", u.Name, "message_id", m.MessageID, "err", err)
+		return match, false, false, errTrackFailed
+	}
+	switch {
+	case d.NoTrack != "":
+		track, p.reason = false, d.NoTrack
+	case d.Found():
+		match = d.Match
+	case r.o.SkipUnregarded:
+		track, p.reason = false, "no record (SkipUnregarded)"
+	}
+	return match, false, track, nil
+}
+
+// messageID returns the Message-ID, with angle brackets, that replaces
+// m's when m is filed under rec, or "" to keep m's: a signed one unless m
+// has one of ours for rec already, and one derived from the content when m
+// has none.
+func (r *Relay) messageID(u *User, m *correlate.Message, rec correlate.Record) string {
+	basis := m.MessageID
+	if basis == "" {
+		basis = r.contentID(u, m)
+	}
+	var id string
+	if len(r.o.IDKeys) > 0 && !rec.IsZero() {
+		got, err := header.VerifyMessageID(m.MessageID, r.o.IDKeys)
+		if m.MessageID == "" || err != nil || got != rec {
+			id, err = header.NewMessageID(rec, r.o.Domain, r.o.IDKeys, &header.IDOptions{Rand: r.nonce(u, basis, rec)})
+			if err != nil {
+				// A record too long for a Message-ID: keep the client's.
+				r.log.Warn("submit: no signed Message-ID", "record", rec.String(), "err", err)
+				id = ""
+			}
+		}
+	}
+	if id == "" && m.MessageID == "" {
+		id = "<" + basis + ">"
+	}
+	return id
+}
+
+// tracking sets what p tracks: m (as relayed) filed under match, its keys
+// with the stamped token tok and the client's own Message-ID alias ("" for
+// none).
+func (r *Relay) tracking(p *plan, m *correlate.Message, match correlate.Match, tok, alias string) {
 	p.tracked, p.keys = r.engine.Prepare(m, match)
 	if tok != "" && p.tracked.Token == "" {
 		// The engine has no token strategy: index the token anyway, so an
@@ -229,7 +256,6 @@ func (r *Relay) prepare(ctx context.Context, u *User, br *bufio.Reader) (*plan, 
 		p.keys = append(p.keys, correlate.MessageIDKey(alias))
 	}
 	p.track = true
-	return p, nil
 }
 
 // stampSubject returns the subject to relay: subject, cleaned (see

@@ -384,46 +384,17 @@ func (s *session) Data(r io.Reader) error {
 	// drain closes the connections once none is, and a reply lost then
 	// would make the client send the message again.
 	defer s.leaveAfterReply()
-	up := s.up
-	dataSent := false
-	if !up.has("CHUNKING") {
-		up.deadline(s.r.o.Upstream.timeout())
-		up.queue("DATA")
-		err := up.flush()
-		up.deadline(0)
+	d := &dataExchange{s: s, up: s.up}
+	if !d.up.has("CHUNKING") {
+		d.up.deadline(s.r.o.Upstream.timeout())
+		d.up.queue("DATA")
+		err := d.up.flush()
+		d.up.deadline(0)
 		if err != nil {
 			s.drop(err)
 			return upstreamError(err)
 		}
-		dataSent = true
-	}
-	// dataReply reads the answer to DATA (once); abandon makes sure
-	// nothing the relay decided against is delivered: once the upstream
-	// said 354 the only way out is to drop the connection, before that
-	// RSET ends the transaction.
-	var dataErr error
-	dataRead := false
-	dataReply := func() error {
-		if !dataRead {
-			up.deadline(s.r.o.Upstream.timeout())
-			_, dataErr = up.reply(354)
-			up.deadline(0)
-			dataRead = true
-		}
-		return dataErr
-	}
-	abandon := func() {
-		if dataSent {
-			if dataReply() == nil {
-				up.abort()
-				s.up = nil
-			} else {
-				s.drop(dataErr)
-			}
-		} else if _, err := up.roundTrip(250, "RSET"); err != nil {
-			s.drop(err)
-		}
-		s.inTx, s.mailSent = false, false
+		d.sent = true
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -439,7 +410,7 @@ func (s *session) Data(r io.Reader) error {
 		defer s.r.unclaim(p.claimed)
 	}
 	if err != nil {
-		abandon()
+		d.abandon()
 		return err
 	}
 	var attempt string
@@ -449,7 +420,7 @@ func (s *session) Data(r io.Reader) error {
 		attempt, t, existing, err = s.r.track(ctx, p, s.user.Name)
 		if err != nil {
 			s.r.log.Error("submit: tracking failed; message not sent", "user", s.user.Name, "message_id", p.id, "err", err)
-			abandon()
+			d.abandon()
 			// A failed commit may still have been made (a connection lost
 			// during COMMIT): roll the attempt back, so that no tracked
 			// email of a message the client was told to send again stays.
@@ -460,8 +431,8 @@ func (s *session) Data(r io.Reader) error {
 		}
 		p.retry = existing
 	}
-	if dataSent {
-		err = dataReply()
+	if d.sent {
+		err = d.reply()
 	}
 	if err == nil {
 		err = s.send(p, br)
@@ -484,6 +455,51 @@ func (s *session) Data(r io.Reader) error {
 	if attempt != "" {
 		s.r.finish(fctx, attempt, false)
 	}
+	s.logRelayed(p, t)
+	return nil
+}
+
+// A dataExchange is the DATA command of one message to the upstream,
+// which an upstream without CHUNKING gets before the message is tracked.
+type dataExchange struct {
+	s    *session
+	up   *upstreamConn
+	sent bool  // DATA was sent
+	read bool  // its reply was read, into err
+	err  error // the reply's error
+}
+
+// reply reads the answer to DATA (once).
+func (d *dataExchange) reply() error {
+	if !d.read {
+		d.up.deadline(d.s.r.o.Upstream.timeout())
+		_, d.err = d.up.reply(354)
+		d.up.deadline(0)
+		d.read = true
+	}
+	return d.err
+}
+
+// abandon makes sure nothing the relay decided against is delivered: once
+// the upstream said 354 the only way out is to drop the connection, before
+// that RSET ends the transaction.
+func (d *dataExchange) abandon() {
+	s := d.s
+	if d.sent {
+		if d.reply() == nil {
+			d.up.abort()
+			s.up = nil
+		} else {
+			s.drop(d.err)
+		}
+	} else if _, err := d.up.roundTrip(250, "RSET"); err != nil {
+		s.drop(err)
+	}
+	s.inTx, s.mailSent = false, false
+}
+
+// logRelayed logs a message relayed: tracked as t, a retry, or untracked.
+func (s *session) logRelayed(p *plan, t correlate.Tracked) {
 	attrs := []any{"user", s.user.Name, "message_id", p.id}
 	switch {
 	case p.retry:
@@ -494,7 +510,6 @@ func (s *session) Data(r io.Reader) error {
 		attrs = append(attrs, "untracked", p.reason)
 	}
 	s.r.log.Info("submit: relayed", attrs...)
-	return nil
 }
 
 // send relays the message's content: the planned header, then the body,

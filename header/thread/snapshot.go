@@ -22,10 +22,29 @@ func (t *threader) roots() []*Node {
 	if live == 0 {
 		return nil
 	}
+	roots, order := t.forest(live)
+	top := pruneDummies(roots, order)
+	// Step 4 (and 6 below the top): sort every set of siblings, then the
+	// top level, where a dummy sorts as its first child.
+	for _, n := range order {
+		if len(n.Children) > 1 {
+			slices.SortFunc(n.Children, t.cmpNode)
+		}
+	}
+	slices.SortFunc(top, t.cmpNode)
+	if t.group {
+		top = t.groupBySubject(top)
+	}
+	return top
+}
+
+// forest is step 2 of RFC 5256 REFERENCES: it builds the Nodes of the
+// live containers (those with a message or a child; there are live of
+// them) in one slab, and returns the roots and every node in pre-order.
+func (t *threader) forest(live int) (roots, order []*Node) {
 	slab := make([]Node, live)
 	kids := make([]*Node, live)
-	order := make([]*Node, 0, live) // pre-order
-	var roots []*Node
+	order = make([]*Node, 0, live) // pre-order
 	type item struct {
 		c int32
 		n *Node
@@ -76,10 +95,14 @@ func (t *threader) roots() []*Node {
 			}
 		}
 	}
+	return roots, order
+}
 
-	// Step 3: prune dummies, children before parents: a dummy is replaced
-	// by its children, except at the top (a root), where it stays when it
-	// holds two or more.
+// pruneDummies is step 3 of RFC 5256 REFERENCES: it prunes dummies,
+// children before parents (order is pre-order): a dummy is replaced by its
+// children, except at the top (a root), where it stays when it holds two or
+// more. It returns the top level.
+func pruneDummies(roots, order []*Node) []*Node {
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
 		hasDummy := false
@@ -118,18 +141,6 @@ func (t *threader) roots() []*Node {
 			}
 		}
 		top = append(top, r)
-	}
-
-	// Step 4 (and 6 below the top): sort every set of siblings, then the
-	// top level, where a dummy sorts as its first child.
-	for _, n := range order {
-		if len(n.Children) > 1 {
-			slices.SortFunc(n.Children, t.cmpNode)
-		}
-	}
-	slices.SortFunc(top, t.cmpNode)
-	if t.group {
-		top = t.groupBySubject(top)
 	}
 	return top
 }

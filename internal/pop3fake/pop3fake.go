@@ -326,19 +326,7 @@ func (ss *session) command(line string) error {
 	verb, args := strings.ToUpper(f[0]), f[1:]
 	ss.logCmd(verb, args)
 	if ft := ss.s.takeFault(verb); ft != nil {
-		if ft.garbage {
-			ss.w.WriteString("* BYE this is not POP3\r\n")
-			return nil
-		}
-		if verb != "RETR" && verb != "TOP" && verb != "UIDL" && verb != "LIST" {
-			ss.w.Flush()
-			return errDrop
-		}
-		// Half a response, then the connection ends.
-		ss.ok("here it comes")
-		ss.w.WriteString("From: half@way.example\r\nSubject: cut")
-		ss.w.Flush()
-		return errDrop
+		return ss.fault(ft, verb)
 	}
 	switch verb {
 	case "CAPA":
@@ -346,31 +334,7 @@ func (ss *session) command(line string) error {
 			ss.err("unknown command")
 			return nil
 		}
-		ss.ok("capabilities")
-		caps := []string{"USER", "RESP-CODES", "AUTH-RESP-CODE"}
-		if !ss.s.o.NoTOP {
-			caps = append(caps, "TOP")
-		}
-		if !ss.s.o.NoUIDL {
-			caps = append(caps, "UIDL")
-		}
-		if !ss.s.o.NoPipelining {
-			caps = append(caps, "PIPELINING")
-		}
-		if ss.s.o.TLS != nil && !ss.tls && ss.u == nil {
-			caps = append(caps, "STLS")
-		}
-		sasl := "SASL PLAIN"
-		ss.s.mu.Lock()
-		if ss.s.xoauth2 != nil {
-			sasl += " XOAUTH2"
-		}
-		ss.s.mu.Unlock()
-		caps = append(caps, sasl)
-		for _, c := range caps {
-			ss.w.WriteString(c + "\r\n")
-		}
-		ss.w.WriteString(".\r\n")
+		ss.capa()
 	case "STLS":
 		if ss.s.o.TLS == nil || ss.tls || ss.u != nil {
 			ss.err("STLS not available")
@@ -417,6 +381,54 @@ func (ss *session) command(line string) error {
 		ss.transaction(verb, args)
 	}
 	return nil
+}
+
+// fault answers verb with the injected fault ft: garbage, or a dropped
+// connection, after half a response for a command that has a multi-line
+// one.
+func (ss *session) fault(ft *fault, verb string) error {
+	if ft.garbage {
+		ss.w.WriteString("* BYE this is not POP3\r\n")
+		return nil
+	}
+	if verb != "RETR" && verb != "TOP" && verb != "UIDL" && verb != "LIST" {
+		ss.w.Flush()
+		return errDrop
+	}
+	// Half a response, then the connection ends.
+	ss.ok("here it comes")
+	ss.w.WriteString("From: half@way.example\r\nSubject: cut")
+	ss.w.Flush()
+	return errDrop
+}
+
+// capa answers CAPA with the capabilities of the server's options.
+func (ss *session) capa() {
+	ss.ok("capabilities")
+	caps := []string{"USER", "RESP-CODES", "AUTH-RESP-CODE"}
+	if !ss.s.o.NoTOP {
+		caps = append(caps, "TOP")
+	}
+	if !ss.s.o.NoUIDL {
+		caps = append(caps, "UIDL")
+	}
+	if !ss.s.o.NoPipelining {
+		caps = append(caps, "PIPELINING")
+	}
+	if ss.s.o.TLS != nil && !ss.tls && ss.u == nil {
+		caps = append(caps, "STLS")
+	}
+	sasl := "SASL PLAIN"
+	ss.s.mu.Lock()
+	if ss.s.xoauth2 != nil {
+		sasl += " XOAUTH2"
+	}
+	ss.s.mu.Unlock()
+	caps = append(caps, sasl)
+	for _, c := range caps {
+		ss.w.WriteString(c + "\r\n")
+	}
+	ss.w.WriteString(".\r\n")
 }
 
 func (ss *session) login(name, password string) {

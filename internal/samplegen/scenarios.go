@@ -29,27 +29,37 @@ func ptr(s string) *string { return &s }
 // scenarios writes the threads of one customer. Which situations a customer
 // meets depends on its position i, so every client style meets several.
 func (g *gen) scenarios(c *company, i int, next func() time.Time) {
-	p0, p1 := c.people[0], c.people[1]
-	p2 := c.people[len(c.people)-1]
 	rep := g.rep(i)
-	loc := localTopics[p0.lang]
+	a1, a2 := g.caseByMail(c, rep, next)
+	g.proposal(c, rep, i, next)
+	g.occasional(c, rep, i, next)
+	g.folderTracking(c, a1, a2, next)
+}
 
-	// 1. A customer opens a case by mail; support files it by hand, answers
-	// from the CRM, and the thread goes on with replies and a reply-all.
+// caseByMail writes scenario 1: a customer opens a case by mail; support
+// files it by hand, answers from the CRM, and the thread goes on with
+// replies and a reply-all. It returns support's two answers.
+func (g *gen) caseByMail(c *company, rep *person, next func() time.Time) (a1, a2 *msg) {
+	p0, p1 := c.people[0], c.people[1]
+	loc := localTopics[p0.lang]
 	kase := g.newCase()
 	t := next()
 	m1 := g.emit(g.start(p0, []*person{g.w.support}, nil, loc[0], t, kase, "new-case"))
 	m1.seed = true
-	a1 := g.crmSend(rep, []*person{p0}, []*person{g.w.support}, m1, "", g.later(t, 1, 6), kase)
+	a1 = g.crmSend(rep, []*person{p0}, []*person{g.w.support}, m1, "", g.later(t, 1, 6), kase)
 	r1 := g.emit(g.reply(a1, p0, g.later(a1.date, 2, 20), replyOpts{cc: []*person{g.w.support}}))
-	a2 := g.crmSend(rep, []*person{p0}, []*person{g.w.support}, r1, "", g.later(r1.date, 1, 8), kase)
+	a2 = g.crmSend(rep, []*person{p0}, []*person{g.w.support}, r1, "", g.later(r1.date, 1, 8), kase)
 	r2 := g.emit(g.reply(a2, p0, g.later(a2.date, 4, 30), replyOpts{cc: []*person{g.w.support, p1}, scenario: "reply-all:" + clientName(p0.client)}))
 	g.emit(g.reply(r2, p1, g.later(r2.date, 1, 10), replyOpts{to: []*person{p0}, cc: []*person{g.w.support, rep}}))
+	return a1, a2
+}
 
-	// 2. A rep sends a proposal from the CRM; the answers lose their headers
-	// in the ways real clients lose them.
+// proposal writes scenario 2: a rep sends a proposal from the CRM; the
+// answers lose their headers in the ways real clients lose them.
+func (g *gen) proposal(c *company, rep *person, i int, next func() time.Time) {
+	p1 := c.people[1]
 	opp := g.newOpp()
-	t = next()
+	t := next()
 	topic := topics[i%len(topics)]
 	o1 := g.crmSend(rep, []*person{p1}, nil, nil, "Proposal: "+topic, t, opp)
 	switch p1.client {
@@ -76,13 +86,19 @@ func (g *gen) scenarios(c *company, i int, next func() time.Time) {
 		a := g.crmSend(rep, []*person{p1}, []*person{g.w.support}, x, "", g.later(x.date, 2, 9), opp)
 		g.emit(g.reply(a, p1, g.later(a.date, 2, 40), replyOpts{cc: []*person{g.w.support}}))
 	}
+}
 
-	// 3. Situations that only some customers meet.
+// occasional writes scenario 3: situations that only some customers meet,
+// by the customer's position i.
+func (g *gen) occasional(c *company, rep *person, i int, next func() time.Time) {
+	p0, p1 := c.people[0], c.people[1]
+	p2 := c.people[len(c.people)-1]
+	loc := localTopics[p0.lang]
 	switch i % 3 {
 	case 0:
 		// A forward inside the customer, then the colleague writes back: the
 		// CRM never saw the forward, References still name its own mail.
-		t = next()
+		t := next()
 		k := g.newCase()
 		s := g.emit(g.start(p1, []*person{g.w.support}, nil, loc[1], t, k, "new-case"))
 		s.seed = true
@@ -100,7 +116,7 @@ func (g *gen) scenarios(c *company, i int, next func() time.Time) {
 		// A thread the CRM joins late: a colleague's answer copies support
 		// and is filed by hand; the author's sibling answer references only
 		// the first mail, which the CRM never saw (ancestor memory).
-		t = next()
+		t := next()
 		k := g.newCase()
 		first := g.start(p0, []*person{p1}, nil, loc[1], t, k, "internal")
 		joined := g.emit(g.reply(first, p1, g.later(t, 1, 6), replyOpts{to: []*person{p0}, cc: []*person{g.w.support}, scenario: "new-case-late-cc"}))
@@ -110,7 +126,7 @@ func (g *gen) scenarios(c *company, i int, next func() time.Time) {
 		// An Outlook reply that starts a fresh conversation index while
 		// keeping In-Reply-To (seen in real Exchange data), and a
 		// localized stacked chain.
-		t = next()
+		t := next()
 		k := g.newCase()
 		s := g.emit(g.start(p2, []*person{g.w.support}, nil, topics[(i+3)%len(topics)], t, k, "new-case"))
 		s.seed = true
@@ -118,11 +134,17 @@ func (g *gen) scenarios(c *company, i int, next func() time.Time) {
 		x := g.emit(g.reply(a, p2, g.later(a.date, 2, 30), replyOpts{cc: []*person{g.w.support}, freshIndex: true, scenario: "fresh-thread-index"}))
 		g.emit(g.reply(x, p0, g.later(x.date, 2, 30), replyOpts{to: []*person{p2}, cc: []*person{g.w.support}}))
 	}
+}
 
-	// 4. Folder-level tracking at Contoso: the user files mail by dragging
-	// it into a mapped folder; the rule wins over every other signal.
+// folderTracking writes scenario 4: folder-level tracking at Contoso (the
+// user files mail by dragging it into a mapped folder; the rule wins over
+// every other signal, here over the thread of a1 and a2), and a track-only
+// folder at Adatum.
+func (g *gen) folderTracking(c *company, a1, a2 *msg, next func() time.Time) {
+	p0, p1 := c.people[0], c.people[1]
+	p2 := c.people[len(c.people)-1]
 	if c.name == "Contoso" {
-		t = next()
+		t := next()
 		m := g.start(p2, []*person{g.w.support}, nil, "Bestellung 4711 – neues Lieferdatum", t, c.account, "folder-new-mail")
 		m.folder = FolderContoso
 		g.emit(m)
@@ -132,7 +154,7 @@ func (g *gen) scenarios(c *company, i int, next func() time.Time) {
 	// A track-only folder at Adatum: one mail about nothing tracked, one
 	// reply whose record the rest of the chain finds.
 	if c.name == "Adatum" {
-		t = next()
+		t := next()
 		m := g.start(p1, []*person{g.w.support}, nil, "Invitation : salon professionnel 2026", t, "", "track-only-folder")
 		m.folder = FolderTrackOnly
 		g.emit(m)

@@ -263,3 +263,11 @@ func (s *Store) Release(ctx context.Context, l store.Lease) error {
 	s.leases[l.Name].until = time.Time{}
 	return nil
 }
+
+// lease is the state of a named lease: released or expired when until is
+// not after now. token counts the times it changed hands.
+type lease struct {
+	holder string
+	until  time.Time
+	token  int64
+}

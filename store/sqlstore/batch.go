@@ -419,20 +419,6 @@ func (s *Store) sqlitePutBatch(ctx context.Context, tx *sql.Tx, batch []Entry, f
 		keys     = make([][]correlate.Key, sqliteEmailRows) // of each email of the chunk
 		done     int
 	)
-	flushKeys := func(all bool) error {
-		for len(keyArgs) >= 4*sqliteBatchKeyRows || (all && len(keyArgs) > 0) {
-			n := min(len(keyArgs)/4, sqliteBatchKeyRows)
-			q := sqliteInsertKeysFull
-			if n < sqliteBatchKeyRows {
-				q = sqliteInsertKeysSQL(n)
-			}
-			if _, err := s.execute(sctx, tx, q, keyArgs[:4*n]...); err != nil {
-				return err
-			}
-			keyArgs = keyArgs[:copy(keyArgs, keyArgs[4*n:])]
-		}
-		return nil
-	}
 	for start := 0; start < len(todo); {
 		chunk := todo[start:min(len(todo), start+sqliteEmailRows)]
 		args = args[:0]
@@ -449,16 +435,7 @@ func (s *Store) sqlitePutBatch(ctx context.Context, tx *sql.Tx, batch []Entry, f
 		if err != nil {
 			return nil, err
 		}
-		clear(inserted)
-		for rs.Next() {
-			var id int64
-			if err := rs.Scan(&id); err != nil {
-				rs.Close()
-				return nil, err
-			}
-			inserted[id] = true
-		}
-		if err := rs.Close(); err != nil {
+		if err := readIDs(rs, inserted); err != nil {
 			return nil, err
 		}
 		for j, i := range chunk {
@@ -476,7 +453,7 @@ func (s *Store) sqlitePutBatch(ctx context.Context, tx *sql.Tx, batch []Entry, f
 				keyArgs = append(keyArgs, indexValue(k.Kind), indexValue(k.Value), at, id)
 			}
 		}
-		if err := flushKeys(false); err != nil {
+		if keyArgs, err = s.sqliteInsertKeyRows(sctx, tx, keyArgs, false); err != nil {
 			return nil, err
 		}
 		next += int64(len(chunk))
@@ -484,7 +461,7 @@ func (s *Store) sqlitePutBatch(ctx context.Context, tx *sql.Tx, batch []Entry, f
 		before := done
 		done += len(chunk)
 		if done/s.batch != before/s.batch || start == len(todo) {
-			if err := flushKeys(true); err != nil {
+			if keyArgs, err = s.sqliteInsertKeyRows(sctx, tx, keyArgs, true); err != nil {
 				return nil, err
 			}
 			if s.afterChunk != nil {
@@ -508,4 +485,37 @@ func (s *Store) sqlitePutBatch(ctx context.Context, tx *sql.Tx, batch []Entry, f
 		return nil, err
 	}
 	return res, nil
+}
+
+// sqliteInsertKeyRows inserts the key rows of keyArgs (four arguments a
+// row) in statements of sqliteBatchKeyRows rows, and the rest too when
+// all is set, and returns the arguments left.
+func (s *Store) sqliteInsertKeyRows(ctx context.Context, tx *sql.Tx, keyArgs []any, all bool) ([]any, error) {
+	for len(keyArgs) >= 4*sqliteBatchKeyRows || (all && len(keyArgs) > 0) {
+		n := min(len(keyArgs)/4, sqliteBatchKeyRows)
+		q := sqliteInsertKeysFull
+		if n < sqliteBatchKeyRows {
+			q = sqliteInsertKeysSQL(n)
+		}
+		if _, err := s.execute(ctx, tx, q, keyArgs[:4*n]...); err != nil {
+			return keyArgs, err
+		}
+		keyArgs = keyArgs[:copy(keyArgs, keyArgs[4*n:])]
+	}
+	return keyArgs, nil
+}
+
+// readIDs reads the IDs that rs returns (the emails an INSERT made) into
+// ids, which it clears first, and closes rs.
+func readIDs(rs *sql.Rows, ids map[int64]bool) error {
+	clear(ids)
+	for rs.Next() {
+		var id int64
+		if err := rs.Scan(&id); err != nil {
+			rs.Close()
+			return err
+		}
+		ids[id] = true
+	}
+	return rs.Close()
 }

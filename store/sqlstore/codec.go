@@ -116,3 +116,84 @@ func indexValue(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hashedPrefix + string(sum[:])
 }
+
+// str returns the driver value of a string column: BYTEA on PostgreSQL (so
+// every byte string round-trips), TEXT on SQLite (which stores any bytes).
+func (s *Store) str(v string) any {
+	if s.pg {
+		return bytesOf(v)
+	}
+	return v
+}
+
+// bytesOf returns v's bytes, never nil (nil would be NULL).
+func bytesOf(v string) []byte {
+	if v == "" {
+		return []byte{}
+	}
+	return []byte(v)
+}
+
+// ix returns the driver value of an indexed string column: v as the
+// indexes keep it (see indexValue).
+func (s *Store) ix(v string) any { return s.str(indexValue(v)) }
+
+// msgID returns the driver value of the message_id column: the Message-ID
+// as the unique index keeps it, NULL when empty, so that emails without
+// one never collide in the unique index.
+func (s *Store) msgID(v string) any {
+	if v == "" {
+		return nil
+	}
+	return s.ix(v)
+}
+
+// msgIDLong returns the driver value of the message_id_long column: the
+// Message-ID when the index keeps it hashed, else NULL.
+func (s *Store) msgIDLong(v string) any {
+	if indexValue(v) == v {
+		return nil
+	}
+	return s.str(v)
+}
+
+// blob returns the driver value of a byte column: NULL when empty.
+func blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// dedupKeys returns keys with repeats removed, in first-seen order. It
+// returns keys itself when there are none.
+func dedupKeys(keys []correlate.Key) []correlate.Key {
+	if len(keys) < 2 {
+		return keys
+	}
+	if len(keys) <= 16 {
+		out := make([]correlate.Key, 0, len(keys))
+		for _, k := range keys {
+			dup := false
+			for _, o := range out {
+				if o == k {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	seen := make(map[correlate.Key]struct{}, len(keys))
+	out := make([]correlate.Key, 0, len(keys))
+	for _, k := range keys {
+		if _, ok := seen[k]; !ok {
+			seen[k] = struct{}{}
+			out = append(out, k)
+		}
+	}
+	return out
+}

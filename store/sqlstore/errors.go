@@ -1,13 +1,16 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // unavailable reports whether err says that the store cannot reach its data
@@ -73,3 +76,27 @@ const (
 	sqliteAuth     = 23
 	sqliteNotADB   = 26
 )
+
+// fail wraps err for the caller: "sqlstore: op: err". When ctx is done the
+// error also wraps ctx.Err(), whatever the driver made of it.
+//
+// PostgreSQL reports a statement cancelled by the statement timeout (the
+// server's statement_timeout, or pgx cancelling the query when the
+// per-statement context expired) as SQLSTATE 57014; with ctx still live that
+// can only be the timeout, so the error wraps context.DeadlineExceeded.
+//
+// An error that is about the store rather than the call — see unavailable
+// — also wraps store.ErrUnavailable.
+func fail(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("sqlstore: %s: %w (%w)", op, cerr, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "57014" && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("sqlstore: %s: %w (%w)", op, context.DeadlineExceeded, err)
+	}
+	if ctx.Err() == nil && unavailable(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}

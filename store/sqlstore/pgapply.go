@@ -240,7 +240,6 @@ func (s *Store) pgApplyOnce(ctx context.Context, c *pgx.Conn, b *store.Batch, fi
 	var (
 		pb    pgx.Batch
 		res   store.Result
-		todo  [][]int // the Puts of each chunk, first occurrences only
 		now   = time.Now()
 		state = distinctStates(b.States)
 	)
@@ -248,30 +247,7 @@ func (s *Store) pgApplyOnce(ctx context.Context, c *pgx.Conn, b *store.Batch, fi
 		res.Tracked = make([]correlate.Tracked, len(b.Puts))
 		res.Existing = make([]bool, len(b.Puts))
 	}
-	for start := 0; start < len(b.Puts); {
-		var chunk []int
-		for ; start < len(b.Puts) && len(chunk) < s.batch; start++ {
-			if first[start] == start {
-				chunk = append(chunk, start)
-			}
-		}
-		switch {
-		case len(chunk) == 1:
-			e := &b.Puts[chunk[0]]
-			keys := dedupKeys(e.Keys)
-			kinds, values := keyColumns(keys)
-			pb.Queue(pgPutOneSQL, append(s.emailArgs(&e.Tracked, keys), kinds, values)...)
-		case len(chunk) > 1:
-			var cols pgColumns // not reused: pgx reads the arguments when the batch is sent
-			for j, i := range chunk {
-				cols.add(int64(j+1), &b.Puts[i])
-			}
-			pb.Queue(pgPutsSQL, cols.args()...)
-		default:
-			continue
-		}
-		todo = append(todo, chunk)
-	}
+	todo := s.pgQueuePuts(&pb, b.Puts, first) // the Puts of each chunk, first occurrences only
 	for _, rl := range b.Relinks {
 		at := rl.Change.Time
 		if at.IsZero() {
@@ -284,6 +260,63 @@ func (s *Store) pgApplyOnce(ctx context.Context, c *pgx.Conn, b *store.Batch, fi
 		pb.Queue(q, arg, bytesOf(rl.Record.Type), bytesOf(rl.Record.ID), bytesOf(rl.Change.Actor),
 			bytesOf(string(rl.Change.Cause)), toMicro(at))
 	}
+	pgQueueStates(&pb, state)
+	if l := b.Lease; l != nil {
+		pb.Queue(pgLeaseCheckSQL, s.leaseArgs(l.Name, l.Holder, l.Token)...)
+	}
+	if pb.Len() == 0 {
+		return res, nil
+	}
+
+	br := c.SendBatch(ctx, &pb)
+	err := s.pgReadBatch(br, b, todo, len(state) > 0, now, &res)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return store.Result{}, err
+	}
+	for i, j := range first {
+		if j != i {
+			res.Tracked[i], res.Existing[i] = res.Tracked[j], true
+		}
+	}
+	return res, nil
+}
+
+// pgQueuePuts queues the first occurrences of puts (see firstOf) on pb, by
+// chunks of at most s.batch, and returns the Puts of each chunk.
+func (s *Store) pgQueuePuts(pb *pgx.Batch, puts []store.Entry, first []int) (todo [][]int) {
+	for start := 0; start < len(puts); {
+		var chunk []int
+		for ; start < len(puts) && len(chunk) < s.batch; start++ {
+			if first[start] == start {
+				chunk = append(chunk, start)
+			}
+		}
+		switch {
+		case len(chunk) == 1:
+			e := &puts[chunk[0]]
+			keys := dedupKeys(e.Keys)
+			kinds, values := keyColumns(keys)
+			pb.Queue(pgPutOneSQL, append(s.emailArgs(&e.Tracked, keys), kinds, values)...)
+		case len(chunk) > 1:
+			var cols pgColumns // not reused: pgx reads the arguments when the batch is sent
+			for j, i := range chunk {
+				cols.add(int64(j+1), &puts[i])
+			}
+			pb.Queue(pgPutsSQL, cols.args()...)
+		default:
+			continue
+		}
+		todo = append(todo, chunk)
+	}
+	return todo
+}
+
+// pgQueueStates queues the writes of state (distinct names) on pb: one
+// statement whatever their number.
+func pgQueueStates(pb *pgx.Batch, state []store.State) {
 	switch {
 	case len(state) == 0:
 	case len(state) == 1 && state[0].Value != nil:
@@ -301,56 +334,40 @@ func (s *Store) pgApplyOnce(ctx context.Context, c *pgx.Conn, b *store.Batch, fi
 		}
 		pb.Queue(pgStatesSQL, names, values, deleted)
 	}
-	if l := b.Lease; l != nil {
-		pb.Queue(pgLeaseCheckSQL, s.leaseArgs(l.Name, l.Holder, l.Token)...)
-	}
-	if pb.Len() == 0 {
-		return res, nil
-	}
+}
 
-	br := c.SendBatch(ctx, &pb)
-	err := func() error {
-		for _, chunk := range todo {
-			if err := s.pgReadPuts(br, b.Puts, chunk, &res); err != nil {
-				return err
-			}
-		}
-		for _, rl := range b.Relinks {
-			ch, err := pgReadRelink(br, rl, now)
-			if err != nil {
-				return err
-			}
-			if ch.From != ch.To {
-				res.Changes = append(res.Changes, ch)
-			}
-		}
-		if len(state) > 0 {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		if l := b.Lease; l != nil {
-			if _, err := br.Exec(); err != nil {
-				if pgCode(err) == pgCodeLeaseLost {
-					return fmt.Errorf("lease %q of %q (token %d): %w", l.Name, l.Holder, l.Token, store.ErrLeaseLost)
-				}
-				return err
-			}
-		}
-		return nil
-	}()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return store.Result{}, err
-	}
-	for i, j := range first {
-		if j != i {
-			res.Tracked[i], res.Existing[i] = res.Tracked[j], true
+// pgReadBatch reads the results of the pipeline pgApplyOnce sent for b:
+// the Puts of each chunk of todo, the relinks, the state writes (states
+// when there are some) and the lease check.
+func (s *Store) pgReadBatch(br pgx.BatchResults, b *store.Batch, todo [][]int, states bool, now time.Time, res *store.Result) error {
+	for _, chunk := range todo {
+		if err := s.pgReadPuts(br, b.Puts, chunk, res); err != nil {
+			return err
 		}
 	}
-	return res, nil
+	for _, rl := range b.Relinks {
+		ch, err := pgReadRelink(br, rl, now)
+		if err != nil {
+			return err
+		}
+		if ch.From != ch.To {
+			res.Changes = append(res.Changes, ch)
+		}
+	}
+	if states {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	if l := b.Lease; l != nil {
+		if _, err := br.Exec(); err != nil {
+			if pgCode(err) == pgCodeLeaseLost {
+				return fmt.Errorf("lease %q of %q (token %d): %w", l.Name, l.Holder, l.Token, store.ErrLeaseLost)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // pgReadPuts reads the rows of one chunk's pgPutsSQL into res.
