@@ -9,6 +9,7 @@
 package imapfake
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -95,7 +96,28 @@ func (l *trackLn) Accept() (net.Conn, error) {
 
 type trackConn struct {
 	net.Conn
-	s *Server
+	s       *Server
+	greeted atomic.Bool
+}
+
+// Write drops what the server writes before its greeting: an update meant
+// for the connections in a folder (see notify) reaches every connection,
+// and one accepted a moment ago would otherwise get "* 3 EXISTS" where
+// the client expects "* OK" (a client then fails with "invalid
+// greeting").
+func (c *trackConn) Write(b []byte) (int, error) {
+	if !c.greeted.Load() {
+		i := bytes.Index(b, []byte("* OK"))
+		if i < 0 || (i > 0 && b[i-1] != '\n') {
+			return len(b), nil
+		}
+		c.greeted.Store(true)
+		if _, err := c.Conn.Write(b[i:]); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
 }
 
 func (c *trackConn) Close() error {
