@@ -119,27 +119,6 @@ func (q Query) Contains(t time.Time) bool {
 	return true
 }
 
-// A CandidateQuery bounds a multi-key candidate retrieval.
-type CandidateQuery struct {
-	Query
-	// MinOverlap is the fewest keys a candidate must share; 0 means 1.
-	MinOverlap int
-	// MaxPerKey bounds the work: only the newest MaxPerKey emails of each key
-	// (within the time window) are counted. 0 means DefaultMaxPerKey. Keys
-	// carried by more emails than that ("hub" addresses, common words)
-	// contribute only their newest emails.
-	MaxPerKey int
-}
-
-// DefaultMaxPerKey is the MaxPerKey of a CandidateQuery with MaxPerKey 0.
-const DefaultMaxPerKey = 1000
-
-// A Candidate is a tracked email sharing Overlap of the queried keys.
-type Candidate struct {
-	Tracked Tracked
-	Overlap int
-}
-
 // Stats describes a Store's contents.
 type Stats struct {
 	Emails int64 // tracked emails
@@ -188,10 +167,6 @@ type Store interface {
 	// first (by Time, then by ID), at most q's limit. No match is an empty
 	// result, not an error.
 	Lookup(ctx context.Context, k Key, q Query) ([]Tracked, error)
-	// Candidates returns the tracked emails that share at least q.MinOverlap
-	// of keys, with the number shared, ordered by overlap (highest first) then
-	// newest first, at most q's limit. Repeated keys count once.
-	Candidates(ctx context.Context, keys []Key, q CandidateQuery) ([]Candidate, error)
 	// Count returns the number of tracked emails under k.
 	Count(ctx context.Context, k Key) (int, error)
 	// Relink files a tracked email under another record; later lookups see

@@ -539,8 +539,8 @@ var (
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanTracked reads one row of emailCols, followed by extra columns.
-func scanTracked(sc scanner, extra ...any) (correlate.Tracked, error) {
+// scanTracked reads one row of emailCols.
+func scanTracked(sc scanner) (correlate.Tracked, error) {
 	var (
 		t           correlate.Tracked
 		msgID       sql.NullString
@@ -548,9 +548,8 @@ func scanTracked(sc scanner, extra ...any) (correlate.Tracked, error) {
 		dir         int64
 		at, method  int64
 	)
-	dest := append([]any{&t.ID, &msgID, &t.Record.Type, &t.Record.ID, &t.Token, &conv, &t.Subject,
-		&parts, &t.Mailbox, &t.FolderID, &t.FolderPath, &dir, &at, &method, &t.CorrelatedWith, &t.Parent}, extra...)
-	if err := sc.Scan(dest...); err != nil {
+	if err := sc.Scan(&t.ID, &msgID, &t.Record.Type, &t.Record.ID, &t.Token, &conv, &t.Subject,
+		&parts, &t.Mailbox, &t.FolderID, &t.FolderPath, &dir, &at, &method, &t.CorrelatedWith, &t.Parent); err != nil {
 		return correlate.Tracked{}, err
 	}
 	t.MessageID = msgID.String
@@ -568,44 +567,32 @@ func scanTracked(sc scanner, extra ...any) (correlate.Tracked, error) {
 	return t, nil
 }
 
-// scanRows reads every row of rs, emailCols and, when extra is not nil,
-// one more integer column, appended to it.
-func scanRows(rs *sql.Rows, extra *[]int64) ([]correlate.Tracked, error) {
+// scanRows reads every row of rs, of emailCols.
+func scanRows(rs *sql.Rows) ([]correlate.Tracked, error) {
 	defer rs.Close()
-	var (
-		out  []correlate.Tracked
-		x    int64
-		more []any
-	)
-	if extra != nil {
-		more = []any{&x}
-	}
+	var out []correlate.Tracked
 	for rs.Next() {
-		t, err := scanTracked(rs, more...)
+		t, err := scanTracked(rs)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, t)
-		if extra != nil {
-			*extra = append(*extra, x)
-		}
 	}
 	return out, rs.Err()
 }
 
-// readEmails runs a query of emailCols (and, when extra is not nil, one
-// more integer column, appended to it) outside any transaction: through
+// readEmails runs a query of emailCols outside any transaction: through
 // pgx itself on PostgreSQL (see pgReadEmails), through database/sql on
 // SQLite, prepared at Open when it is one of the hot statements.
-func (s *Store) readEmails(ctx context.Context, extra *[]int64, query string, args ...any) ([]correlate.Tracked, error) {
+func (s *Store) readEmails(ctx context.Context, query string, args ...any) ([]correlate.Tracked, error) {
 	if s.pg {
-		return s.pgReadEmails(ctx, extra, query, args...)
+		return s.pgReadEmails(ctx, query, args...)
 	}
 	rs, err := s.query(ctx, nil, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanRows(rs, extra)
+	return scanRows(rs)
 }
 
 // window returns the bounds of q in stored microseconds.
@@ -670,7 +657,7 @@ func (s *Store) Get(ctx context.Context, id int64) (correlate.Tracked, error) {
 	if err != nil {
 		return correlate.Tracked{}, fail(ctx, "get", err)
 	}
-	ts, err := s.readEmails(ctx, nil, getSQL, id)
+	ts, err := s.readEmails(ctx, getSQL, id)
 	if err != nil {
 		return correlate.Tracked{}, fail(ctx, fmt.Sprintf("get %d", id), err)
 	}
@@ -784,54 +771,9 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 		return nil, fail(ctx, "lookup", err)
 	}
 	since, until := window(q)
-	out, err := s.readEmails(ctx, nil, lookupQuery, s.ix(k.Kind), s.ix(k.Value), since, until, limit(q))
+	out, err := s.readEmails(ctx, lookupQuery, s.ix(k.Kind), s.ix(k.Value), since, until, limit(q))
 	if err != nil {
 		return nil, fail(ctx, "lookup "+k.Kind, err)
-	}
-	return out, nil
-}
-
-// Candidates implements correlate.Store. The overlap counts are computed in
-// SQL: for each distinct key the newest MaxPerKey postings within the window
-// (an index range scan read backwards), counted per email.
-func (s *Store) Candidates(ctx context.Context, keys []correlate.Key, q correlate.CandidateQuery) ([]correlate.Candidate, error) {
-	ctx, cancel, err := s.call(ctx)
-	defer cancel()
-	if err != nil {
-		return nil, fail(ctx, "candidates", err)
-	}
-	keys = dedupKeys(keys)
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	perKey := q.MaxPerKey
-	if perKey <= 0 {
-		perKey = correlate.DefaultMaxPerKey
-	}
-	since, until := window(q.Query)
-	args := []any{since, until, int64(perKey), int64(max(q.MinOverlap, 1)), limit(q.Query)}
-	var query string
-	if s.pg {
-		kinds, values := keyColumns(keys)
-		args = append(args, kinds, values)
-		query = pgCandidates
-	} else {
-		if len(keys) > maxSQLiteKeys {
-			return nil, fmt.Errorf("sqlstore: candidates: %d distinct keys, SQLite takes at most %d", len(keys), maxSQLiteKeys)
-		}
-		query = sqliteCandidates(len(keys))
-		for _, k := range keys {
-			args = append(args, indexValue(k.Kind), indexValue(k.Value))
-		}
-	}
-	var overlaps []int64
-	ts, err := s.readEmails(ctx, &overlaps, query, args...)
-	if err != nil {
-		return nil, fail(ctx, "candidates", err)
-	}
-	out := make([]correlate.Candidate, len(ts))
-	for i, t := range ts {
-		out[i] = correlate.Candidate{Tracked: t, Overlap: int(overlaps[i])}
 	}
 	return out, nil
 }
@@ -843,43 +785,12 @@ const candidatesTail = `, c AS (
 )
 SELECT %s, c.n FROM c JOIN mc_email e ON e.id = c.email ORDER BY c.n DESC, c.at DESC, c.email DESC`
 
-var pgCandidates = `WITH hits AS (
-	SELECT h.email, h.at FROM unnest($6::bytea[], $7::bytea[]) AS q(kind, value)
-	CROSS JOIN LATERAL (
-		SELECT k.email, k.at FROM mc_key k
-		WHERE k.kind = q.kind AND k.value = q.value AND k.at >= $1 AND k.at < $2
-		ORDER BY k.at DESC, k.email DESC LIMIT $3
-	) h
-)` + fmt.Sprintf(candidatesTail, emailColsE)
-
 // SQLite has no LATERAL: each key is its own LIMITed subquery, joined by
 // UNION ALL in groups (a compound SELECT has at most 500 terms).
 const (
 	sqliteGroup   = 200
 	maxSQLiteKeys = (32766 - 5) / 2 // SQLite's limit on bound parameters
 )
-
-func sqliteCandidates(n int) string {
-	var b strings.Builder
-	b.WriteString("WITH hits AS (")
-	for g := 0; g < n; g += sqliteGroup {
-		if g > 0 {
-			b.WriteString("\n\tUNION ALL ")
-		}
-		b.WriteString("SELECT * FROM (")
-		for i := g; i < min(n, g+sqliteGroup); i++ {
-			if i > g {
-				b.WriteString(" UNION ALL ")
-			}
-			fmt.Fprintf(&b, "SELECT * FROM (SELECT email, at FROM mc_key WHERE kind = $%d AND value = $%d AND at >= $1 AND at < $2 ORDER BY at DESC, email DESC LIMIT $3)",
-				6+2*i, 7+2*i)
-		}
-		b.WriteString(")")
-	}
-	b.WriteString(")")
-	fmt.Fprintf(&b, candidatesTail, emailColsE)
-	return b.String()
-}
 
 const countSQL = "SELECT count(*) FROM mc_key WHERE kind = $1 AND value = $2"
 
