@@ -125,28 +125,6 @@ type Stats struct {
 	Keys   int64 // (key, email) index entries
 }
 
-// A Hit is one tracked email found by [Prober.Probe]: the position of the
-// key it was found under in the keys probed, its ID and its record.
-type Hit struct {
-	Key    int
-	ID     int64
-	Record Record
-}
-
-// A Prober is a [Store] that can say, for several keys in one call, which
-// tracked emails are under each and under what records, without reading the
-// rest of those emails: what a strategy needs to learn which of a message's
-// ids are tracked before it reads the one it picks with Lookup. Strategies
-// use it when their Store has it and fall back to Lookup otherwise; the
-// answers are the same. store/memstore implements it.
-type Prober interface {
-	// Probe appends to dst, for each key of keys in order, the tracked
-	// emails under it, newest first, at most limit per key (limit <= 0
-	// means DefaultLimit), and returns the extended slice. A key without
-	// emails adds nothing; a repeated key is probed again.
-	Probe(ctx context.Context, keys []Key, limit int, dst []Hit) ([]Hit, error)
-}
-
 // A Store keeps tracked emails and their index: one row per tracked email and
 // an inverted index Key → tracked emails. Implementations must be safe for
 // concurrent use; see the store/storetest package for the full contract that

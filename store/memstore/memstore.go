@@ -69,6 +69,7 @@ import (
 	"unsafe"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/probe"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
@@ -204,8 +205,8 @@ type plist struct {
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ correlate.Prober = (*Store)(nil)
+	_ store.Store  = (*Store)(nil)
+	_ probe.Prober = (*Store)(nil)
 )
 
 // New returns an empty Store.
@@ -876,9 +877,9 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 	return s.materialize(p, true), nil
 }
 
-// Probe implements correlate.Prober: it reads only the index, each email's
+// Probe implements probe.Prober: it reads only the index, each email's
 // time and its record.
-func (s *Store) Probe(ctx context.Context, keys []correlate.Key, limit int, dst []correlate.Hit) ([]correlate.Hit, error) {
+func (s *Store) Probe(ctx context.Context, keys []correlate.Key, limit int, dst []probe.Hit) ([]probe.Hit, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, fmt.Errorf("memstore: probe: %w", err)
 	}
@@ -908,7 +909,7 @@ const probeBatch = 40
 // misses of different keys, independent of one another, overlap instead of
 // waiting for each other: a message's ids are looked up in the time of
 // little more than one.
-func (s *Store) probe(keys []correlate.Key, base, limit int, dst []correlate.Hit) []correlate.Hit {
+func (s *Store) probe(keys []correlate.Key, base, limit int, dst []probe.Hit) []probe.Hit {
 	var (
 		h1s  [probeBatch]uint64
 		chks [probeBatch]uint32
@@ -937,7 +938,7 @@ func (s *Store) probe(keys []correlate.Key, base, limit int, dst []correlate.Hit
 			p = s.postings(h1s[i], chks[i], &one)
 		}
 		for j := len(p) - 1; j >= 0 && j >= len(p)-limit; j-- {
-			dst = append(dst, correlate.Hit{Key: base + i, ID: int64(p[j])})
+			dst = append(dst, probe.Hit{Key: base + i, ID: int64(p[j])})
 		}
 	}
 	var recs [2 * probeBatch]uint32
