@@ -125,6 +125,16 @@ type Stats struct {
 	Keys   int64 // (key, email) index entries
 }
 
+// A Lookuper finds tracked emails by index key: what a strategy reads from
+// the store. Every [Store] is one; strategies take a Lookuper so that a test
+// or a read-only replica can stand in for the whole Store.
+type Lookuper interface {
+	// Lookup returns the tracked emails under k within q's window, newest
+	// first (by Time, then by ID), at most q's limit. No match is an empty
+	// result, not an error.
+	Lookup(ctx context.Context, k Key, q Query) ([]Tracked, error)
+}
+
 // A Store keeps tracked emails and their index: one row per tracked email and
 // an inverted index Key → tracked emails. Implementations must be safe for
 // concurrent use; see the store/storetest package for the full contract that
@@ -141,10 +151,9 @@ type Store interface {
 	// Delete removes a tracked email and its keys; an error wrapping
 	// ErrNotFound if it does not exist.
 	Delete(ctx context.Context, id int64) error
-	// Lookup returns the tracked emails under k within q's window, newest
-	// first (by Time, then by ID), at most q's limit. No match is an empty
-	// result, not an error.
-	Lookup(ctx context.Context, k Key, q Query) ([]Tracked, error)
+	// Lookuper: Lookup returns the tracked emails under k within q's
+	// window, newest first, at most q's limit.
+	Lookuper
 	// Count returns the number of tracked emails under k.
 	Count(ctx context.Context, k Key) (int, error)
 	// Relink files a tracked email under another record; later lookups see

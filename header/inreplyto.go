@@ -21,9 +21,9 @@ import (
 // provider-preserved original ids (correlate.KindMessageID) and their
 // ancestors (KindAncestor).
 //
-// An InReplyTo is safe for concurrent use if its Lookuper is.
+// An InReplyTo is safe for concurrent use if its correlate.Lookuper is.
 type InReplyTo struct {
-	idx Lookuper
+	idx correlate.Lookuper
 	cfg config
 }
 
@@ -34,7 +34,7 @@ var (
 
 // NewInReplyTo returns an InReplyTo strategy that looks tracked emails up in
 // idx (usually the Engine's correlate.Store). A nil opts means the defaults.
-func NewInReplyTo(idx Lookuper, opts *Options) *InReplyTo {
+func NewInReplyTo(idx correlate.Lookuper, opts *Options) *InReplyTo {
 	return &InReplyTo{idx: idx, cfg: newConfig(opts)}
 }
 

@@ -501,7 +501,7 @@ In-Reply-To: <nothing@x.example>
 			t.Run(fmt.Sprintf("%s/probe=%v", tt.name, probe), func(t *testing.T) {
 				ctx := context.Background()
 				s := memstore.New()
-				var idx header.Lookuper = lookupOnly{s}
+				var idx correlate.Lookuper = lookupOnly{s}
 				if probe {
 					idx = s
 				}

@@ -33,7 +33,7 @@ func decisions(t *testing.T, msgs []*correlate.Message, opts *header.Options, pr
 	t.Helper()
 	ctx := context.Background()
 	s := memstore.New()
-	var idx header.Lookuper = lookupOnly{s}
+	var idx correlate.Lookuper = lookupOnly{s}
 	if probe {
 		idx = s
 	}

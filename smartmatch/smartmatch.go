@@ -96,7 +96,7 @@ func (m Mode) String() string {
 type Index interface {
 	// Lookup returns the tracked emails under k within q's window, newest
 	// first, at most q's limit.
-	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
+	correlate.Lookuper
 	// Count returns the number of tracked emails under k.
 	Count(ctx context.Context, k correlate.Key) (int, error)
 	// Stats reports the number of tracked emails (Improved mode's hub

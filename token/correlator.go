@@ -22,12 +22,6 @@ const (
 // wrong by hours, not days).
 const DateSkew = 48 * time.Hour
 
-// An Index finds tracked emails by key, newest first. Every
-// [correlate.Store] is one.
-type Index interface {
-	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
-}
-
 // A SenderPolicy decides whether the sender of m may claim the conversation
 // of t, the tracked email a token in m's subject names. A token is only a
 // claim: anybody can paste one into a subject (Zammad's open hijack bug
@@ -132,9 +126,9 @@ type Options struct {
 // verified signed one. A tracked email filed without a record gives a
 // track-only Match (Match.Track). A token that names no tracked email, fails
 // its signature or is refused by the Policy is no opinion: the zero Match,
-// carrying Evidence that says why. Errors come only from the Index or ctx.
+// carrying Evidence that says why. Errors come only from the Lookuper or ctx.
 type Correlator struct {
-	idx            Index
+	idx            correlate.Lookuper
 	f              Format
 	err            error
 	acceptUnsigned bool
@@ -154,7 +148,7 @@ var (
 // error of [Format.Validate] instead (so a misconfigured deployment stops the
 // chain rather than misfiling mail), and Index indexes nothing. Check
 // Format.Validate first when the configuration comes from outside.
-func New(idx Index, opts *Options) *Correlator {
+func New(idx correlate.Lookuper, opts *Options) *Correlator {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -176,7 +170,7 @@ func New(idx Index, opts *Options) *Correlator {
 	}
 	c.err = o.Format.Validate()
 	if c.err == nil && idx == nil {
-		c.err = errors.New("token: nil Index")
+		c.err = errors.New("token: nil Lookuper")
 	}
 	return c
 }

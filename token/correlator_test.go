@@ -421,7 +421,7 @@ func TestCorrelator_Index(t *testing.T) {
 	assert.Equal(t, 1, n)
 }
 
-// failIndex is an Index whose store is down.
+// failIndex is a Lookuper whose store is down.
 type failIndex struct{ err error }
 
 func (f failIndex) Lookup(context.Context, correlate.Key, correlate.Query) ([]correlate.Tracked, error) {
