@@ -29,16 +29,16 @@ func TestNewChain(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{"defaults", nil, []string{"folder", "header.InReplyTo", "token", "header.ConversationIndex"},
+		{"defaults", nil, []string{"folder", "inreplyto", "token", "conversation"},
 			"Dynamics' defaults: smart matching off"},
 		{"smart on", &mailcorrelate.Options{Smart: mailcorrelate.SmartImproved},
-			[]string{"folder", "header.InReplyTo", "token", "header.ConversationIndex", "smartmatch"}, "smart matching last"},
+			[]string{"folder", "inreplyto", "token", "conversation", "smart"}, "smart matching last"},
 		{"email router", &mailcorrelate.Options{Preset: mailcorrelate.EmailRouter, Smart: mailcorrelate.SmartDynamics},
-			[]string{"token", "smartmatch"}, "the Email Router sees no folders and no headers"},
+			[]string{"token", "smart"}, "the Email Router sees no folders and no headers"},
 		{"ignore headers", &mailcorrelate.Options{IgnoreHeaders: true}, []string{"folder", "token"},
 			"IgnoreConversationIndexAndInReplyToForCorrelation"},
 		{"custom order", &mailcorrelate.Options{Strategies: []mailcorrelate.Strategy{mailcorrelate.Token, mailcorrelate.InReplyTo}},
-			[]string{"token", "header.InReplyTo"}, "precedence is the caller's"},
+			[]string{"token", "inreplyto"}, "precedence is the caller's"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +93,7 @@ func TestMessageIDCollision(t *testing.T) {
 	assert.Equal(t, correlate.TrackingToken, d.Match.Method)
 	var hdr correlate.Step
 	for _, st := range d.Steps {
-		if st.Strategy == "header.InReplyTo" {
+		if st.Strategy == "inreplyto" {
 			hdr = st
 		}
 	}

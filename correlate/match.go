@@ -54,7 +54,7 @@ type Match struct {
 	Record     Record
 	Method     Method
 	Confidence float64
-	// Strategy names the strategy that produced the match ("header.InReplyTo").
+	// Strategy names the strategy that produced the match ("inreplyto").
 	Strategy string
 	// CorrelatedWith is the tracked email this message continues; nil when
 	// the match did not come from a tracked email (a folder rule, a signed id).

@@ -37,8 +37,8 @@ func NewConversationIndex(idx correlate.Lookuper, opts *Options) *ConversationIn
 	return &ConversationIndex{idx: idx, cfg: newConfig(opts)}
 }
 
-// String returns "header.ConversationIndex".
-func (c *ConversationIndex) String() string { return "header.ConversationIndex" }
+// String returns "conversation".
+func (c *ConversationIndex) String() string { return "conversation" }
 
 // Reasons and notes of ConversationIndex matches; the wording may change.
 const (

@@ -38,8 +38,8 @@ func NewInReplyTo(idx correlate.Lookuper, opts *Options) *InReplyTo {
 	return &InReplyTo{idx: idx, cfg: newConfig(opts)}
 }
 
-// String returns "header.InReplyTo".
-func (c *InReplyTo) String() string { return "header.InReplyTo" }
+// String returns "inreplyto".
+func (c *InReplyTo) String() string { return "inreplyto" }
 
 // Reasons of InReplyTo matches; the wording may change.
 const (

@@ -372,8 +372,8 @@ func pick[T comparable](v, def T) T {
 	return v
 }
 
-// String returns the strategy name, "smartmatch".
-func (c *Correlator) String() string { return "smartmatch" }
+// String returns the strategy name, "smart".
+func (c *Correlator) String() string { return "smart" }
 
 // Mode returns the mode c was configured with.
 func (c *Correlator) Mode() Mode { return c.mode }
