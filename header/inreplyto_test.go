@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
@@ -703,8 +704,8 @@ func TestInReplyToConflictsInDecision(t *testing.T) {
 	assert.Equal(t, "inreplyto", d.Conflicts[0].Strategy)
 	assert.Contains(t, d.String(), "conflict inreplyto: incident:CAS-7")
 
-	review := &correlate.Chain{Correlators: []correlate.Correlator{c}, OnConflict: correlate.ConflictReview, MinConfidence: correlate.High}
+	review := guard.Wrap(&correlate.Chain{Correlators: []correlate.Correlator{c}, MinConfidence: correlate.High}, &guard.Options{OnConflict: guard.ConflictReview})
 	d, err = review.Decide(ctx, parse(t, "Message-ID: <r2@mail.example.com>\nIn-Reply-To: <moved@crm.example>\nReferences: <root@crm.example> <moved@crm.example>\n\n"))
 	require.NoError(t, err)
-	assert.Equal(t, correlate.Review, d.Action, "under ConflictReview a person decides between the records the ids name")
+	assert.Equal(t, guard.Review, d.Action, "under ConflictReview a person decides between the records the ids name")
 }

@@ -74,7 +74,7 @@ func TestNewEngineChain(t *testing.T) {
 		{"the commands' defaults add smart matching, improved, last, and consult every stage",
 			cli.DefaultChain(), "folder inreplyto token conversation smart", true},
 		{"the Email Router saw no folders and no reliable headers",
-			cli.Chain{Preset: mailcorrelate.EmailRouter, Smart: mailcorrelate.SmartDynamics}, "token smart", false},
+			cli.Chain{Preset: "emailrouter", Smart: "dynamics"}, "token smart", false},
 		{"-strategies orders the stages itself",
 			cli.Chain{Strategies: []mailcorrelate.Strategy{mailcorrelate.Token, mailcorrelate.Folder}}, "token folder", false},
 	}

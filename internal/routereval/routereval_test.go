@@ -136,9 +136,9 @@ func TestEvaluateOptions(t *testing.T) {
 	require.NoError(t, err)
 	routereval.ByHeaders(items)
 	rep, err := routereval.Evaluate(context.Background(), items, &routereval.Options{
-		Strategies: mailcorrelate.DefaultStrategies(mailcorrelate.ServerSideSync),
+		Strategies: []mailcorrelate.Strategy{mailcorrelate.Folder, mailcorrelate.InReplyTo, mailcorrelate.Token, mailcorrelate.Conversation, mailcorrelate.Smart},
 		Mailbox:    "alice@ettus.example",
-		Engine:     mailcorrelate.Options{SmartOptions: smartmatch.Options{HubBits: -100}},
+		Engine:     mailcorrelate.Options{Smart: smartmatch.Options{HubBits: -100}},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []mailcorrelate.Strategy{mailcorrelate.Folder, mailcorrelate.Token, mailcorrelate.Smart}, rep.Strategies,
