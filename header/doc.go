@@ -88,8 +88,8 @@
 // rejects a forged or altered id with the Evidence note "bad signature".
 // The first key signs and every key verifies, so keys rotate. The ids do not
 // say who may reply (a forwarded email's reader can); the InReplyTo
-// correlation was never a sender check, and a Chain's SenderPolicy can add
-// one (correlate.Chain.PolicyMethods).
+// correlation was never a sender check, and a guard's SenderPolicy can add
+// one (guard.Options.PolicyMethods).
 //
 // # Ancestor memory
 //
