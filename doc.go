@@ -48,11 +48,17 @@
 //
 // # Wiring
 //
-// New builds the default chain over a Store; Options mirror Dynamics'
-// settings, and their zero values are Dynamics' defaults:
+// New builds the chain over a Store from an ordered list of stages — the
+// built-in strategies (Folder, InReplyTo, Token, Conversation, Smart) and
+// custom ones (a Correlator, optionally a correlate.Indexer, through Use or
+// StageFunc) alike — and wraps it in the guardrails (package guard).
+// Options mirror Dynamics' settings, and their zero values are Dynamics'
+// defaults (the ServerSideSync stages, smart matching off):
 //
 //	store := memstore.New()
-//	engine, err := mailcorrelate.New(store, &mailcorrelate.Options{Smart: mailcorrelate.SmartImproved})
+//	engine, err := mailcorrelate.New(store, &mailcorrelate.Options{
+//		Stages: append(mailcorrelate.ServerSideSync(), mailcorrelate.Smart, mailcorrelate.Use(myRule)),
+//	})
 //	msg, err := correlate.ParseMessage(r, nil) // err may list problems; msg is still usable
 //	d, err := engine.Correlate(ctx, msg)
 //	if d.Track() {

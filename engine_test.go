@@ -2,6 +2,7 @@ package mailcorrelate_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/smartmatch"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
@@ -29,16 +31,22 @@ func TestNewChain(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{"defaults", nil, []string{"folder", "header.InReplyTo", "token", "header.ConversationIndex"},
+		{"defaults", nil, []string{"folder", "inreplyto", "token", "conversation"},
 			"Dynamics' defaults: smart matching off"},
-		{"smart on", &mailcorrelate.Options{Smart: mailcorrelate.SmartImproved},
-			[]string{"folder", "header.InReplyTo", "token", "header.ConversationIndex", "smartmatch"}, "smart matching last"},
-		{"email router", &mailcorrelate.Options{Preset: mailcorrelate.EmailRouter, Smart: mailcorrelate.SmartDynamics},
-			[]string{"token", "smartmatch"}, "the Email Router sees no folders and no headers"},
-		{"ignore headers", &mailcorrelate.Options{IgnoreHeaders: true}, []string{"folder", "token"},
-			"IgnoreConversationIndexAndInReplyToForCorrelation"},
-		{"custom order", &mailcorrelate.Options{Strategies: []mailcorrelate.Strategy{mailcorrelate.Token, mailcorrelate.InReplyTo}},
-			[]string{"token", "header.InReplyTo"}, "precedence is the caller's"},
+		{"smart on", &mailcorrelate.Options{Stages: append(mailcorrelate.ServerSideSync(), mailcorrelate.Smart)},
+			[]string{"folder", "inreplyto", "token", "conversation", "smart"}, "smart matching last"},
+		{"email router", &mailcorrelate.Options{Stages: append(mailcorrelate.EmailRouter(), mailcorrelate.Smart),
+			Smart: smartmatch.Options{Mode: smartmatch.Dynamics}},
+			[]string{"token", "smart"}, "the Email Router sees no folders and no headers"},
+		{"ignore headers", &mailcorrelate.Options{Stages: []mailcorrelate.Stage{mailcorrelate.Folder, mailcorrelate.Token}}, []string{"folder", "token"},
+			"IgnoreConversationIndexAndInReplyToForCorrelation is a stage list without the header stages"},
+		{"custom order", &mailcorrelate.Options{Stages: []mailcorrelate.Stage{mailcorrelate.Token, mailcorrelate.InReplyTo}},
+			[]string{"token", "inreplyto"}, "precedence is the caller's"},
+		{"custom stage", &mailcorrelate.Options{Stages: append(mailcorrelate.ServerSideSync(),
+			mailcorrelate.Use(correlate.Named("crm", correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) {
+				return correlate.Match{}, nil
+			}))))},
+			[]string{"folder", "inreplyto", "token", "conversation", "crm"}, "a custom strategy is a stage like the built-in ones"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,10 +59,15 @@ func TestNewChain(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	s := memstore.New()
-	_, err := mailcorrelate.New(s, &mailcorrelate.Options{Strategies: []mailcorrelate.Strategy{"psychic"}})
+	_, err := mailcorrelate.New(s, &mailcorrelate.Options{Stages: []mailcorrelate.Stage{mailcorrelate.Strategy("psychic")}})
 	assert.ErrorContains(t, err, "unknown strategy")
-	_, err = mailcorrelate.New(s, &mailcorrelate.Options{Strategies: []mailcorrelate.Strategy{mailcorrelate.Token, mailcorrelate.Token}})
+	_, err = mailcorrelate.New(s, &mailcorrelate.Options{Stages: []mailcorrelate.Stage{mailcorrelate.Token, mailcorrelate.Token}})
 	assert.ErrorContains(t, err, "twice")
+	boom := errors.New("crm unreachable")
+	_, err = mailcorrelate.New(s, &mailcorrelate.Options{Stages: []mailcorrelate.Stage{mailcorrelate.StageFunc(
+		func(correlate.Store, *mailcorrelate.Options) (correlate.Correlator, error) { return nil, boom })}})
+	assert.ErrorIs(t, err, boom, "a custom stage's error is returned, wrapped")
+	assert.ErrorContains(t, err, "mailcorrelate: stage 1: ")
 	_, err = mailcorrelate.New(s, &mailcorrelate.Options{Token: token.Format{UserDigits: 2, Base: 500}})
 	assert.ErrorIs(t, err, token.ErrInvalidFormat, "a base that does not fit the user digits is refused up front")
 }
@@ -93,7 +106,7 @@ func TestMessageIDCollision(t *testing.T) {
 	assert.Equal(t, correlate.TrackingToken, d.Match.Method)
 	var hdr correlate.Step
 	for _, st := range d.Steps {
-		if st.Strategy == "header.InReplyTo" {
+		if st.Strategy == "inreplyto" {
 			hdr = st
 		}
 	}

@@ -70,8 +70,8 @@ func engineOptions(c chain) *mailcorrelate.Options {
 	}
 	o := &mailcorrelate.Options{Folders: rules}
 	if c == chainSmart {
-		o.Smart = mailcorrelate.SmartImproved
-		o.SmartOptions.OwnAddresses = []string{samplegen.Mailbox[strings.IndexByte(samplegen.Mailbox, '@'):]}
+		o.Stages = append(mailcorrelate.ServerSideSync(), mailcorrelate.Smart)
+		o.Smart.OwnAddresses = []string{samplegen.Mailbox[strings.IndexByte(samplegen.Mailbox, '@'):]}
 	}
 	return o
 }

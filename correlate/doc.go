@@ -36,32 +36,19 @@
 //
 // # Guardrails
 //
-// Correlation alone files whatever names a record. The guardrails decide
-// what else a Decision must say, each a hook with a default in package guard:
-//
-//   - a [Classifier] (EngineOptions.Classifier) classifies every message
-//     before it is correlated: Normal, Bulk, AutoReply, Bounce or Loop
-//     (Decision.Classification). A bounce whose returned message could be
-//     read is correlated through that message (Decision.OfOriginal). The
-//     classes in EngineOptions.Untracked (by default AutoReply, Bounce and
-//     Loop) are correlated but not tracked: Decision.NoTrack says why and
-//     Decision.Track reports false, so they never become correlation
-//     targets;
-//   - a [LoopDetector] (EngineOptions.Loops) watches the traffic per sender
-//     and record and turns ping-pong into a Loop;
-//   - a [SenderPolicy] (Chain.SenderPolicy) refuses a match, for the
-//     methods in Chain.PolicyMethods (TrackingToken by default), when the
-//     sender did not take part in the tracked conversation; the refusal is
-//     recorded in its Step and the chain continues;
-//   - a [ConflictPolicy] (Chain.OnConflict): the winner stands, or a person
-//     reviews (Decision.Action Review);
-//   - a [RecordResolver] (Chain.Resolver) follows merged records to their
-//     survivor and reports closed ones, which a [ClosedPolicy]
-//     (Chain.OnClosed) correlates, sends to a new record (Action OpenNew) or
-//     rejects (Action Reject).
-//
-// Without them an Engine and a Chain behave exactly as before, and a Normal
-// message costs no allocation more with them.
+// Correlation alone files whatever names a record. The guardrails live in
+// package guard, a decorator around the Chain (guard.Wrap) that an Engine
+// runs in its place (NewEngine takes any Correlator that returns whole
+// Decisions). It classifies every message first (Decision.Classification:
+// bulk, autoreply, bounce, loop; a bounce is correlated through the message
+// it returns, Decision.OfOriginal), vets each Match through the chain's one
+// hook, Chain.Check (a sender policy, merged and deleted records: a refused
+// Match is recorded in its Step and the chain continues), and then sets
+// what the Decision must say besides the record: Decision.Action (a person
+// reviews conflicting strategies, a closed record opens a new one or
+// rejects the mail), Decision.Merged and Decision.Closed, and
+// Decision.NoTrack for the classes that are correlated but not tracked.
+// correlate does not import guard; the root package wires it by default.
 //
 // # Concurrency
 //

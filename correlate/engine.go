@@ -20,17 +20,6 @@ type EngineOptions struct {
 	// time.Now.
 	Now func() time.Time
 
-	// Classifier classifies every message before it is correlated; nil
-	// means none (every message is Normal). See [Engine.Correlate].
-	Classifier Classifier
-	// Untracked are the classes that are correlated but not tracked:
-	// Decision.Track reports false for them, with Decision.NoTrack saying
-	// why. nil means DefaultUntracked (AutoReply, Bounce, Loop); an empty
-	// non-nil slice tracks every class.
-	Untracked []Class
-	// Loops watches correlated traffic for ping-pong; nil means none.
-	Loops LoopDetector
-
 	// SameSubject compares the subjects of a message and of the tracked
 	// email that has its Message-ID, for [SameEmail] in Track: whether the
 	// message is a copy of that email or another email reusing its id. It
@@ -45,35 +34,46 @@ type EngineOptions struct {
 // collecting index keys from every Indexer. An Engine is safe for concurrent
 // use when its Store and correlators are.
 type Engine struct {
-	store      Store
-	chain      *Chain
-	indexers   []Indexer
-	now        func() time.Time
-	classifier Classifier
-	loops      LoopDetector
-	untracked  uint64 // bit c set: class c is not tracked
-	sameSubj   func(a, b string) bool
+	store    Store
+	decider  decider
+	chain    *Chain
+	indexers []Indexer
+	now      func() time.Time
+	sameSubj func(a, b string) bool
 }
 
-// NewEngine returns an Engine running chain against s. A nil chain
+// A decider returns a whole Decision: a *Chain, or a decorator around one
+// (package guard's Guard).
+type decider interface {
+	Decide(ctx context.Context, m *Message) (Decision, error)
+}
+
+// NewEngine returns an Engine running c against s. c is a *Chain, or a
+// Correlator that wraps one and returns whole Decisions (a method
+// Decide(ctx, *Message) (Decision, error), as package guard's Guard has);
+// any other Correlator runs as the only stage of a Chain. A nil c
 // correlates nothing (every Decision is empty) but still tracks.
-func NewEngine(s Store, chain *Chain, opts *EngineOptions) *Engine {
+func NewEngine(s Store, c Correlator, opts *EngineOptions) *Engine {
 	var o EngineOptions
 	if opts != nil {
 		o = *opts
 	}
-	if chain == nil {
-		chain = &Chain{}
+	if ch, ok := c.(*Chain); ok && ch == nil {
+		c = nil
 	}
-	e := &Engine{store: s, chain: chain, now: o.Now, classifier: o.Classifier, loops: o.Loops, sameSubj: o.SameSubject}
-	untracked := o.Untracked
-	if untracked == nil {
-		untracked = DefaultUntracked()
+	e := &Engine{store: s, now: o.Now, sameSubj: o.SameSubject}
+	switch d := c.(type) {
+	case nil:
+		e.chain = &Chain{}
+		e.decider = e.chain
+	case decider:
+		e.decider = d
+	default:
+		e.chain = &Chain{Correlators: []Correlator{c}}
+		e.decider = e.chain
 	}
-	for _, c := range untracked {
-		if c < 64 {
-			e.untracked |= 1 << c
-		}
+	if e.chain == nil {
+		e.chain = innerChain(c)
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -103,9 +103,7 @@ func NewEngine(s Store, chain *Chain, opts *EngineOptions) *Engine {
 		}
 		e.indexers = append(e.indexers, ix)
 	}
-	for _, c := range chain.Correlators {
-		add(c)
-	}
+	add(c)
 	for _, ix := range o.Indexers {
 		add(ix)
 	}
@@ -115,61 +113,31 @@ func NewEngine(s Store, chain *Chain, opts *EngineOptions) *Engine {
 // Store returns the engine's store.
 func (e *Engine) Store() Store { return e.store }
 
-// Chain returns the engine's chain. Do not modify it.
+// Chain returns the engine's chain (inside its decorators, such as a
+// guard); an empty Chain when it has none. Do not modify it.
 func (e *Engine) Chain() *Chain { return e.chain }
 
+// innerChain returns the first *Chain found by unwrapping c, or an empty
+// Chain.
+func innerChain(c Correlator) *Chain {
+	for range 16 { // decorators nest shallowly; a cycle must not hang
+		switch x := c.(type) {
+		case *Chain:
+			return x
+		case interface{ Unwrap() Correlator }:
+			c = x.Unwrap()
+			continue
+		}
+		break
+	}
+	return &Chain{}
+}
+
 // Correlate runs the chain on m and returns its Decision. It never writes to
-// the store.
-//
-// With a Classifier, m is classified first and the Decision carries the
-// Classification. A Bounce whose returned message could be read
-// (Classification.Original) is correlated through that message — its own
-// Message-ID is normally tracked, so the InReplyTo strategy's duplicate check
-// finds it — and Decision.OfOriginal says so; when the original names no
-// record the bounce itself is correlated. With a LoopDetector, every message
-// that is not a Bounce or a Loop is then observed with the record found, and
-// flagged ping-pong turns its class to Loop. Finally a message of an
-// untracked class gets Decision.NoTrack, so Decision.Track reports false:
-// it is correlated (the caller learns which record it is about) but never
-// filed, and never becomes a correlation target itself.
+// the store. A guard around the chain (package guard) classifies m first,
+// vets every match and says whether m may be tracked (Decision.Track).
 func (e *Engine) Correlate(ctx context.Context, m *Message) (Decision, error) {
-	if (e.classifier == nil && e.loops == nil) || m == nil {
-		return e.chain.Decide(ctx, m)
-	}
-	var cls Classification
-	if e.classifier != nil {
-		cls = e.classifier.Classify(m)
-	}
-	var d Decision
-	var err error
-	if cls.Class == Bounce && cls.Original != nil {
-		d, err = e.chain.Decide(ctx, cls.Original)
-		if err == nil && (d.Found() || d.Action != Proceed) {
-			d.OfOriginal = true
-		} else if err == nil {
-			d, err = e.chain.Decide(ctx, m)
-		}
-	} else {
-		d, err = e.chain.Decide(ctx, m)
-	}
-	d.Classification = cls
-	if err != nil {
-		return d, err
-	}
-	if e.loops != nil && cls.Class != Bounce && cls.Class != Loop {
-		if lc := e.loops.Observe(m, d.Match.Record); lc.Class == Loop {
-			lc.Evidence = append(slices.Clip(lc.Evidence), cls.Evidence...)
-			lc.NoAutoResponse = true
-			if cls.Class != Normal {
-				lc.Reason += " (also " + cls.String() + ")"
-			}
-			d.Classification = lc
-		}
-	}
-	if c := d.Classification.Class; c < 64 && e.untracked&(1<<c) != 0 && d.NoTrack == "" {
-		d.NoTrack = c.String() + ": correlated but not tracked (EngineOptions.Untracked)"
-	}
-	return d, nil
+	return e.decider.Decide(ctx, m)
 }
 
 // Track files m under how.Record and indexes it, recording how it was

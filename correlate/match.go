@@ -54,7 +54,7 @@ type Match struct {
 	Record     Record
 	Method     Method
 	Confidence float64
-	// Strategy names the strategy that produced the match ("header.InReplyTo").
+	// Strategy names the strategy that produced the match ("inreplyto").
 	Strategy string
 	// CorrelatedWith is the tracked email this message continues; nil when
 	// the match did not come from a tracked email (a folder rule, a signed id).
@@ -137,8 +137,8 @@ func (s Step) String() string {
 // and, in audit mode, the strategies after the winner that named a
 // different record.
 //
-// The guardrails add what the message is (Classification, set by an
-// [Engine] with a Classifier), what the caller should do (Action), whether
+// The guardrails (package guard, a decorator around the chain) add what the
+// message is (Classification), what the caller should do (Action), whether
 // the message may be tracked (NoTrack) and how the record was reached
 // (Merged, Closed). Their zero values describe an ordinary decision.
 type Decision struct {
@@ -146,37 +146,38 @@ type Decision struct {
 	Steps     []Step
 	Conflicts []Match
 
-	// Classification is what the message is (Normal, Bulk, AutoReply,
-	// Bounce, Loop) and why; the zero value when the Engine has no
-	// Classifier.
+	// Classification is what the message is (normal, bulk, autoreply,
+	// bounce, loop) and why; the zero value when no guard classified it.
 	Classification Classification
 	// OfOriginal reports that Match was found for the message a bounce
 	// returned (Classification.Original), not for the bounce itself: the
 	// bounce is about the record of the message that could not be delivered.
 	OfOriginal bool
-	// Action is what the caller should do besides filing: Proceed, OpenNew
-	// or Reject for a closed record, Review for conflicting strategies.
-	Action Action
-	// Merged lists the records the winning strategy named before the Chain's
-	// RecordResolver followed merges, in order; the survivor is Match.Record
-	// (or Closed, when the ClosedPolicy refused it).
+	// Action is what the caller should do besides filing: "" to proceed,
+	// or one of package guard's actions: "open-new" or "reject" for a
+	// closed record, "review" for conflicting strategies.
+	Action string
+	// Merged lists the records the winning strategy named before the
+	// guard's record resolver followed merges, in order; the survivor is
+	// Match.Record (or Closed, when the closed policy refused it).
 	Merged []Record
-	// Closed is the winning record when it is closed, under every
-	// ClosedPolicy (Match still names it under ClosedCorrelate); zero when
-	// it is open or the chain has no RecordResolver.
+	// Closed is the winning record when it is closed, under every closed
+	// policy (Match still names it when the policy correlates anyway); zero
+	// when it is open or the guard has no record resolver.
 	Closed Record
 	// NoTrack, when not empty, says why the message must not be tracked even
 	// though Match may name a record: its class is untracked (an auto-reply,
-	// a bounce, a loop), its record is closed under ClosedNew or
-	// ClosedReject, or it awaits review.
+	// a bounce, a loop), its record is closed and takes no follow-ups, or it
+	// awaits review.
 	NoTrack string
 }
 
 // Found reports whether the decision names a record.
 func (d Decision) Found() bool { return d.Match.Found() }
 
-// Class returns d.Classification.Class.
-func (d Decision) Class() Class { return d.Classification.Class }
+// Class returns d.Classification.Class: "" for mail written by a person
+// (or not classified), else "bulk", "autoreply", "bounce" or "loop".
+func (d Decision) Class() string { return d.Classification.Class }
 
 // Track reports whether the message should be filed: NoTrack is empty and a
 // record was found, or a strategy asked for tracking without one (and was
@@ -197,12 +198,12 @@ func (d Decision) Track() bool {
 }
 
 // String returns the winner on the first line, then one indented line each
-// for the class (unless Normal), the action (unless Proceed), merges, a
+// for the class (unless normal), the action (unless proceed), merges, a
 // closed record, a reason not to track, every step and every conflict.
 func (d Decision) String() string {
 	var b strings.Builder
 	b.WriteString(d.Match.String())
-	if c := d.Classification; c.Class != Normal || c.Reason != "" {
+	if c := d.Classification; c.Class != "" || c.Reason != "" {
 		b.WriteString("\n  class ")
 		b.WriteString(c.String())
 		if d.OfOriginal && c.Original != nil {
@@ -211,9 +212,9 @@ func (d Decision) String() string {
 			b.WriteByte('>')
 		}
 	}
-	if d.Action != Proceed {
+	if d.Action != "" {
 		b.WriteString("\n  action ")
-		b.WriteString(d.Action.String())
+		b.WriteString(d.Action)
 	}
 	if len(d.Merged) > 0 {
 		b.WriteString("\n  merged ")

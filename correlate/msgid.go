@@ -37,7 +37,7 @@ var ErrNoMessageID = errors.New("correlate: no message id in field")
 func ParseMessageIDs(s string, max int) ([]string, error) {
 	ids, problems := appendMessageIDs(nil, s, max)
 	if len(problems) > 0 {
-		return ids, &IDListError{Problems: problems}
+		return ids, &idListError{Problems: problems}
 	}
 	return ids, nil
 }
@@ -105,17 +105,18 @@ func appendMessageIDs(dst []string, s string, max int) (ids, problems []string) 
 	return ids, problems
 }
 
-// An IDListError describes what [ParseMessageIDs] dropped from a field.
-type IDListError struct {
+// An idListError describes what [ParseMessageIDs] dropped from a field;
+// errors.Is(err, ErrNoMessageID) tells a field without any id.
+type idListError struct {
 	Problems []string
 }
 
-func (e *IDListError) Error() string {
+func (e *idListError) Error() string {
 	return "correlate: message id list: " + strings.Join(e.Problems, "; ")
 }
 
 // Unwrap returns [ErrNoMessageID] when the field held no id at all.
-func (e *IDListError) Unwrap() error {
+func (e *idListError) Unwrap() error {
 	for _, p := range e.Problems {
 		if p == "no message id found" {
 			return ErrNoMessageID

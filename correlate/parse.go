@@ -322,7 +322,7 @@ type parser struct {
 func (p *parser) ids(dst []string, key, value string, max int) []string {
 	ids, problems := appendMessageIDs(dst, value, max)
 	if len(problems) > 0 {
-		p.add(key, value, &IDListError{Problems: problems})
+		p.add(key, value, &idListError{Problems: problems})
 	}
 	return ids
 }

@@ -185,7 +185,7 @@ func parseMessageIDsRef(s string, max int) ([]string, error) {
 		ids = ids[len(ids)-max:]
 	}
 	if len(problems) > 0 {
-		return ids, &IDListError{Problems: problems}
+		return ids, &idListError{Problems: problems}
 	}
 	return ids, nil
 }

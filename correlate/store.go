@@ -119,53 +119,20 @@ func (q Query) Contains(t time.Time) bool {
 	return true
 }
 
-// A CandidateQuery bounds a multi-key candidate retrieval.
-type CandidateQuery struct {
-	Query
-	// MinOverlap is the fewest keys a candidate must share; 0 means 1.
-	MinOverlap int
-	// MaxPerKey bounds the work: only the newest MaxPerKey emails of each key
-	// (within the time window) are counted. 0 means DefaultMaxPerKey. Keys
-	// carried by more emails than that ("hub" addresses, common words)
-	// contribute only their newest emails.
-	MaxPerKey int
-}
-
-// DefaultMaxPerKey is the MaxPerKey of a CandidateQuery with MaxPerKey 0.
-const DefaultMaxPerKey = 1000
-
-// A Candidate is a tracked email sharing Overlap of the queried keys.
-type Candidate struct {
-	Tracked Tracked
-	Overlap int
-}
-
 // Stats describes a Store's contents.
 type Stats struct {
 	Emails int64 // tracked emails
 	Keys   int64 // (key, email) index entries
 }
 
-// A Hit is one tracked email found by [Prober.Probe]: the position of the
-// key it was found under in the keys probed, its ID and its record.
-type Hit struct {
-	Key    int
-	ID     int64
-	Record Record
-}
-
-// A Prober is a [Store] that can say, for several keys in one call, which
-// tracked emails are under each and under what records, without reading the
-// rest of those emails: what a strategy needs to learn which of a message's
-// ids are tracked before it reads the one it picks with Lookup. Strategies
-// use it when their Store has it and fall back to Lookup otherwise; the
-// answers are the same. store/memstore implements it.
-type Prober interface {
-	// Probe appends to dst, for each key of keys in order, the tracked
-	// emails under it, newest first, at most limit per key (limit <= 0
-	// means DefaultLimit), and returns the extended slice. A key without
-	// emails adds nothing; a repeated key is probed again.
-	Probe(ctx context.Context, keys []Key, limit int, dst []Hit) ([]Hit, error)
+// A Lookuper finds tracked emails by index key: what a strategy reads from
+// the store. Every [Store] is one; strategies take a Lookuper so that a test
+// or a read-only replica can stand in for the whole Store.
+type Lookuper interface {
+	// Lookup returns the tracked emails under k within q's window, newest
+	// first (by Time, then by ID), at most q's limit. No match is an empty
+	// result, not an error.
+	Lookup(ctx context.Context, k Key, q Query) ([]Tracked, error)
 }
 
 // A Store keeps tracked emails and their index: one row per tracked email and
@@ -184,14 +151,9 @@ type Store interface {
 	// Delete removes a tracked email and its keys; an error wrapping
 	// ErrNotFound if it does not exist.
 	Delete(ctx context.Context, id int64) error
-	// Lookup returns the tracked emails under k within q's window, newest
-	// first (by Time, then by ID), at most q's limit. No match is an empty
-	// result, not an error.
-	Lookup(ctx context.Context, k Key, q Query) ([]Tracked, error)
-	// Candidates returns the tracked emails that share at least q.MinOverlap
-	// of keys, with the number shared, ordered by overlap (highest first) then
-	// newest first, at most q's limit. Repeated keys count once.
-	Candidates(ctx context.Context, keys []Key, q CandidateQuery) ([]Candidate, error)
+	// Lookuper: Lookup returns the tracked emails under k within q's
+	// window, newest first, at most q's limit.
+	Lookuper
 	// Count returns the number of tracked emails under k.
 	Count(ctx context.Context, k Key) (int, error)
 	// Relink files a tracked email under another record; later lookups see

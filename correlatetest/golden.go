@@ -142,8 +142,8 @@ func Summarize(outs []Outcome) Summary {
 				s.Missed++
 			}
 		}
-		s.Classes[d.Class().String()]++
-		s.Actions[d.Action.String()]++
+		s.Classes[orDefault(d.Class(), "normal")]++
+		s.Actions[orDefault(d.Action, "proceed")]++
 		for _, st := range d.Steps {
 			if st.Refused != "" {
 				s.Refused[st.Strategy]++
@@ -225,4 +225,13 @@ func describe(want, got []byte) string {
 		}
 	}
 	return b.String()
+}
+
+// orDefault returns v, or def when v is empty (a Decision's Class and
+// Action are empty for a normal message and for proceed).
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

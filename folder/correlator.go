@@ -35,13 +35,6 @@ func Key(mailbox, folderID string) correlate.Key {
 	return correlate.Key{Kind: Kind, Value: correlate.NormalizeAddress(mailbox) + "\x00" + folderID}
 }
 
-// Index is what the Correlator reads from the store: the tracked email
-// under a key. A correlate.Store is one.
-type Index interface {
-	// Lookup returns the tracked emails under k, newest first.
-	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
-}
-
 // Options configures a Correlator. A nil *Options is equivalent to the zero
 // value.
 type Options struct {
@@ -98,7 +91,7 @@ type Options struct {
 // other Matches of the same rule (its capacity equals its length, so
 // appending copies it): treat it as read-only.
 type Correlator struct {
-	idx        Index
+	idx        correlate.Lookuper
 	rules      *Rules
 	skipLookup bool
 }
@@ -110,7 +103,7 @@ var (
 
 // New returns a Correlator applying opts.Rules, reading tracked email from
 // idx. A nil idx behaves as Options.SkipTrackedCheck.
-func New(idx Index, opts *Options) *Correlator {
+func New(idx correlate.Lookuper, opts *Options) *Correlator {
 	var o Options
 	if opts != nil {
 		o = *opts

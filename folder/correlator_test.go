@@ -236,7 +236,7 @@ func TestCorrelateConflict(t *testing.T) {
 	assert.Equal(t, contoso, e.record(t, "c1@x"), "Apply keeps the first processed record")
 }
 
-// failing is an Index and Relinker whose store is down.
+// failing is a Lookuper and Relinker whose store is down.
 type failing struct{ err error }
 
 func (f failing) Lookup(context.Context, correlate.Key, correlate.Query) ([]correlate.Tracked, error) {

@@ -47,7 +47,7 @@
 //     the first processed wins, and the folder stage's Match reports the other
 //     rule as a conflict (Evidence with Field [FieldConflict]).
 //
-// The store is reached through small interfaces ([Index], [Relinker],
+// The store is reached through small interfaces ([correlate.Lookuper], [Relinker],
 // [Refiler]) that a correlate.Store and a *correlate.Engine satisfy. The
 // folder index key is [Key]: kind "folder", value mailbox + "\x00" + folder
 // id.

@@ -25,7 +25,8 @@ const (
 	hFailedRecipients = "X-Failed-Recipients"
 )
 
-// Options configures a [Classifier]. A nil *Options is equivalent to the
+// Options configures a [Classifier] (Marker, AutoReplySubject, NoSubject)
+// and a [Guard] (the other fields). A nil *Options is equivalent to the
 // zero value, and zero fields mean the documented defaults.
 type Options struct {
 	// Marker, when set, recognizes this system's own loop marker: an
@@ -39,26 +40,71 @@ type Options struct {
 	// NoSubject turns subject detection off: only header fields and the
 	// body decide.
 	NoSubject bool
+
+	// Classifier classifies every message before it is correlated; nil
+	// means none, every message is ordinary mail (the root package sets
+	// New(opts) unless told otherwise). A *Classifier and a ClassifierFunc
+	// are Classifiers.
+	Classifier interface {
+		Classify(m *correlate.Message) correlate.Classification
+	}
+	// Untracked are the classes correlated but not tracked
+	// (Decision.Track reports false, Decision.NoTrack says why); nil means
+	// DefaultUntracked(): AutoReply, Bounce and Loop. Bulk is tracked: a
+	// reply posted through a mailing list is still a person's reply. An
+	// empty non-nil slice tracks every class.
+	Untracked []string
+	// Loops watches correlated traffic for ping-pong; nil means none (the
+	// root package sets NewRateWindow(&RateWindow)).
+	Loops LoopDetector
+	// RateWindow configures the rate window the root package sets as Loops:
+	// by default more than 20 messages from one sender about one record
+	// within two hours.
+	RateWindow RateOptions
+	// SenderPolicy must accept the sender of the matches whose method is in
+	// PolicyMethods (the chain then tries the next strategy); nil means
+	// none (the root package sets ParticipantPolicy). The policy's Evidence
+	// is in the Match (or the refused Step) and its note in the Reason.
+	SenderPolicy SenderPolicy
+	// PolicyMethods are the methods SenderPolicy applies to; nil means
+	// DefaultPolicyMethods(), TrackingToken only. Header matches are not
+	// checked by default: a Message-ID or Thread-Index is not shown by mail
+	// programs, so a reply naming one comes from someone who received the
+	// email (a forwarded colleague, a new Cc), and refusing it would lose
+	// the reply; against forged ids, sign them (header.Options.IDKeys). Add
+	// correlate.InReplyTo and correlate.ConversationIndex when your
+	// Message-IDs are guessable.
+	PolicyMethods []correlate.Method
+	// OnConflict is what happens when strategies name different records:
+	// the winner stands (ConflictPrecedence, the default), or a person
+	// reviews (ConflictReview, which implies the chain's audit mode).
+	OnConflict ConflictPolicy
+	// Records reports merged, closed and deleted records ([States] keeps
+	// them in memory); nil means every record is open.
+	Records RecordResolver
+	// OnClosed is what happens when the record found is closed:
+	// ClosedCorrelate (the default), ClosedNew or ClosedReject.
+	OnClosed ClosedPolicy
+	// MaxMergeHops bounds the merges followed from one record; 0 means
+	// DefaultMaxMergeHops (10).
+	MaxMergeHops int
 }
 
-// A Classifier is the default [correlate.Classifier]: it reads a message's
+// A Classifier is the default classifier of a [Guard]: it reads a message's
 // header fields (correlate.Message.Header), its subject and, for bounces,
-// its body (correlate.Message.Body), and decides its [correlate.Class] with
-// Evidence. It keeps no state and does no I/O; it is safe for concurrent
+// its body (correlate.Message.Body), and decides its class with Evidence. It keeps no state and does no I/O; it is safe for concurrent
 // use.
 //
 // Bodies: [correlate.ParseMessage] keeps the body only with
 // ParseOptions.KeepBody. Without it the header fields still classify nearly
 // every bounce (the Content-Type of a delivery status notification, the
 // mailer-daemon sender, the empty Return-Path), but the returned message
-// cannot be read, so Classification.Original stays nil and the Engine can
+// cannot be read, so Classification.Original stays nil and the Guard can
 // correlate the bounce only by its own headers.
 type Classifier struct {
 	marker    *Marker
 	autoReply func(string) (string, bool)
 }
-
-var _ correlate.Classifier = (*Classifier)(nil)
 
 // New returns a Classifier. A nil opts means the defaults.
 func New(opts *Options) *Classifier {
@@ -141,16 +187,16 @@ func (c *Classifier) Classify(m *correlate.Message) correlate.Classification {
 	c.scan(m, &s)
 	switch {
 	case s.loop.Field != "":
-		return s.classification(correlate.Loop, "carries this system's own loop marker: the message came back", nil)
+		return s.classification(Loop, "carries this system's own loop marker: the message came back", nil)
 	case s.dsn != "" || s.ndrHeader != "" || s.daemon.Field != "" || (s.nullReturn && !s.autoReplyFields() && s.subjectPrefix == "" && s.mdn == ""):
 		return c.bounce(m, &s)
 	case s.autoReplyFields() || s.mdn != "" || (s.subjectPrefix != "" && (!bareAuto(s.subjectPrefix) || s.nullReturn)):
-		return s.classification(correlate.AutoReply, s.autoReplyReason(), nil)
+		return s.classification(AutoReply, s.autoReplyReason(), nil)
 	case s.precedence == "bulk" || s.precedence == "junk" || s.precedence == "list" || (s.listID != "" && s.listUnsub != ""):
-		return s.classification(correlate.Bulk, s.bulkReason(), nil)
+		return s.classification(Bulk, s.bulkReason(), nil)
 	}
 	if s.suppressAutoResponse || s.foreignMarker.Field != "" || s.subjectPrefix != "" {
-		cl := s.classification(correlate.Normal, "", nil)
+		cl := s.classification(Normal, "", nil)
 		cl.NoAutoResponse = s.suppressAutoResponse
 		return cl
 	}
@@ -280,7 +326,7 @@ func (s *signals) bulkReason() string {
 
 // classification builds the verdict with every signal as Evidence, extra
 // first.
-func (s *signals) classification(class correlate.Class, reason string, extra []correlate.Evidence) correlate.Classification {
+func (s *signals) classification(class string, reason string, extra []correlate.Evidence) correlate.Classification {
 	ev := make([]correlate.Evidence, 0, len(extra)+8)
 	ev = append(ev, extra...)
 	add := func(field, value, note string) {
@@ -333,7 +379,7 @@ func (s *signals) classification(class correlate.Class, reason string, extra []c
 	}
 	if s.subjectPrefix != "" {
 		note := "out-of-office subject prefix"
-		if bareAuto(s.subjectPrefix) && class == correlate.Normal {
+		if bareAuto(s.subjectPrefix) && class == Normal {
 			note += " (\"Auto:\" alone is not enough)"
 		}
 		add("Subject", strings.TrimSpace(s.subjectPrefix), note)
@@ -345,7 +391,7 @@ func (s *signals) classification(class correlate.Class, reason string, extra []c
 		Class:          class,
 		Reason:         reason,
 		Evidence:       ev,
-		NoAutoResponse: class != correlate.Normal,
+		NoAutoResponse: class != Normal,
 	}
 }
 

@@ -43,56 +43,56 @@ func hasEvidence(ev []correlate.Evidence, field string) bool {
 func TestClassify(t *testing.T) {
 	cases := []struct {
 		file     string
-		class    correlate.Class
+		class    string
 		reason   string   // in Classification.Reason
 		evidence []string // fields that must appear in Evidence
 		original bool     // a returned message is read (with KeepBody)
 		quiet    bool     // NoAutoResponse
 		why      string
 	}{
-		{"sent.eml", correlate.Normal, "", nil, false, false,
+		{"sent.eml", guard.Normal, "", nil, false, false,
 			"the CRM's own email to a customer: nothing automatic about it"},
-		{"autoreply-rfc3834.eml", correlate.AutoReply, "Auto-Submitted: auto-replied", []string{"Auto-Submitted", "Subject", "X-Auto-Response-Suppress"}, false, true,
+		{"autoreply-rfc3834.eml", guard.AutoReply, "Auto-Submitted: auto-replied", []string{"Auto-Submitted", "Subject", "X-Auto-Response-Suppress"}, false, true,
 			"RFC 3834 §5: auto-replied marks an automatic response; Outlook adds the subject prefix"},
-		{"autoreply-generated.eml", correlate.AutoReply, "auto-generated", []string{"Auto-Submitted"}, false, true,
+		{"autoreply-generated.eml", guard.AutoReply, "auto-generated", []string{"Auto-Submitted"}, false, true,
 			"another helpdesk's acknowledgement: any Auto-Submitted other than no is automatic"},
-		{"autoreply-vacation.eml", correlate.AutoReply, "X-Autoreply", []string{"X-Autoreply", "Precedence"}, false, true,
+		{"autoreply-vacation.eml", guard.AutoReply, "X-Autoreply", []string{"X-Autoreply", "Precedence"}, false, true,
 			"vacation programs write X-Autoreply; it outranks the Precedence: bulk they add"},
-		{"autoreply-xautorespond.eml", correlate.AutoReply, "X-Autorespond", []string{"X-Autorespond"}, false, true,
+		{"autoreply-xautorespond.eml", guard.AutoReply, "X-Autorespond", []string{"X-Autorespond"}, false, true,
 			"X-Autorespond names an automatic reply"},
-		{"autoreply-precedence.eml", correlate.AutoReply, "Precedence: auto_reply", []string{"Precedence"}, false, true,
+		{"autoreply-precedence.eml", guard.AutoReply, "Precedence: auto_reply", []string{"Precedence"}, false, true,
 			"Precedence: auto_reply is an auto-responder's mark"},
-		{"autoreply-subject-de.eml", correlate.AutoReply, "out-of-office subject", []string{"Subject"}, false, true,
+		{"autoreply-subject-de.eml", guard.AutoReply, "out-of-office subject", []string{"Subject"}, false, true,
 			"Lotus Notes' German out-of-office prefix, with no header to say so"},
-		{"null-return-path-autoreply.eml", correlate.AutoReply, "out-of-office subject", []string{"Return-Path", "Subject"}, false, true,
+		{"null-return-path-autoreply.eml", guard.AutoReply, "out-of-office subject", []string{"Return-Path", "Subject"}, false, true,
 			"RFC 3834 responders send with an empty Return-Path too; the subject says which"},
-		{"read-receipt.eml", correlate.AutoReply, "read receipt", []string{"Content-Type"}, false, true,
+		{"read-receipt.eml", guard.AutoReply, "read receipt", []string{"Content-Type"}, false, true,
 			"a disposition notification is automatic, not a reply"},
-		{"normal-car.eml", correlate.Normal, "", []string{"Subject"}, false, false,
+		{"normal-car.eml", guard.Normal, "", []string{"Subject"}, false, false,
 			"'Auto:' alone begins subjects about cars, and Auto-Submitted: no says a person wrote it"},
-		{"normal-suppress.eml", correlate.Normal, "", []string{"X-Auto-Response-Suppress"}, false, true,
+		{"normal-suppress.eml", guard.Normal, "", []string{"X-Auto-Response-Suppress"}, false, true,
 			"X-Auto-Response-Suppress asks not to be auto-answered; it does not make the mail automatic"},
-		{"bulk-newsletter.eml", correlate.Bulk, "Precedence: bulk", []string{"Precedence"}, false, true,
+		{"bulk-newsletter.eml", guard.Bulk, "Precedence: bulk", []string{"Precedence"}, false, true,
 			"Precedence: bulk marks mail sent to many"},
-		{"bulk-list.eml", correlate.Bulk, "mailing list", []string{"List-Id", "List-Unsubscribe"}, false, true,
+		{"bulk-list.eml", guard.Bulk, "mailing list", []string{"List-Id", "List-Unsubscribe"}, false, true,
 			"List-Id with List-Unsubscribe is a list post (RFC 2919, RFC 2369)"},
-		{"normal-listid-only.eml", correlate.Normal, "", nil, false, false,
+		{"normal-listid-only.eml", guard.Normal, "", nil, false, false,
 			"a List-Id alone is added by team aliases too"},
-		{"dsn-postfix.eml", correlate.Bounce, "delivery status notification", []string{"Content-Type", "From", "Return-Path", "Action", "Status", "Final-Recipient", "Diagnostic-Code"}, true, true,
+		{"dsn-postfix.eml", guard.Bounce, "delivery status notification", []string{"Content-Type", "From", "Return-Path", "Action", "Status", "Final-Recipient", "Diagnostic-Code"}, true, true,
 			"Postfix: multipart/report; report-type=delivery-status with the message/rfc822 returned"},
-		{"dsn-postfix-headers.eml", correlate.Bounce, "Action failed 5.1.1", []string{"Content-Type", "Final-Recipient"}, true, true,
+		{"dsn-postfix-headers.eml", guard.Bounce, "Action failed 5.1.1", []string{"Content-Type", "Final-Recipient"}, true, true,
 			"Postfix configured to return headers only: text/rfc822-headers"},
-		{"dsn-exchange.eml", correlate.Bounce, "delivery status notification", []string{"X-MS-Exchange-Message-Is-Ndr", "Status"}, true, true,
+		{"dsn-exchange.eml", guard.Bounce, "delivery status notification", []string{"X-MS-Exchange-Message-Is-Ndr", "Status"}, true, true,
 			"Exchange Online: the sender is no mailer-daemon, the report type and X-MS-Exchange-Message-Is-Ndr say it"},
-		{"dsn-gmail.eml", correlate.Bounce, "delivery status notification", []string{"X-Failed-Recipients", "From", "Action"}, true, true,
+		{"dsn-gmail.eml", guard.Bounce, "delivery status notification", []string{"X-Failed-Recipients", "From", "Action"}, true, true,
 			"Gmail: Mail Delivery Subsystem <mailer-daemon@…>, multipart/related notice inside the report"},
-		{"dsn-delayed.eml", correlate.Bounce, "Action delayed", []string{"Action", "Status"}, true, true,
+		{"dsn-delayed.eml", guard.Bounce, "Action delayed", []string{"Action", "Status"}, true, true,
 			"a delay warning is a delivery status notification too; Evidence tells it from a failure"},
-		{"bounce-qmail.eml", correlate.Bounce, "sent by a mail system", []string{"From", "body"}, true, true,
+		{"bounce-qmail.eml", guard.Bounce, "sent by a mail system", []string{"From", "body"}, true, true,
 			"qmail's plain-text bounce quotes the original's header after its notice"},
-		{"bounce-exim-base64.eml", correlate.Bounce, "sent by a mail system", []string{"From"}, true, true,
+		{"bounce-exim-base64.eml", guard.Bounce, "sent by a mail system", []string{"From"}, true, true,
 			"a non-DSN bounce whose message/rfc822 part is base64-encoded"},
-		{"null-return-path.eml", correlate.Bounce, "empty Return-Path", []string{"Return-Path"}, false, true,
+		{"null-return-path.eml", guard.Bounce, "empty Return-Path", []string{"Return-Path"}, false, true,
 			"RT's rule: an empty Return-Path with nothing else is a mail-system message"},
 	}
 	c := guard.New(nil)
@@ -143,7 +143,7 @@ func TestBounceCorrelatesToOriginal(t *testing.T) {
 			b := load(t, file, true)
 			d, err := eng.Correlate(ctx, b)
 			require.NoError(t, err)
-			assert.Equal(t, correlate.Bounce, d.Class(), d.String())
+			assert.Equal(t, guard.Bounce, d.Class(), d.String())
 			assert.Equal(t, caseRecord, d.Match.Record, "the bounce is about the original's record: %s", d)
 			assert.True(t, d.OfOriginal, "correlated through the returned message")
 			require.NotNil(t, d.Match.CorrelatedWith)
@@ -158,7 +158,7 @@ func TestBounceCorrelatesToOriginal(t *testing.T) {
 			h := load(t, file, false)
 			dh, err := eng.Correlate(ctx, h)
 			require.NoError(t, err)
-			assert.Equal(t, correlate.Bounce, dh.Class())
+			assert.Equal(t, guard.Bounce, dh.Class())
 			assert.False(t, dh.OfOriginal)
 			assert.False(t, dh.Track())
 			if file == "dsn-gmail.eml" {
@@ -174,14 +174,14 @@ func TestAutoRepliesNotTracked(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		file   string
-		class  correlate.Class
+		class  string
 		track  bool
 		reason string
 	}{
-		{"autoreply-rfc3834.eml", correlate.AutoReply, false, "an out-of-office notice must not become a correlation target"},
-		{"autoreply-generated.eml", correlate.AutoReply, false, "another helpdesk's acknowledgement neither"},
-		{"bulk-list.eml", correlate.Bulk, true, "a list post by the customer is her reply"},
-		{"normal-suppress.eml", correlate.Normal, true, "a person's reply that asks for no auto-reply is still a reply"},
+		{"autoreply-rfc3834.eml", guard.AutoReply, false, "an out-of-office notice must not become a correlation target"},
+		{"autoreply-generated.eml", guard.AutoReply, false, "another helpdesk's acknowledgement neither"},
+		{"bulk-list.eml", guard.Bulk, true, "a list post by the customer is her reply"},
+		{"normal-suppress.eml", guard.Normal, true, "a person's reply that asks for no auto-reply is still a reply"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -199,27 +199,27 @@ func TestAutoRepliesNotTracked(t *testing.T) {
 		})
 	}
 	// Tracking every class is one option away.
-	eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Untracked: []correlate.Class{}})
+	eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Guard: guard.Options{Untracked: []string{}}})
 	require.NoError(t, err)
 	sent := load(t, "sent.eml", false)
 	_, err = eng.Track(ctx, sent, correlate.Match{Record: caseRecord})
 	require.NoError(t, err)
 	d, err := eng.Correlate(ctx, load(t, "autoreply-rfc3834.eml", false))
 	require.NoError(t, err)
-	assert.Equal(t, correlate.AutoReply, d.Class())
+	assert.Equal(t, guard.AutoReply, d.Class())
 	assert.True(t, d.Track(), "Untracked: [] tracks auto-replies too")
 }
 
 func TestClassifyOptions(t *testing.T) {
 	m := load(t, "autoreply-subject-de.eml", false)
-	assert.Equal(t, correlate.Normal, guard.New(&guard.Options{NoSubject: true}).Classify(m).Class,
+	assert.Equal(t, guard.Normal, guard.New(&guard.Options{NoSubject: true}).Classify(m).Class,
 		"NoSubject leaves only header fields to decide")
 	custom := guard.New(&guard.Options{AutoReplySubject: func(s string) (string, bool) {
 		return "Vacation reply:", strings.HasPrefix(s, "Vacation reply:")
 	}})
 	v := &correlate.Message{Subject: "Vacation reply: back on Monday"}
-	assert.Equal(t, correlate.AutoReply, custom.Classify(v).Class, "a caller's own prefixes")
-	assert.Equal(t, correlate.Normal, custom.Classify(m).Class, "replacing the function replaces the table")
+	assert.Equal(t, guard.AutoReply, custom.Classify(v).Class, "a caller's own prefixes")
+	assert.Equal(t, guard.Normal, custom.Classify(m).Class, "replacing the function replaces the table")
 	assert.Equal(t, correlate.Classification{}, guard.New(nil).Classify(nil), "nil is Normal")
 	assert.Equal(t, correlate.Classification{}, guard.New(nil).Classify(&correlate.Message{}), "an empty message is Normal")
 	assert.Equal(t, "guard", guard.New(nil).String())
@@ -230,11 +230,11 @@ func TestClassifyOptions(t *testing.T) {
 func TestClassifyHandBuilt(t *testing.T) {
 	c := guard.New(nil)
 	m := &correlate.Message{From: []correlate.Address{{Address: "Postmaster@Contoso.example"}}, Subject: "Undeliverable"}
-	assert.Equal(t, correlate.Bounce, c.Classify(m).Class, "postmaster@ is a mail system (RFC 5321 §4.5.1)")
+	assert.Equal(t, guard.Bounce, c.Classify(m).Class, "postmaster@ is a mail system (RFC 5321 §4.5.1)")
 	m = &correlate.Message{Sender: correlate.Address{Address: "MAILER-DAEMON"}}
-	assert.Equal(t, correlate.Bounce, c.Classify(m).Class, "a bare MAILER-DAEMON too")
+	assert.Equal(t, guard.Bounce, c.Classify(m).Class, "a bare MAILER-DAEMON too")
 	m = &correlate.Message{From: []correlate.Address{{Address: "daemon.fan@contoso.example"}}, Subject: "Out of Office: x"}
-	assert.Equal(t, correlate.AutoReply, c.Classify(m).Class)
+	assert.Equal(t, guard.AutoReply, c.Classify(m).Class)
 }
 
 // TestNormalAllocs: classifying ordinary mail allocates nothing, so the

@@ -19,6 +19,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/correlatetest"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
@@ -71,11 +72,11 @@ func TestCorpusSweep(t *testing.T) {
 	items := corpusItems(t)
 	require.NotEmpty(t, items)
 	ctx := context.Background()
-	eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Audit: true, Smart: mailcorrelate.SmartImproved})
+	eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Audit: true, Stages: append(mailcorrelate.ServerSideSync(), mailcorrelate.Smart)})
 	require.NoError(t, err)
 
 	type result struct {
-		class    correlate.Class
+		class    string
 		decided  bool
 		tracked  bool
 		original bool
@@ -122,7 +123,7 @@ func TestCorpusSweep(t *testing.T) {
 				}
 				r := result{class: d.Class(), decided: true, original: d.Classification.Original != nil, found: d.Found(), headerless: headerless}
 				how := d.Match
-				if !d.Found() && d.Action == correlate.Proceed && d.NoTrack == "" && m.MessageID != "" {
+				if !d.Found() && d.Action == guard.Proceed && d.NoTrack == "" && m.MessageID != "" {
 					// A helpdesk opens a case for new mail, so later
 					// replies have something to correlate with.
 					how = correlate.Match{Record: correlate.Record{Type: "case", ID: m.MessageID}}
@@ -146,7 +147,7 @@ func TestCorpusSweep(t *testing.T) {
 	assert.Empty(t, failures, "every message is read, decided and, when asked, tracked")
 
 	type counts struct{ messages, tracked, found, originals int }
-	byClass := map[string]map[correlate.Class]*counts{}
+	byClass := map[string]map[string]*counts{}
 	decided, headerless := 0, 0
 	for i, r := range results {
 		if !r.decided {
@@ -158,7 +159,7 @@ func TestCorpusSweep(t *testing.T) {
 		}
 		c := items[i].corpus
 		if byClass[c] == nil {
-			byClass[c] = map[correlate.Class]*counts{}
+			byClass[c] = map[string]*counts{}
 		}
 		k := byClass[c][r.class]
 		if k == nil {
@@ -184,7 +185,7 @@ func TestCorpusSweep(t *testing.T) {
 	sort.Strings(names)
 	t.Logf("%d messages (%d without any header field)", len(items), headerless)
 	for _, n := range names {
-		for c := correlate.Normal; c <= correlate.Loop; c++ {
+		for _, c := range []string{guard.Normal, guard.Bulk, guard.AutoReply, guard.Bounce, guard.Loop} {
 			if k := byClass[n][c]; k != nil {
 				t.Logf("%-16s %-9s %5d messages, %5d with a record, %5d tracked, %d bounce originals read", n, c, k.messages, k.found, k.tracked, k.originals)
 			}
@@ -198,7 +199,7 @@ func TestCorpusSweep(t *testing.T) {
 func TestCorpusClassesSequential(t *testing.T) {
 	items := corpusItems(t)
 	c := newDefaultClassifier()
-	perClass := map[correlate.Class]int{}
+	perClass := map[string]int{}
 	reasons := map[string]int{}
 	for _, it := range items {
 		if it.err != nil {
@@ -210,10 +211,10 @@ func TestCorpusClassesSequential(t *testing.T) {
 		}
 		cl := c.Classify(m)
 		perClass[cl.Class]++
-		if cl.Class != correlate.Normal {
-			key := cl.Class.String() + ": " + firstWords(cl.Reason, 4)
+		if cl.Class != guard.Normal {
+			key := cl.Class + ": " + firstWords(cl.Reason, 4)
 			reasons[key]++
-			if testing.Verbose() && cl.Class != correlate.Bulk {
+			if testing.Verbose() && cl.Class != guard.Bulk {
 				t.Logf("%s: %s (subject %q)", it.where, cl, m.Subject)
 			}
 		}

@@ -5,10 +5,14 @@
 // (see the peer survey: Zammad #5064, FreeScout #2445, osTicket #1041, RT
 // PR #345, Zammad #377 and #983).
 //
-// It provides the default implementations of the guardrail hooks of package
-// correlate:
+// A [Guard] is a decorator around a correlate.Chain (Wrap): it classifies
+// every message, vets each Match through the chain's Check hook (the
+// [SenderPolicy], the [RecordResolver]), applies the [ConflictPolicy] and
+// the [ClosedPolicy] to the winner, watches for loops ([LoopDetector]) and
+// says which classes are not tracked. correlate.NewEngine runs it in place
+// of the chain. The package provides the hooks' default implementations:
 //
-//   - [Classifier], a correlate.Classifier: Normal, Bulk, AutoReply, Bounce
+//   - [Classifier]: Normal, Bulk, AutoReply, Bounce
 //     or Loop, with Evidence, from RFC 3834 Auto-Submitted, X-Autoreply,
 //     X-Autorespond, Precedence, List-Id with List-Unsubscribe, RFC 3464
 //     delivery status notifications, mailer-daemon senders, empty
@@ -21,16 +25,16 @@
 //     classify most bounces, without their original.
 //   - [Marker]: a keyed loop-marker header field for outgoing mail; mail
 //     coming back with it is a Loop.
-//   - [RateWindow], a correlate.LoopDetector: a per-sender, per-record
+//   - [RateWindow], a LoopDetector: a per-sender, per-record
 //     sliding window that flags ping-pong (by default more than 20 messages
 //     within two hours, as Odoo).
-//   - [ParticipantPolicy] and [AnyOf], correlate.SenderPolicy values: a
+//   - [ParticipantPolicy] and [AnyOf], SenderPolicy values: a
 //     token (or, if configured, a header) match is accepted only when a
 //     sender took part in the tracked conversation, is a colleague of a
 //     participant at the same organization (registrable domain, not a
 //     freemail or the organization's own), the email is outgoing, or a
 //     caller hook says yes; the Evidence says which.
-//   - [States], a correlate.RecordResolver in memory: merged records
+//   - [States], a RecordResolver in memory: merged records
 //     followed to their survivor, closed and deleted records.
 //
 // # Wiring
@@ -38,16 +42,14 @@
 // The root package wires all of it by default (mailcorrelate.New). By hand:
 //
 //	states := &guard.States{}
-//	chain := &correlate.Chain{
-//		Correlators:  strategies,
+//	g := guard.Wrap(&correlate.Chain{Correlators: strategies}, &guard.Options{
+//		Classifier:   guard.New(&guard.Options{Marker: marker}),
+//		Loops:        guard.NewRateWindow(nil),
 //		SenderPolicy: guard.ParticipantPolicy, // token matches only, by default
-//		Resolver:     states,
-//		OnClosed:     correlate.ClosedNew,
-//	}
-//	engine := correlate.NewEngine(store, chain, &correlate.EngineOptions{
-//		Classifier: guard.New(&guard.Options{Marker: marker}),
-//		Loops:      guard.NewRateWindow(nil),
+//		Records:      states,
+//		OnClosed:     guard.ClosedNew,
 //	})
+//	engine := correlate.NewEngine(store, g, nil)
 //	msg, _ := correlate.ParseMessage(r, &correlate.ParseOptions{KeepBody: true})
 //	d, _ := engine.Correlate(ctx, msg)
 //	if d.Track() { // false for auto-replies, bounces and loops

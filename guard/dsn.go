@@ -66,7 +66,7 @@ func (c *Classifier) bounce(m *correlate.Message, s *signals) correlate.Classifi
 	} else {
 		r.evidence = append(r.evidence, correlate.Evidence{Field: "body", Note: "no returned message or header block found"})
 	}
-	cl := s.classification(correlate.Bounce, reason, r.evidence)
+	cl := s.classification(Bounce, reason, r.evidence)
 	if o := r.original; o != nil {
 		// The returned message is the one this mailbox sent.
 		o.Mailbox, o.FolderID, o.FolderPath = m.Mailbox, m.FolderID, m.FolderPath

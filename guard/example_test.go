@@ -61,7 +61,7 @@ func ExampleClassifier_Classify() {
 		"From: jane@contoso.example\r\nSubject: Re: Printer\r\nX-Auto-Response-Suppress: All\r\n\r\n",
 	} {
 		cl := c.Classify(mustParse(raw))
-		fmt.Printf("%-9s no auto-response: %-5v %s\n", cl.Class, cl.NoAutoResponse, cl.Reason)
+		fmt.Printf("%-9s no auto-response: %-5v %s\n", cl.Name(), cl.NoAutoResponse, cl.Reason)
 	}
 	// Output:
 	// autoreply no auto-response: true  Auto-Submitted: auto-replied (RFC 3834)
@@ -109,7 +109,7 @@ func ExampleStates() {
 	states := &guard.States{}
 	old, survivor := correlate.Record{Type: "incident", ID: "CAS-1"}, correlate.Record{Type: "incident", ID: "CAS-2"}
 	states.Merge(old, survivor)
-	engine, _ := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Records: states})
+	engine, _ := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Guard: guard.Options{Records: states}})
 	engine.Track(ctx, mustParse("Message-ID: <c1@crm.example>\r\nFrom: support@crm.example\r\nSubject: x\r\n\r\n"), correlate.Match{Record: old})
 	d, _ := engine.Correlate(ctx, mustParse("From: jane@contoso.example\r\nSubject: Re: x\r\nIn-Reply-To: <c1@crm.example>\r\n\r\n"))
 	fmt.Println(d.Match.Record, d.Merged)

@@ -47,24 +47,24 @@ func FuzzClassify(f *testing.F) {
 			m = &correlate.Message{Body: raw}
 		}
 		got := c.Classify(m)
-		if got.Class > correlate.Loop {
+		if got.Class > guard.Loop {
 			t.Fatalf("unknown class %v", got.Class)
 		}
 		again := c.Classify(m)
 		if got.Class != again.Class || got.Reason != again.Reason || !reflect.DeepEqual(got.Evidence, again.Evidence) {
 			t.Fatalf("not deterministic: %v then %v", got, again)
 		}
-		if got.Original != nil && got.Class != correlate.Bounce {
+		if got.Original != nil && got.Class != guard.Bounce {
 			t.Fatalf("%v with an Original", got.Class)
 		}
-		if got.Class != correlate.Normal && (!got.NoAutoResponse || len(got.Evidence) == 0 || got.Reason == "") {
+		if got.Class != guard.Normal && (!got.NoAutoResponse || len(got.Evidence) == 0 || got.Reason == "") {
 			t.Fatalf("%v without NoAutoResponse, Evidence or Reason: %+v", got.Class, got)
 		}
 		d, err := eng.Correlate(ctx, m)
 		if err != nil {
 			t.Fatalf("Correlate: %v", err)
 		}
-		if c := d.Class(); (c == correlate.AutoReply || c == correlate.Bounce || c == correlate.Loop) && d.Track() {
+		if c := d.Class(); (c == guard.AutoReply || c == guard.Bounce || c == guard.Loop) && d.Track() {
 			t.Fatalf("an untracked class asks for tracking: %s", d)
 		}
 		if d.Track() {

@@ -16,6 +16,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
+	"github.com/mailcorrelate/mailcorrelate/token"
 )
 
 func parse(t testing.TB, raw string) *correlate.Message {
@@ -35,7 +36,12 @@ func TestHijack(t *testing.T) {
 		"Subject: Printer offline CRM:0001001\r\n\r\n"
 
 	t.Run("stranger's token", func(t *testing.T) {
-		for _, opts := range []*mailcorrelate.Options{nil, {TokenPolicy: guard.ParticipantPolicy}} {
+		// The policy in the token strategy too: a custom token stage.
+		policed := mailcorrelate.StageFunc(func(s correlate.Store, o *mailcorrelate.Options) (correlate.Correlator, error) {
+			return token.New(s, &token.Options{Format: o.Token, Policy: guard.ParticipantPolicy}), nil
+		})
+		inToken := []mailcorrelate.Stage{mailcorrelate.Folder, mailcorrelate.InReplyTo, policed, mailcorrelate.Conversation}
+		for _, opts := range []*mailcorrelate.Options{nil, {Stages: inToken}} {
 			eng, err := mailcorrelate.New(memstore.New(), opts)
 			require.NoError(t, err)
 			sent := parse(t, sentRaw)
@@ -64,7 +70,7 @@ func TestHijack(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, caseRecord, d.Match.Record, "the customer herself is accepted")
 		}
-		// The engine-level policy alone (no TokenPolicy): the refusal is in
+		// The guard's policy alone (the default token stage): the refusal is in
 		// the token step and in the Decision's reason.
 		eng, err := mailcorrelate.New(memstore.New(), nil)
 		require.NoError(t, err)
@@ -117,7 +123,7 @@ func TestMarkerLoop(t *testing.T) {
 	sent.Direction = correlate.Outgoing
 	d, err := eng.Correlate(ctx, sent)
 	require.NoError(t, err)
-	assert.Equal(t, correlate.AutoReply, d.Class(), "our own outgoing mail carries the marker by design: not a loop")
+	assert.Equal(t, guard.AutoReply, d.Class(), "our own outgoing mail carries the marker by design: not a loop")
 	_, err = eng.Track(ctx, sent, correlate.Match{Record: caseRecord})
 	require.NoError(t, err)
 
@@ -125,19 +131,19 @@ func TestMarkerLoop(t *testing.T) {
 		name  string
 		raw   string
 		dir   correlate.Direction
-		class correlate.Class
+		class string
 		note  string
 		why   string
 	}{
-		{"came back", ack + stamp(mk, "ack-1@crm.fabrikam.example") + "\r\n", correlate.Incoming, correlate.Loop, "own loop marker, verified",
+		{"came back", ack + stamp(mk, "ack-1@crm.fabrikam.example") + "\r\n", correlate.Incoming, guard.Loop, "own loop marker, verified",
 			"our acknowledgement, forwarded back into the support mailbox"},
 		{"old key", ack + stamp(&guard.Marker{Instance: "fabrikam-crm", Keys: [][]byte{oldKey}}, "ack-1@crm.fabrikam.example") + "\r\n",
-			correlate.Incoming, correlate.Loop, "verified", "markers signed before a key rotation still count"},
+			correlate.Incoming, guard.Loop, "verified", "markers signed before a key rotation still count"},
 		{"copied onto other mail", strings.Replace(ack, "ack-1@", "other@", 1) + stamp(mk, "ack-1@crm.fabrikam.example") + "\r\n",
-			correlate.Incoming, correlate.AutoReply, "does not verify", "the MAC is bound to the Message-ID: a copied marker proves nothing"},
+			correlate.Incoming, guard.AutoReply, "does not verify", "the MAC is bound to the Message-ID: a copied marker proves nothing"},
 		{"other instance", "Message-ID: <n@contoso.example>\r\nFrom: helpdesk@contoso.example\r\nSubject: hello\r\n" +
 			stamp(&guard.Marker{Instance: "contoso-desk", Keys: [][]byte{[]byte("contoso's own marker key ......")}}, "n@contoso.example") + "\r\n",
-			correlate.Incoming, correlate.Normal, "another system", "another installation's marker is not our loop"},
+			correlate.Incoming, guard.Normal, "another system", "another installation's marker is not our loop"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,7 +157,7 @@ func TestMarkerLoop(t *testing.T) {
 				found = found || (e.Field == guard.DefaultMarkerField && strings.Contains(e.Note, tc.note))
 			}
 			assert.True(t, found, "%s: evidence %v", tc.why, d.Classification.Evidence)
-			if tc.class == correlate.Loop {
+			if tc.class == guard.Loop {
 				assert.False(t, d.Track(), "a loop is never tracked")
 				assert.True(t, d.Classification.NoAutoResponse, "and never answered")
 			}
@@ -197,23 +203,23 @@ func TestRateWindow(t *testing.T) {
 	steps := []struct {
 		m     *correlate.Message
 		r     correlate.Record
-		class correlate.Class
+		class string
 		why   string
 	}{
-		{msg("robot@other.example", "1", t0), a, correlate.Normal, "first"},
-		{msg("Robot@Other.example", "2", t0.Add(time.Minute)), a, correlate.Normal, "addresses compare normalized"},
-		{msg("robot@other.example", "3", t0.Add(2*time.Minute)), a, correlate.Normal, "third: at the limit"},
-		{msg("robot@other.example", "3", t0.Add(2*time.Minute)), a, correlate.Normal, "the same message again is not counted twice"},
-		{msg("robot@other.example", "4", t0.Add(3*time.Minute)), b, correlate.Normal, "another record has its own count"},
-		{msg("robot@other.example", "5", t0.Add(4*time.Minute)), a, correlate.Loop, "fourth within the hour: ping-pong"},
-		{msg("jane@contoso.example", "6", t0.Add(5*time.Minute)), a, correlate.Normal, "another sender has her own count"},
-		{msg("robot@other.example", "7", t0.Add(3*time.Hour)), a, correlate.Normal, "hours later the window is empty again"},
-		{&correlate.Message{MessageID: "8"}, a, correlate.Normal, "a message without sender is not counted"},
+		{msg("robot@other.example", "1", t0), a, guard.Normal, "first"},
+		{msg("Robot@Other.example", "2", t0.Add(time.Minute)), a, guard.Normal, "addresses compare normalized"},
+		{msg("robot@other.example", "3", t0.Add(2*time.Minute)), a, guard.Normal, "third: at the limit"},
+		{msg("robot@other.example", "3", t0.Add(2*time.Minute)), a, guard.Normal, "the same message again is not counted twice"},
+		{msg("robot@other.example", "4", t0.Add(3*time.Minute)), b, guard.Normal, "another record has its own count"},
+		{msg("robot@other.example", "5", t0.Add(4*time.Minute)), a, guard.Loop, "fourth within the hour: ping-pong"},
+		{msg("jane@contoso.example", "6", t0.Add(5*time.Minute)), a, guard.Normal, "another sender has her own count"},
+		{msg("robot@other.example", "7", t0.Add(3*time.Hour)), a, guard.Normal, "hours later the window is empty again"},
+		{&correlate.Message{MessageID: "8"}, a, guard.Normal, "a message without sender is not counted"},
 	}
 	for i, s := range steps {
 		got := w.Observe(s.m, s.r)
 		assert.Equal(t, s.class, got.Class, "step %d: %s", i, s.why)
-		if got.Class == correlate.Loop {
+		if got.Class == guard.Loop {
 			assert.Contains(t, got.Reason, "4 messages from robot@other.example about incident:1 within 1h0m0s (limit 3)")
 			assert.True(t, got.NoAutoResponse)
 		}
@@ -224,7 +230,7 @@ func TestRateWindow(t *testing.T) {
 	z := guard.NewRateWindow(&guard.RateOptions{Limit: 1})
 	z.Observe(msg("x@y.example", "1", t0), correlate.Record{})
 	got := z.Observe(msg("x@y.example", "2", t0), correlate.Record{})
-	assert.Equal(t, correlate.Loop, got.Class)
+	assert.Equal(t, guard.Loop, got.Class)
 	assert.Contains(t, got.Reason, "that matched no record")
 
 	// The organization's own mail (a notice to every contact of a major
@@ -233,7 +239,7 @@ func TestRateWindow(t *testing.T) {
 	for i := range 5 {
 		m := msg("support@fabrikam.example", fmt.Sprint(i), t0)
 		m.Direction = correlate.Outgoing
-		assert.Equal(t, correlate.Normal, out.Observe(m, a).Class, "outgoing mail is not ping-pong")
+		assert.Equal(t, guard.Normal, out.Observe(m, a).Class, "outgoing mail is not ping-pong")
 	}
 
 	// Memory stays bounded.
@@ -247,7 +253,7 @@ func TestRateWindow(t *testing.T) {
 	now := t0
 	arr := guard.NewRateWindow(&guard.RateOptions{Limit: 1, Clock: func(*correlate.Message) time.Time { return now }})
 	arr.Observe(msg("x@y.example", "1", t0.Add(-48*time.Hour)), a)
-	assert.Equal(t, correlate.Loop, arr.Observe(msg("x@y.example", "2", t0.Add(48*time.Hour)), a).Class,
+	assert.Equal(t, guard.Loop, arr.Observe(msg("x@y.example", "2", t0.Add(48*time.Hour)), a).Class,
 		"with an arrival clock, far-apart Dates do not hide a burst")
 }
 
@@ -255,12 +261,12 @@ func TestRateWindow(t *testing.T) {
 // acknowledgement within the window is a Loop and is not tracked.
 func TestRateWindowEngine(t *testing.T) {
 	ctx := context.Background()
-	eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{RateWindow: guard.RateOptions{Limit: 2}})
+	eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Guard: guard.Options{RateWindow: guard.RateOptions{Limit: 2}}})
 	require.NoError(t, err)
 	_, err = eng.Track(ctx, parse(t, "Message-ID: <c1@crm.fabrikam.example>\r\nFrom: support@fabrikam.example\r\n"+
 		"To: desk@other.example\r\nSubject: Ticket received CRM:0001001\r\n\r\n"), correlate.Match{Record: caseRecord})
 	require.NoError(t, err)
-	var classes []correlate.Class
+	var classes []string
 	for i := range 3 {
 		// RT does not mark its mail Auto-Submitted (RT PR #345): only the
 		// rate reveals the loop.
@@ -270,12 +276,12 @@ func TestRateWindowEngine(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, caseRecord, d.Match.Record)
 		classes = append(classes, d.Class())
-		if d.Class() == correlate.Loop {
+		if d.Class() == guard.Loop {
 			assert.False(t, d.Track())
 			assert.Contains(t, d.String(), "class loop")
 		}
 	}
-	assert.Equal(t, []correlate.Class{correlate.Normal, correlate.Normal, correlate.Loop}, classes)
+	assert.Equal(t, []string{guard.Normal, guard.Normal, guard.Loop}, classes)
 }
 
 func TestRateWindowConcurrent(t *testing.T) {
@@ -300,20 +306,20 @@ func TestStates(t *testing.T) {
 	a, b := rec("incident:1"), rec("incident:2")
 	st, err := s.Resolve(ctx, a)
 	require.NoError(t, err)
-	assert.Equal(t, correlate.RecordState{}, st, "the zero States knows every record as open")
+	assert.Equal(t, guard.RecordState{}, st, "the zero States knows every record as open")
 	s.Merge(a, b)
 	st, _ = s.Resolve(ctx, a)
-	assert.Equal(t, correlate.RecordState{MergedInto: b, Closed: true}, st, "a merged record is closed too")
+	assert.Equal(t, guard.RecordState{MergedInto: b, Closed: true}, st, "a merged record is closed too")
 	s.Close(b)
 	s.Reopen(b)
 	st, _ = s.Resolve(ctx, b)
-	assert.Equal(t, correlate.RecordState{}, st, "reopened")
+	assert.Equal(t, guard.RecordState{}, st, "reopened")
 	s.Delete(b)
 	st, _ = s.Resolve(ctx, b)
 	assert.True(t, st.Deleted)
-	s.Set(b, correlate.RecordState{})
+	s.Set(b, guard.RecordState{})
 	st, _ = s.Resolve(ctx, b)
-	assert.Equal(t, correlate.RecordState{}, st, "Set with the zero state forgets")
+	assert.Equal(t, guard.RecordState{}, st, "Set with the zero state forgets")
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err = s.Resolve(cctx, a)
@@ -328,8 +334,8 @@ func TestRecordStatesEngine(t *testing.T) {
 	old, survivor := rec("incident:CAS-1"), rec("incident:CAS-2")
 	states.Merge(old, survivor)
 	reply := "Message-ID: <r@contoso.example>\r\nFrom: jane@contoso.example\r\nSubject: Re: x\r\nIn-Reply-To: <c1@crm.fabrikam.example>\r\n\r\n"
-	for _, pol := range []correlate.ClosedPolicy{correlate.ClosedCorrelate, correlate.ClosedNew, correlate.ClosedReject} {
-		eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Records: states, OnClosed: pol})
+	for _, pol := range []guard.ClosedPolicy{guard.ClosedCorrelate, guard.ClosedNew, guard.ClosedReject} {
+		eng, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{Guard: guard.Options{Records: states, OnClosed: pol}})
 		require.NoError(t, err)
 		_, err = eng.Track(ctx, parse(t, "Message-ID: <c1@crm.fabrikam.example>\r\nFrom: support@fabrikam.example\r\nTo: jane@contoso.example\r\nSubject: x\r\n\r\n"),
 			correlate.Match{Record: old})
@@ -344,15 +350,15 @@ func TestRecordStatesEngine(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, survivor, d.Closed, pol.String())
 		switch pol {
-		case correlate.ClosedCorrelate:
+		case guard.ClosedCorrelate:
 			assert.Equal(t, survivor, d.Match.Record)
 			assert.True(t, d.Track())
-		case correlate.ClosedNew:
-			assert.Equal(t, correlate.OpenNew, d.Action)
+		case guard.ClosedNew:
+			assert.Equal(t, guard.OpenNew, d.Action)
 			assert.Contains(t, d.Match.Reason, "open a new record")
 			assert.False(t, d.Track())
-		case correlate.ClosedReject:
-			assert.Equal(t, correlate.Reject, d.Action)
+		case guard.ClosedReject:
+			assert.Equal(t, guard.Reject, d.Action)
 			assert.False(t, d.Track())
 		}
 		states.Reopen(survivor)

@@ -15,7 +15,7 @@ import (
 // more than a real one.
 const maxSenders = party.MaxSenders
 
-// ParticipantPolicy is the default [correlate.SenderPolicy], for the Chain
+// ParticipantPolicy is the default [SenderPolicy], for the Chain
 // and the token strategy alike. It accepts m when
 //
 //  1. m is outgoing (Direction Outgoing): the organization's own mail, which
@@ -165,8 +165,8 @@ func ownOrganizations(orgs *orgMemo, m *correlate.Message, t correlate.Tracked) 
 // the policy that accepted or, when all refuse, the first refusal's with
 // the notes of the others appended. nil policies are skipped; with none
 // left, every sender is refused.
-func AnyOf(policies ...correlate.SenderPolicy) correlate.SenderPolicy {
-	ps := slices.DeleteFunc(slices.Clone(policies), func(p correlate.SenderPolicy) bool { return p == nil })
+func AnyOf(policies ...SenderPolicy) SenderPolicy {
+	ps := slices.DeleteFunc(slices.Clone(policies), func(p SenderPolicy) bool { return p == nil })
 	return func(ctx context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
 		var refused correlate.Evidence
 		for _, p := range ps {

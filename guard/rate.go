@@ -38,7 +38,7 @@ type RateOptions struct {
 	Clock func(m *correlate.Message) time.Time
 }
 
-// A RateWindow is a [correlate.LoopDetector]: it counts the messages each
+// A RateWindow is a [LoopDetector]: it counts the messages each
 // sender sends about each record (the zero Record counts the sender's mail
 // that matched nothing, where a loop would open a new record each time) in
 // a sliding window, and flags the message that exceeds the limit as a Loop:
@@ -79,7 +79,7 @@ type rateEntry struct {
 	idBuf [2]uint64
 }
 
-var _ correlate.LoopDetector = (*RateWindow)(nil)
+var _ LoopDetector = (*RateWindow)(nil)
 
 // NewRateWindow returns a RateWindow; a nil opts means the defaults.
 func NewRateWindow(opts *RateOptions) *RateWindow {
@@ -104,7 +104,7 @@ func NewRateWindow(opts *RateOptions) *RateWindow {
 // String returns "guard.RateWindow".
 func (w *RateWindow) String() string { return "guard.RateWindow" }
 
-// Observe implements correlate.LoopDetector.
+// Observe implements LoopDetector.
 func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate.Classification {
 	if m == nil || m.Direction == correlate.Outgoing {
 		return correlate.Classification{}
@@ -212,7 +212,7 @@ func (w *RateWindow) loop(n int, sender string, r correlate.Record) correlate.Cl
 		about = "that matched no record"
 	}
 	return correlate.Classification{
-		Class:          correlate.Loop,
+		Class:          Loop,
 		Reason:         strconv.Itoa(n) + " messages from " + sender + " " + about + " within " + w.window.String() + " (limit " + strconv.Itoa(w.limit) + "): ping-pong?",
 		NoAutoResponse: true,
 		Evidence: []correlate.Evidence{{Field: "From", Value: sender,

@@ -19,9 +19,9 @@ import (
 // an index of its own, so this strategy belongs after InReplyTo and the
 // tracking token in precedence.
 //
-// A ConversationIndex is safe for concurrent use if its Lookuper is.
+// A ConversationIndex is safe for concurrent use if its correlate.Lookuper is.
 type ConversationIndex struct {
-	idx Lookuper
+	idx correlate.Lookuper
 	cfg config
 }
 
@@ -33,12 +33,12 @@ var (
 // NewConversationIndex returns a ConversationIndex strategy that looks
 // tracked emails up in idx (usually the Engine's correlate.Store). A nil
 // opts means the defaults.
-func NewConversationIndex(idx Lookuper, opts *Options) *ConversationIndex {
+func NewConversationIndex(idx correlate.Lookuper, opts *Options) *ConversationIndex {
 	return &ConversationIndex{idx: idx, cfg: newConfig(opts)}
 }
 
-// String returns "header.ConversationIndex".
-func (c *ConversationIndex) String() string { return "header.ConversationIndex" }
+// String returns "conversation".
+func (c *ConversationIndex) String() string { return "conversation" }
 
 // Reasons and notes of ConversationIndex matches; the wording may change.
 const (

@@ -124,7 +124,7 @@ func TestConversationIndex(t *testing.T) {
 			}
 			assert.Equal(t, correlate.ConversationIndex, got.Method)
 			assert.Equal(t, tt.conf, got.Confidence, tt.why)
-			assert.Equal(t, "header.ConversationIndex", got.Strategy)
+			assert.Equal(t, "conversation", got.Strategy)
 			assert.Equal(t, tt.with, got.CorrelatedWith.MessageID, tt.why)
 			if tt.parent == "" {
 				assert.Nil(t, got.Parent, tt.why)
@@ -169,7 +169,7 @@ func TestConversationIndexEdges(t *testing.T) {
 	assert.Equal(t, correlate.Key{Kind: header.KindConversation, Value: header.IndexKey(x)}, keys[0], "the whole index")
 	assert.Equal(t, correlate.Key{Kind: header.KindConversationRoot, Value: header.IndexKey(x.Root())}, keys[1], "its root")
 	assert.Nil(t, c.Index(&correlate.Message{ThreadIndex: idx[:25]}, &correlate.Tracked{}, nil), "a malformed index is not indexed")
-	assert.Equal(t, "header.ConversationIndex", c.String())
+	assert.Equal(t, "conversation", c.String())
 }
 
 // TestConversationRecordless checks that a conversation's newest email
@@ -216,6 +216,6 @@ func TestChainAudit(t *testing.T) {
 	assert.Equal(t, "incident:CAS-2", d.Match.Record.String(), "In-Reply-To comes first in precedence")
 	require.Len(t, d.Conflicts, 1, "the conversation index names another case:\n%s", d)
 	assert.Equal(t, "incident:CAS-1", d.Conflicts[0].Record.String())
-	assert.Equal(t, "header.ConversationIndex", d.Conflicts[0].Strategy)
+	assert.Equal(t, "conversation", d.Conflicts[0].Strategy)
 	t.Logf("%s", d)
 }

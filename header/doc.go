@@ -4,7 +4,7 @@
 // [correlate.Chain], each also a [correlate.Indexer] so the
 // [correlate.Engine] indexes what they look up:
 //
-//   - [InReplyTo] ("header.InReplyTo", method InReplyTo): Dynamics 365 looks
+//   - [InReplyTo] ("inreplyto", method InReplyTo): Dynamics 365 looks
 //     only at In-Reply-To; real mail needs more. InReplyTo tries the
 //     message's own Message-ID (the same email synchronized from a second
 //     mailbox), then In-Reply-To, then References newest to oldest, then
@@ -13,7 +13,7 @@
 //     junk ids and reports them, reports ids that name different records
 //     as conflicts instead of silently taking one, and tells a duplicate
 //     from a message that reuses another email's Message-ID.
-//   - [ConversationIndex] ("header.ConversationIndex", method
+//   - [ConversationIndex] ("conversation", method
 //     ConversationIndex): the tracked email whose index is the message's
 //     index minus its last 5-byte block (the parent), else the newest
 //     tracked email of the same 22-byte conversation root.
@@ -88,8 +88,8 @@
 // rejects a forged or altered id with the Evidence note "bad signature".
 // The first key signs and every key verifies, so keys rotate. The ids do not
 // say who may reply (a forwarded email's reader can); the InReplyTo
-// correlation was never a sender check, and a Chain's SenderPolicy can add
-// one (correlate.Chain.PolicyMethods).
+// correlation was never a sender check, and a guard's SenderPolicy can add
+// one (guard.Options.PolicyMethods).
 //
 // # Ancestor memory
 //

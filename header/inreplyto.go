@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/probe"
 )
 
 // InReplyTo correlates an email with the tracked email whose Message-ID it
@@ -20,9 +21,9 @@ import (
 // provider-preserved original ids (correlate.KindMessageID) and their
 // ancestors (KindAncestor).
 //
-// An InReplyTo is safe for concurrent use if its Lookuper is.
+// An InReplyTo is safe for concurrent use if its correlate.Lookuper is.
 type InReplyTo struct {
-	idx Lookuper
+	idx correlate.Lookuper
 	cfg config
 }
 
@@ -33,12 +34,12 @@ var (
 
 // NewInReplyTo returns an InReplyTo strategy that looks tracked emails up in
 // idx (usually the Engine's correlate.Store). A nil opts means the defaults.
-func NewInReplyTo(idx Lookuper, opts *Options) *InReplyTo {
+func NewInReplyTo(idx correlate.Lookuper, opts *Options) *InReplyTo {
 	return &InReplyTo{idx: idx, cfg: newConfig(opts)}
 }
 
-// String returns "header.InReplyTo".
-func (c *InReplyTo) String() string { return "header.InReplyTo" }
+// String returns "inreplyto".
+func (c *InReplyTo) String() string { return "inreplyto" }
 
 // Reasons of InReplyTo matches; the wording may change.
 const (
@@ -510,7 +511,7 @@ func (c *InReplyTo) match(m *correlate.Message, t, parent *correlate.Tracked, co
 // A finder answers, for the keys of one message (its own id, its
 // referenced ids, its aliases, in that order), which tracked emails are
 // under each, then the emails themselves: one path for every store. A
-// correlate.Prober answers for all keys in one call, reading only IDs and
+// probe.Prober answers for all keys in one call, reading only IDs and
 // records, and the one email picked is then read with Lookup. Any other
 // store is asked with Lookup, key by key as Correlate comes to them (so
 // Options.FirstHit saves the rest), and the emails are kept for the
@@ -519,23 +520,23 @@ func (c *InReplyTo) match(m *correlate.Message, t, parent *correlate.Tracked, co
 type finder struct {
 	ctx    context.Context
 	c      *InReplyTo
-	prober correlate.Prober // nil: look keys up one by one
+	prober probe.Prober // nil: look keys up one by one
 	keys   []correlate.Key
-	hitBuf []correlate.Hit // the Prober's answer, in key order
+	hitBuf []probe.Hit // the Prober's answer, in key order
 	ts     [][]correlate.Tracked
 	looked []bool // ts[k] was looked up
-	one    [idLookupLimit]correlate.Hit
+	one    [idLookupLimit]probe.Hit
 }
 
 var finderPool = sync.Pool{New: func() any {
-	return &finder{keys: make([]correlate.Key, 0, DefaultMaxIDs+4), hitBuf: make([]correlate.Hit, 0, 2*(DefaultMaxIDs+4))}
+	return &finder{keys: make([]correlate.Key, 0, DefaultMaxIDs+4), hitBuf: make([]probe.Hit, 0, 2*(DefaultMaxIDs+4))}
 }}
 
 // start sets f up for a message's own id (when selfOK) and refs, and asks
 // a Prober for all of them at once.
 func (f *finder) start(ctx context.Context, c *InReplyTo, selfOK bool, self string, refs []ref) error {
 	f.ctx, f.c = ctx, c
-	f.prober, _ = c.idx.(correlate.Prober)
+	f.prober, _ = c.idx.(probe.Prober)
 	if selfOK {
 		f.keys = append(f.keys, correlate.Key{Kind: correlate.KindMessageID, Value: self})
 	}
@@ -570,7 +571,7 @@ func (f *finder) release() {
 }
 
 // hits returns the tracked emails under key k, newest first, as hits.
-func (f *finder) hits(k int) ([]correlate.Hit, error) {
+func (f *finder) hits(k int) ([]probe.Hit, error) {
 	if f.prober != nil {
 		hits := f.hitBuf
 		i := 0
@@ -589,7 +590,7 @@ func (f *finder) hits(k int) ([]correlate.Hit, error) {
 	}
 	out := f.one[:0]
 	for i := range ts {
-		out = append(out, correlate.Hit{Key: k, ID: ts[i].ID, Record: ts[i].Record})
+		out = append(out, probe.Hit{Key: k, ID: ts[i].ID, Record: ts[i].Record})
 	}
 	return out, nil
 }

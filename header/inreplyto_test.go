@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/header"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
@@ -501,7 +502,7 @@ In-Reply-To: <nothing@x.example>
 			t.Run(fmt.Sprintf("%s/probe=%v", tt.name, probe), func(t *testing.T) {
 				ctx := context.Background()
 				s := memstore.New()
-				var idx header.Lookuper = lookupOnly{s}
+				var idx correlate.Lookuper = lookupOnly{s}
 				if probe {
 					idx = s
 				}
@@ -513,7 +514,7 @@ In-Reply-To: <nothing@x.example>
 				if tt.want != "" {
 					assert.Equal(t, correlate.InReplyTo, got.Method, tt.why)
 					assert.Equal(t, tt.conf, got.Confidence, tt.why)
-					assert.Equal(t, "header.InReplyTo", got.Strategy)
+					assert.Equal(t, "inreplyto", got.Strategy)
 					require.NotNil(t, got.CorrelatedWith, tt.why)
 					assert.Equal(t, tt.with, got.CorrelatedWith.MessageID, tt.why)
 					if tt.parent == "" {
@@ -530,7 +531,7 @@ In-Reply-To: <nothing@x.example>
 				for _, x := range got.Conflicts {
 					conflicts = append(conflicts, x.Record.String())
 					assert.Equal(t, correlate.InReplyTo, x.Method)
-					assert.Equal(t, "header.InReplyTo", x.Strategy)
+					assert.Equal(t, "inreplyto", x.Strategy)
 					assert.NotEmpty(t, x.Reason)
 					assert.NotEmpty(t, x.Evidence)
 				}
@@ -630,7 +631,7 @@ func TestInReplyToErrors(t *testing.T) {
 	got, err = header.NewInReplyTo(memstore.New(), nil).Correlate(context.Background(), parse(t, "Subject: hi\n\n"))
 	assert.NoError(t, err)
 	assert.Equal(t, correlate.Match{}, got, "a message without ids has no opinion and no evidence")
-	assert.Equal(t, "header.InReplyTo", header.NewInReplyTo(nil, nil).String())
+	assert.Equal(t, "inreplyto", header.NewInReplyTo(nil, nil).String())
 }
 
 // TestConcurrent tracks and correlates threads from several goroutines
@@ -700,11 +701,11 @@ func TestInReplyToConflictsInDecision(t *testing.T) {
 	require.Len(t, d.Conflicts, 1, "without audit mode, the winner's own conflict is the Decision's")
 	assert.Equal(t, "incident:CAS-7", d.Conflicts[0].Record.String())
 	assert.Equal(t, correlate.High, d.Conflicts[0].Confidence, "an older References id")
-	assert.Equal(t, "header.InReplyTo", d.Conflicts[0].Strategy)
-	assert.Contains(t, d.String(), "conflict header.InReplyTo: incident:CAS-7")
+	assert.Equal(t, "inreplyto", d.Conflicts[0].Strategy)
+	assert.Contains(t, d.String(), "conflict inreplyto: incident:CAS-7")
 
-	review := &correlate.Chain{Correlators: []correlate.Correlator{c}, OnConflict: correlate.ConflictReview, MinConfidence: correlate.High}
+	review := guard.Wrap(&correlate.Chain{Correlators: []correlate.Correlator{c}, MinConfidence: correlate.High}, &guard.Options{OnConflict: guard.ConflictReview})
 	d, err = review.Decide(ctx, parse(t, "Message-ID: <r2@mail.example.com>\nIn-Reply-To: <moved@crm.example>\nReferences: <root@crm.example> <moved@crm.example>\n\n"))
 	require.NoError(t, err)
-	assert.Equal(t, correlate.Review, d.Action, "under ConflictReview a person decides between the records the ids name")
+	assert.Equal(t, guard.Review, d.Action, "under ConflictReview a person decides between the records the ids name")
 }

@@ -1,22 +1,12 @@
 package header
 
 import (
-	"context"
 	"net/textproto"
 	"slices"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/subject"
 )
-
-// A Lookuper finds tracked emails by index key: the one method of
-// [correlate.Store] the header strategies read. Every correlate.Store is a
-// Lookuper.
-type Lookuper interface {
-	// Lookup returns the tracked emails under k within q's window, newest
-	// first, at most q's limit; an empty result when there is none.
-	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
-}
 
 // Key kinds the header strategies index, besides [correlate.KindMessageID]
 // (the Engine indexes every tracked email's own Message-ID under it; the

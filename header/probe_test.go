@@ -18,7 +18,7 @@ import (
 )
 
 // lookupOnly hides memstore's Probe: the strategies read it with Lookup
-// alone, as they read a store that is not a correlate.Prober.
+// alone, as they read a store that is not a probe.Prober.
 type lookupOnly struct{ s *memstore.Store }
 
 func (l lookupOnly) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error) {
@@ -33,7 +33,7 @@ func decisions(t *testing.T, msgs []*correlate.Message, opts *header.Options, pr
 	t.Helper()
 	ctx := context.Background()
 	s := memstore.New()
-	var idx header.Lookuper = lookupOnly{s}
+	var idx correlate.Lookuper = lookupOnly{s}
 	if probe {
 		idx = s
 	}

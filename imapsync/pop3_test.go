@@ -24,6 +24,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/folder"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/internal/pop3fake"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store"
@@ -219,7 +220,7 @@ func TestPOP3Bounce(t *testing.T) {
 	}
 	require.NotNil(t, be.Message)
 	assert.NotEmpty(t, be.Message.Body, "the bounce was correlated with its body")
-	assert.Equal(t, correlate.Bounce, be.Decision.Classification.Class)
+	assert.Equal(t, guard.Bounce, be.Decision.Classification.Class)
 	assert.Equal(t, Untracked, be.Action, "a bounce is not tracked")
 	_, ok := w.tracked("after@contoso.example")
 	assert.True(t, ok, "the mail after the bounce is processed")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
@@ -199,7 +200,7 @@ func (p *passRun) decide(ctx context.Context, fo *folderRun, f *fetched, m *corr
 	if err != nil {
 		return m, correlate.Match{}, false, storeErr(err)
 	}
-	if cl := d.Classification; cl.Class == correlate.Bounce && cl.Original == nil && len(m.Body) == 0 {
+	if cl := d.Classification; cl.Class == guard.Bounce && cl.Original == nil && len(m.Body) == 0 {
 		// The guardrails read a bounce's body to find the message it
 		// returns: fetch it, bounded, and correlate the whole.
 		body, err := fo.body(f, s.o.MaxBodyBytes)

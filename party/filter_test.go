@@ -34,7 +34,7 @@ func filterWorld(t *testing.T) *party.Resolver {
 var (
 	noDecision = correlate.Decision{}
 	replyTo    = correlate.Decision{Match: correlate.Match{Record: rec("incident:CAS-1"), Method: correlate.InReplyTo,
-		Confidence: correlate.Certain, Strategy: "header.InReplyTo", CorrelatedWith: &correlate.Tracked{ID: 12}}}
+		Confidence: correlate.Certain, Strategy: "inreplyto", CorrelatedWith: &correlate.Tracked{ID: 12}}}
 	folderRule = correlate.Decision{Match: correlate.Match{Record: rec("account:contoso"), Method: correlate.FolderTracking,
 		Confidence: correlate.Certain, Strategy: "folder"}}
 	trackOnly = correlate.Decision{Steps: []correlate.Step{{Strategy: "folder", Match: correlate.Match{Track: true, Method: correlate.FolderTracking}}}}
@@ -154,7 +154,7 @@ func TestVerdictText(t *testing.T) {
 	}{
 		{"Reply", party.ResponsesToTrackedEmail, "contact@contoso.example", replyTo,
 			"track: ResponsesToTrackedEmail: a response to tracked email: incident:CAS-1 by InReplyTo",
-			[]correlate.Evidence{{Field: "decision", Value: "incident:CAS-1", Note: "correlated by InReplyTo with tracked email 12 (header.InReplyTo)"}}},
+			[]correlate.Evidence{{Field: "decision", Value: "incident:CAS-1", Note: "correlated by InReplyTo with tracked email 12 (inreplyto)"}}},
 		{"NotReply", party.ResponsesToTrackedEmail, "contact@contoso.example", noDecision,
 			"skip: ResponsesToTrackedEmail: not a response to tracked email (no correlation)",
 			[]correlate.Evidence{{Field: "decision", Note: "no record found"}}},

@@ -251,15 +251,15 @@ func (r *Resolver) senders(m *correlate.Message) ([]string, badSender) {
 	return out, bad
 }
 
-// SenderPolicy returns TookPart as a correlate.SenderPolicy, for the
-// chain (correlate.Chain.SenderPolicy, alone or after
-// guard.ParticipantPolicy in guard.AnyOf) and the token strategy alike: it
+// SenderPolicy returns TookPart as a guard.SenderPolicy, for the guard
+// (guard.Options.SenderPolicy, alone or after guard.ParticipantPolicy in
+// guard.AnyOf) and the token strategy (token.Options.Policy) alike: it
 // accepts when a sender of m took part in the conversation of t, with the
 // Participation's Evidence ("took part: same account account:contoso as
 // participant anna@contoso.example"). A directory failure refuses, with
 // the error in the Evidence: a claim is not accepted on evidence that could
 // not be checked.
-func (r *Resolver) SenderPolicy() correlate.SenderPolicy {
+func (r *Resolver) SenderPolicy() func(ctx context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
 	return func(ctx context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
 		p, err := r.TookPart(ctx, m, t)
 		if err != nil {

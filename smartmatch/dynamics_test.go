@@ -213,7 +213,7 @@ func TestDynamics(t *testing.T) {
 			if tt.want != "" {
 				assert.Equal(t, correlate.SmartMatching, got.Method)
 				assert.Equal(t, correlate.Weak, got.Confidence)
-				assert.Equal(t, "smartmatch", got.Strategy)
+				assert.Equal(t, "smart", got.Strategy)
 				require.NotNil(t, got.CorrelatedWith)
 				assert.Equal(t, tt.want, got.CorrelatedWith.Record.String())
 			}

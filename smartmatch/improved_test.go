@@ -210,7 +210,7 @@ func TestImproved(t *testing.T) {
 				return
 			}
 			assert.Equal(t, correlate.SmartMatching, got.Method)
-			assert.Equal(t, "smartmatch", got.Strategy)
+			assert.Equal(t, "smart", got.Strategy)
 			assert.Equal(t, tt.changed, got.SubjectChanged, "SubjectChanged: %s", tt.reason)
 			assert.Greater(t, got.Confidence, 0.0)
 			assert.LessOrEqual(t, got.Confidence, correlate.Likely, "similarity never claims more than Likely")

@@ -96,7 +96,7 @@ func (m Mode) String() string {
 type Index interface {
 	// Lookup returns the tracked emails under k within q's window, newest
 	// first, at most q's limit.
-	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
+	correlate.Lookuper
 	// Count returns the number of tracked emails under k.
 	Count(ctx context.Context, k correlate.Key) (int, error)
 	// Stats reports the number of tracked emails (Improved mode's hub
@@ -372,8 +372,8 @@ func pick[T comparable](v, def T) T {
 	return v
 }
 
-// String returns the strategy name, "smartmatch".
-func (c *Correlator) String() string { return "smartmatch" }
+// String returns the strategy name, "smart".
+func (c *Correlator) String() string { return "smart" }
 
 // Mode returns the mode c was configured with.
 func (c *Correlator) Mode() Mode { return c.mode }

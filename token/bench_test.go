@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/correlatetest"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
@@ -200,7 +201,7 @@ func bigIndex(b *testing.B) *memstore.Store {
 // subject without a token.
 func BenchmarkCorrelate(b *testing.B) {
 	st := bigIndex(b)
-	c := token.New(st, &token.Options{Format: bigFormat, Policy: token.ParticipantPolicy})
+	c := token.New(st, &token.Options{Format: bigFormat, Policy: guard.ParticipantPolicy})
 	ctx := context.Background()
 	const n = 1024
 	hits := make([]*correlate.Message, n)

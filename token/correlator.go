@@ -22,50 +22,6 @@ const (
 // wrong by hours, not days).
 const DateSkew = 48 * time.Hour
 
-// An Index finds tracked emails by key, newest first. Every
-// [correlate.Store] is one.
-type Index interface {
-	Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
-}
-
-// A SenderPolicy decides whether the sender of m may claim the conversation
-// of t, the tracked email a token in m's subject names. A token is only a
-// claim: anybody can paste one into a subject (Zammad's open hijack bug
-// #5064). Returning false refuses the match; the Correlator then reports the
-// refusal, with the policy's Evidence, in its Match's Evidence. A
-// SenderPolicy must be safe for concurrent use.
-//
-// It is [correlate.SenderPolicy], so the one default, guard.ParticipantPolicy
-// (participants, colleagues at the same organization, outgoing mail),
-// serves both this strategy and the Chain.
-type SenderPolicy = correlate.SenderPolicy
-
-// ParticipantPolicy is a SenderPolicy that accepts m when one of its From
-// addresses, or its Sender, took part in t (is among t.Participants), as
-// osTicket requires for its subject fallback. It refuses a message without
-// a sender. It trusts the From field as written: a spoofed From passes
-// unless the caller checks Authentication-Results first.
-//
-// It is the strict form of guard.ParticipantPolicy, the default of the
-// root package, which also accepts a colleague at a participant's
-// organization and outgoing mail; prefer that one, which both the Chain
-// and this strategy take.
-func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
-	first := ""
-	for _, s := range senders(m) {
-		if first == "" {
-			first = s
-		}
-		if slices.Contains(t.Participants, s) {
-			return correlate.Evidence{Field: "From", Value: s, Note: "took part: a participant of tracked email " + strconv.FormatInt(t.ID, 10)}, true
-		}
-	}
-	if first == "" {
-		return correlate.Evidence{Field: "From", Note: "did not take part: the message names no sender"}, false
-	}
-	return correlate.Evidence{Field: "From", Value: first, Note: "did not take part: not a participant of tracked email " + strconv.FormatInt(t.ID, 10)}, false
-}
-
 // maxSenders bounds the sender addresses of one message that are compared
 // with participants: a hostile From list costs no more than a real one.
 const maxSenders = 16
@@ -90,8 +46,15 @@ type Options struct {
 	// the door to guessed tokens; pair it with a Policy.
 	AcceptUnsigned bool
 	// Policy, when set, must accept the sender for the tracked email a token
-	// names; see ParticipantPolicy.
-	Policy SenderPolicy
+	// names, or the Correlator tries the subject's next token. A token is
+	// only a claim: anybody can paste one into a subject (Zammad's open
+	// hijack bug #5064). It takes a guard.SenderPolicy, such as
+	// guard.ParticipantPolicy (participants, colleagues at the same
+	// organization, outgoing mail) or party's Resolver.SenderPolicy(); the
+	// refusal is reported, with the policy's Evidence, in the Match's
+	// Evidence. Usually the guard around the chain checks the winning token
+	// instead (guard.Options.SenderPolicy).
+	Policy func(ctx context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool)
 	// MaxCandidates bounds the tracked emails examined per token (the
 	// newest); 0 means DefaultMaxCandidates.
 	MaxCandidates int
@@ -132,13 +95,13 @@ type Options struct {
 // verified signed one. A tracked email filed without a record gives a
 // track-only Match (Match.Track). A token that names no tracked email, fails
 // its signature or is refused by the Policy is no opinion: the zero Match,
-// carrying Evidence that says why. Errors come only from the Index or ctx.
+// carrying Evidence that says why. Errors come only from the Lookuper or ctx.
 type Correlator struct {
-	idx            Index
+	idx            correlate.Lookuper
 	f              Format
 	err            error
 	acceptUnsigned bool
-	policy         SenderPolicy
+	policy         func(ctx context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool)
 	maxCandidates  int
 	maxTokens      int
 	subjectChanged func(old, new string) bool
@@ -154,7 +117,7 @@ var (
 // error of [Format.Validate] instead (so a misconfigured deployment stops the
 // chain rather than misfiling mail), and Index indexes nothing. Check
 // Format.Validate first when the configuration comes from outside.
-func New(idx Index, opts *Options) *Correlator {
+func New(idx correlate.Lookuper, opts *Options) *Correlator {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -176,7 +139,7 @@ func New(idx Index, opts *Options) *Correlator {
 	}
 	c.err = o.Format.Validate()
 	if c.err == nil && idx == nil {
-		c.err = errors.New("token: nil Index")
+		c.err = errors.New("token: nil Lookuper")
 	}
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
@@ -211,7 +212,7 @@ func TestCorrelator(t *testing.T) {
 		},
 		{
 			name:    "policy accepts participant",
-			opts:    &token.Options{Policy: token.ParticipantPolicy},
+			opts:    &token.Options{Policy: guard.ParticipantPolicy},
 			tracked: []sent{{mail("s1@crm", "Printer offline CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"}},
 			in:      mail("r1@contoso", "RE: Printer offline CRM:0001001", "Anna@Contoso.example", 2, support),
 			record:  "incident:CAS-1", conf: correlate.High, with: 0,
@@ -219,7 +220,7 @@ func TestCorrelator(t *testing.T) {
 		},
 		{
 			name:    "policy accepts second author",
-			opts:    &token.Options{Policy: token.ParticipantPolicy},
+			opts:    &token.Options{Policy: guard.ParticipantPolicy},
 			tracked: []sent{{mail("s1@crm", "Printer offline CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"}},
 			in:      coAuthored(mail("r1@contoso", "RE: Printer offline CRM:0001001", "eve@evil.example", 2, support), "anna@contoso.example"),
 			record:  "incident:CAS-1", conf: correlate.High, with: 0,
@@ -367,7 +368,7 @@ func TestCorrelator_forged(t *testing.T) {
 
 	t.Run("signing off, sender policy", func(t *testing.T) {
 		st := memstore.New()
-		c := token.New(st, &token.Options{Policy: token.ParticipantPolicy})
+		c := token.New(st, &token.Options{Policy: guard.ParticipantPolicy})
 		e := correlate.NewEngine(st, &correlate.Chain{Correlators: []correlate.Correlator{c}}, nil)
 		track(t, e, []sent{{mail("s1@crm", "Your case CRM:0001001", support, 0, "anna@contoso.example"), "incident:CAS-1"}})
 
@@ -378,7 +379,7 @@ func TestCorrelator_forged(t *testing.T) {
 		require.NotEmpty(t, ev)
 		last := ev[len(ev)-1]
 		assert.Equal(t, correlate.Evidence{Field: "From", Value: "mallory@evil.example",
-			Note: "sender policy refused token CRM:0001001 of tracked email 1: did not take part: not a participant of tracked email 1"}, last)
+			Note: "sender policy refused token CRM:0001001 of tracked email 1: did not take part: not a participant of tracked email 1, nor a colleague of one"}, last)
 		assert.Contains(t, d.String(), "sender policy refused token CRM:0001001")
 
 		d, err = e.Correlate(ctx, mail("r1@contoso", "RE: Your case CRM:0001001", "anna@contoso.example", 4, support))
@@ -421,7 +422,7 @@ func TestCorrelator_Index(t *testing.T) {
 	assert.Equal(t, 1, n)
 }
 
-// failIndex is an Index whose store is down.
+// failIndex is a Lookuper whose store is down.
 type failIndex struct{ err error }
 
 func (f failIndex) Lookup(context.Context, correlate.Key, correlate.Query) ([]correlate.Tracked, error) {

@@ -79,7 +79,8 @@
 // token can still paste it into another mail. The signature covers the
 // digits, so a token issued twice after a counter roll-over has the same
 // signature both times; use Widen with signing. Against pasted tokens, set a
-// [SenderPolicy] such as [ParticipantPolicy].
+// Options.Policy such as guard.ParticipantPolicy, or let the guard around
+// the chain check the winning token (guard.Options.SenderPolicy).
 //
 // # Correlation
 //

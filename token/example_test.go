@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/token"
 )
@@ -135,10 +136,10 @@ func ExampleFormat_Verify() {
 
 // A sender policy stops a stranger who pastes a token into a subject (the
 // hijack of Zammad #5064); the Decision says why.
-func ExampleParticipantPolicy() {
+func ExampleOptions_policy() {
 	ctx := context.Background()
 	store := memstore.New()
-	tokens := token.New(store, &token.Options{Policy: token.ParticipantPolicy})
+	tokens := token.New(store, &token.Options{Policy: guard.ParticipantPolicy})
 	engine := correlate.NewEngine(store, &correlate.Chain{Correlators: []correlate.Correlator{tokens}}, nil)
 	engine.Track(ctx, &correlate.Message{MessageID: "s1@crm.example", Subject: "Your case CRM:0001001",
 		From: []correlate.Address{{Address: "support@fabrikam.example"}}, To: []correlate.Address{{Address: "anna@contoso.example"}}},
@@ -154,7 +155,7 @@ func ExampleParticipantPolicy() {
 	}
 	// Output:
 	// no record
-	//    From mallory@evil.example: sender policy refused token CRM:0001001 of tracked email 1: did not take part: not a participant of tracked email 1
+	//    From mallory@evil.example: sender policy refused token CRM:0001001 of tracked email 1: did not take part: not a participant of tracked email 1, nor a colleague of one
 	// incident:CAS-42 by TrackingToken (0.90): token CRM:0001001 names tracked email 1
 	//    From anna@contoso.example: took part: a participant of tracked email 1
 	//    Subject CRM:0001001: names tracked email 1

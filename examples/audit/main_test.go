@@ -14,8 +14,8 @@ func Example_run() {
 	// Output:
 	// incident:CAS-1 by InReplyTo (1.00): In-Reply-To names a tracked email
 	//   step folder: no record
-	//   step header.InReplyTo: incident:CAS-1 by InReplyTo (1.00): In-Reply-To names a tracked email
+	//   step inreplyto: incident:CAS-1 by InReplyTo (1.00): In-Reply-To names a tracked email
 	//   step token: incident:CAS-2 by TrackingToken (0.90): token CRM:0001002 names tracked email 2
-	//   step header.ConversationIndex: no record
+	//   step conversation: no record
 	//   conflict token: incident:CAS-2 by TrackingToken (0.90): token CRM:0001002 names tracked email 2; sender jane@contoso.example took part: a participant of tracked email 2
 }

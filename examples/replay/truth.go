@@ -9,10 +9,10 @@ import (
 
 	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/routereval"
 	"github.com/mailcorrelate/mailcorrelate/party"
-	"github.com/mailcorrelate/mailcorrelate/token"
 )
 
 // Values of -truth.
@@ -96,14 +96,13 @@ func truthInput(cfg *config, stderr io.Writer) ([]routereval.Item, *routereval.O
 		return nil, nil, errors.New("no readable input")
 	}
 	opts := &routereval.Options{Mailbox: cfg.mailbox}
-	opts.Engine.TokenPolicy = token.ParticipantPolicy
-	opts.Engine.SmartOptions.OwnAddresses = cfg.own
+	opts.Engine.Smart.OwnAddresses = cfg.own
 	if cfg.directory != "" {
 		dir, err := files().ReadDirectory(cfg.directory)
 		if dir == nil {
 			return nil, nil, cli.UsageError{Msg: fmt.Sprintf("-directory: %v", err)}
 		}
-		opts.Engine.TokenPolicy = party.NewResolver(dir, nil).SenderPolicy()
+		opts.Engine.Guard.SenderPolicy = guard.AnyOf(guard.ParticipantPolicy, party.NewResolver(dir, nil).SenderPolicy())
 	}
 	if cfg.Folders != "" {
 		rules, err := files().ReadFolders(cfg.Folders)
@@ -112,11 +111,10 @@ func truthInput(cfg *config, stderr io.Writer) ([]routereval.Item, *routereval.O
 		}
 		opts.Engine.Folders = rules
 	}
-	preset := mailcorrelate.ServerSideSync
+	opts.Strategies = []mailcorrelate.Strategy{mailcorrelate.Folder, mailcorrelate.InReplyTo, mailcorrelate.Token, mailcorrelate.Conversation, mailcorrelate.Smart}
 	if cfg.Preset == "emailrouter" {
-		preset = mailcorrelate.EmailRouter
+		opts.Strategies = []mailcorrelate.Strategy{mailcorrelate.Token, mailcorrelate.Smart}
 	}
-	opts.Strategies = mailcorrelate.DefaultStrategies(preset)
 	if len(cfg.strategies) > 0 {
 		opts.Strategies = opts.Strategies[:0:0]
 		for _, s := range cfg.strategies {

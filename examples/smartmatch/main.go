@@ -38,13 +38,13 @@ func email(id, from, subject string, at time.Duration) *correlate.Message {
 
 func run(ctx context.Context, w io.Writer) error {
 	for _, mode := range []struct {
-		name  string
-		smart mailcorrelate.SmartMode
-	}{{"dynamics", mailcorrelate.SmartDynamics}, {"improved", mailcorrelate.SmartImproved}} {
+		name string
+		mode smartmatch.Mode
+	}{{"dynamics", smartmatch.Dynamics}, {"improved", smartmatch.Improved}} {
 		engine, err := mailcorrelate.New(memstore.New(), &mailcorrelate.Options{
-			Smart: mode.smart,
+			Stages: append(mailcorrelate.ServerSideSync(), mailcorrelate.Smart),
 			// The organization's own addresses say nothing about the customer.
-			SmartOptions: smartmatch.Options{OwnAddresses: []string{"@fabrikam.example"}},
+			Smart: smartmatch.Options{Mode: mode.mode, OwnAddresses: []string{"@fabrikam.example"}},
 		})
 		if err != nil {
 			return err

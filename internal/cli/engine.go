@@ -8,6 +8,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/party"
+	"github.com/mailcorrelate/mailcorrelate/smartmatch"
 )
 
 // A Chain is how a command correlates: the settings its flags give
@@ -15,12 +16,15 @@ import (
 // (smart matching off, no audit); [Flags.Chain] gives the commands'
 // defaults (smart matching improved, audit on).
 type Chain struct {
-	// Preset chooses the default chain: ServerSideSync or EmailRouter.
-	Preset mailcorrelate.Preset
-	// Strategies overrides the preset's chain, in precedence order.
+	// Preset chooses the default stages: "serversidesync" (the default,
+	// mailcorrelate.ServerSideSync) or "emailrouter".
+	Preset string
+	// Strategies overrides the preset's stages, in precedence order.
 	Strategies []mailcorrelate.Strategy
-	// Smart selects smart matching.
-	Smart mailcorrelate.SmartMode
+	// Smart selects smart matching: "off" (or ""), "dynamics" or
+	// "improved". When it is on, the Smart stage ends the preset's stages;
+	// when it is off, Smart is dropped from Strategies.
+	Smart string
 	// Audit consults every strategy after the winner and reports conflicts.
 	Audit bool
 	// Own are the organization's addresses ("@example.com" for a domain),
@@ -41,13 +45,37 @@ type Chain struct {
 // colleague at the same organization), or with a Resolver either that or a
 // colleague the address book places at the same customer account.
 func NewEngine(st correlate.Store, c Chain) (*correlate.Engine, error) {
-	opts := &mailcorrelate.Options{Preset: c.Preset, Smart: c.Smart, Audit: c.Audit, Folders: c.Folders}
-	opts.Strategies = append(opts.Strategies, c.Strategies...)
-	if c.Resolver != nil {
-		opts.SenderPolicy = guard.AnyOf(guard.ParticipantPolicy, c.Resolver.SenderPolicy())
+	opts := &mailcorrelate.Options{Stages: c.Stages(), Audit: c.Audit, Folders: c.Folders}
+	if c.Smart == "dynamics" {
+		opts.Smart.Mode = smartmatch.Dynamics
 	}
-	opts.SmartOptions.OwnAddresses = OwnAddresses(c.Own, c.Mailbox)
+	if c.Resolver != nil {
+		opts.Guard.SenderPolicy = guard.AnyOf(guard.ParticipantPolicy, c.Resolver.SenderPolicy())
+	}
+	opts.Smart.OwnAddresses = OwnAddresses(c.Own, c.Mailbox)
 	return mailcorrelate.New(st, opts)
+}
+
+// Stages returns the stages of c, in precedence order.
+func (c Chain) Stages() []mailcorrelate.Stage {
+	smart := c.Smart != "" && c.Smart != "off"
+	var out []mailcorrelate.Stage
+	if len(c.Strategies) == 0 {
+		out = mailcorrelate.ServerSideSync()
+		if c.Preset == "emailrouter" {
+			out = mailcorrelate.EmailRouter()
+		}
+		if smart {
+			out = append(out, mailcorrelate.Smart)
+		}
+		return out
+	}
+	for _, s := range c.Strategies {
+		if s != mailcorrelate.Smart || smart {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // OwnAddresses returns own, or when it is empty the domain of mailbox

@@ -70,11 +70,11 @@ func TestNewEngineChain(t *testing.T) {
 		audit bool
 	}{
 		{"the zero Chain is the library's default: smart matching off, as in Dynamics",
-			cli.Chain{}, "folder header.InReplyTo token header.ConversationIndex", false},
+			cli.Chain{}, "folder inreplyto token conversation", false},
 		{"the commands' defaults add smart matching, improved, last, and consult every stage",
-			cli.DefaultChain(), "folder header.InReplyTo token header.ConversationIndex smartmatch", true},
+			cli.DefaultChain(), "folder inreplyto token conversation smart", true},
 		{"the Email Router saw no folders and no reliable headers",
-			cli.Chain{Preset: mailcorrelate.EmailRouter, Smart: mailcorrelate.SmartDynamics}, "token smartmatch", false},
+			cli.Chain{Preset: "emailrouter", Smart: "dynamics"}, "token smart", false},
 		{"-strategies orders the stages itself",
 			cli.Chain{Strategies: []mailcorrelate.Strategy{mailcorrelate.Token, mailcorrelate.Folder}}, "token folder", false},
 	}

@@ -3,8 +3,8 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"slices"
 
-	"github.com/mailcorrelate/mailcorrelate"
 	"github.com/mailcorrelate/mailcorrelate/party"
 )
 
@@ -46,10 +46,10 @@ func (f *Flags) Check() error {
 	default:
 		return UsageError{fmt.Sprintf("-format %q: want table or jsonl", f.Format)}
 	}
-	if _, ok := smartModes[f.Smart]; !ok {
+	if !slices.Contains(smartModes, f.Smart) {
 		return UsageError{fmt.Sprintf("-smart %q: want off, dynamics or improved", f.Smart)}
 	}
-	if _, ok := presets[f.Preset]; !ok {
+	if !slices.Contains(presets, f.Preset) {
 		return UsageError{fmt.Sprintf("-preset %q: want serversidesync or emailrouter", f.Preset)}
 	}
 	if _, err := f.ParseFilter(); err != nil {
@@ -68,21 +68,20 @@ func (f *Flags) ParseFilter() (party.Filter, error) {
 }
 
 var (
-	smartModes = map[string]mailcorrelate.SmartMode{"off": mailcorrelate.SmartOff, "dynamics": mailcorrelate.SmartDynamics,
-		"improved": mailcorrelate.SmartImproved}
-	presets = map[string]mailcorrelate.Preset{"serversidesync": mailcorrelate.ServerSideSync, "emailrouter": mailcorrelate.EmailRouter}
+	smartModes = []string{"off", "dynamics", "improved"}
+	presets    = []string{"serversidesync", "emailrouter"}
 )
 
 // DefaultChain is the chain of the commands' defaults: the ServerSideSync
 // preset, smart matching improved, every strategy consulted (audit).
 func DefaultChain() Chain {
-	return Chain{Preset: mailcorrelate.ServerSideSync, Smart: mailcorrelate.SmartImproved, Audit: true}
+	return Chain{Preset: "serversidesync", Smart: "improved", Audit: true}
 }
 
 // Chain returns [DefaultChain] with the preset and smart matching of the
 // flags (checked by [Flags.Check]).
 func (f *Flags) Chain() Chain {
 	c := DefaultChain()
-	c.Preset, c.Smart = presets[f.Preset], smartModes[f.Smart]
+	c.Preset, c.Smart = f.Preset, f.Smart
 	return c
 }

@@ -70,8 +70,9 @@ func TestFlagsChain(t *testing.T) {
 	f, err := parse(t, "-smart", "dynamics", "-preset", "emailrouter")
 	require.NoError(t, err)
 	c := f.Chain()
-	assert.Equal(t, mailcorrelate.SmartDynamics, c.Smart)
-	assert.Equal(t, mailcorrelate.EmailRouter, c.Preset)
+	assert.Equal(t, "dynamics", c.Smart)
+	assert.Equal(t, "emailrouter", c.Preset)
+	assert.Equal(t, []mailcorrelate.Stage{mailcorrelate.Token, mailcorrelate.Smart}, c.Stages(), "the Email Router's stages, smart matching last")
 	assert.True(t, c.Audit, "the commands consult every strategy")
 }
 

@@ -33,9 +33,7 @@ const plainMaxRead = 1000
 // a correlate.Indexer: an Engine that has it in its chain indexes each
 // tracked email under its base subject.
 type PlainRule struct {
-	idx interface {
-		Lookup(ctx context.Context, k correlate.Key, q correlate.Query) ([]correlate.Tracked, error)
-	}
+	idx correlate.Lookuper
 }
 
 var (

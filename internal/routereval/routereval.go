@@ -17,6 +17,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/header/thread"
 	"github.com/mailcorrelate/mailcorrelate/internal/cli"
 	"github.com/mailcorrelate/mailcorrelate/internal/mailbox"
+	"github.com/mailcorrelate/mailcorrelate/smartmatch"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 )
 
@@ -155,11 +156,10 @@ func Sort(items []Item) {
 // Options configures Evaluate. A nil *Options is the zero value.
 type Options struct {
 	// Engine is the configuration the runs start from (guardrails, token
-	// format, sender policy, smart-matching options). Its Strategies,
-	// Preset, Smart and SmartOptions.Mode are set by each run;
-	// SmartOptions.OwnAddresses defaults to the domain of Mailbox, and
-	// SmartOptions.HubRefresh to -1 (counts read for every message: a
-	// replay is faster than the clock the cache runs on).
+	// format, sender policy, smart-matching options). Its Stages and
+	// Smart.Mode are set by each run; Smart.OwnAddresses defaults to the
+	// domain of Mailbox, and Smart.HubRefresh to -1 (counts read for every
+	// message: a replay is faster than the clock the cache runs on).
 	Engine mailcorrelate.Options
 	// Strategies is the chain, in precedence order; empty means the Email
 	// Router's (token, smart). The header strategies (inreplyto,
@@ -193,24 +193,22 @@ func Evaluate(ctx context.Context, items []Item, opts *Options) (*Report, error)
 	}
 	strategies := o.Strategies
 	if len(strategies) == 0 {
-		strategies = mailcorrelate.DefaultStrategies(mailcorrelate.EmailRouter)
+		strategies = []mailcorrelate.Strategy{mailcorrelate.Token, mailcorrelate.Smart}
 	}
 	strategies = slices.DeleteFunc(slices.Clone(strategies), func(s mailcorrelate.Strategy) bool {
 		return s == mailcorrelate.InReplyTo || s == mailcorrelate.Conversation
 	})
 	base := o.Engine
-	base.Preset = mailcorrelate.EmailRouter
-	base.Strategies = strategies
-	if len(base.SmartOptions.OwnAddresses) == 0 && o.Mailbox != "" {
+	if len(base.Smart.OwnAddresses) == 0 && o.Mailbox != "" {
 		if at := strings.LastIndexByte(o.Mailbox, '@'); at >= 0 {
-			base.SmartOptions.OwnAddresses = []string{o.Mailbox[at:]}
+			base.Smart.OwnAddresses = []string{o.Mailbox[at:]}
 		}
 	}
-	if base.SmartOptions.HubRefresh == 0 {
+	if base.Smart.HubRefresh == 0 {
 		// A replay runs through months of mail in a second: the counts
 		// smart matching caches for a minute of the clock are read for
 		// every message instead.
-		base.SmartOptions.HubRefresh = -1
+		base.Smart.HubRefresh = -1
 	}
 	mbox := correlate.NormalizeAddress(o.Mailbox)
 	rep := &Report{Strategies: strategies}
@@ -236,16 +234,15 @@ func Evaluate(ctx context.Context, items []Item, opts *Options) (*Report, error)
 	rep.Messages = len(items)
 	for _, name := range []string{RunImproved, RunDynamics, RunPlain} {
 		eo := base
-		eo.Smart = mailcorrelate.SmartImproved
+		eo.Smart.Mode = smartmatch.Improved
 		if name == RunDynamics {
-			eo.Smart = mailcorrelate.SmartDynamics
+			eo.Smart.Mode = smartmatch.Dynamics
 		}
 		st := memstore.New()
-		chain, err := chainFor(st, &eo, name == RunPlain)
+		eng, err := engineFor(st, &eo, strategies, name == RunPlain)
 		if err != nil {
 			return nil, err
 		}
-		eng := correlate.NewEngine(st, chain, mailcorrelate.EngineOptions(&eo))
 		run, err := replay(ctx, eng, items)
 		if err != nil {
 			return nil, err
@@ -256,30 +253,27 @@ func Evaluate(ctx context.Context, items []Item, opts *Options) (*Report, error)
 	return rep, nil
 }
 
-// chainFor builds the chain of o; with plain, the plain rule stands where
-// smart matching would.
-func chainFor(st correlate.Store, o *mailcorrelate.Options, plain bool) (*correlate.Chain, error) {
-	if !plain {
-		chain, err := mailcorrelate.NewChain(st, o)
-		if err != nil {
-			return nil, fmt.Errorf("routereval: %w", err)
-		}
-		return chain, nil
-	}
-	p := *o
-	p.Strategies = slices.DeleteFunc(slices.Clone(o.Strategies), func(s mailcorrelate.Strategy) bool { return s == mailcorrelate.Smart })
-	var pos int
-	if i := slices.Index(o.Strategies, mailcorrelate.Smart); i >= 0 {
-		pos = i
-	} else {
+// engineFor builds the engine of o with the stages strategies; with
+// plain, the plain rule stands where smart matching would.
+func engineFor(st correlate.Store, o *mailcorrelate.Options, strategies []mailcorrelate.Strategy, plain bool) (*correlate.Engine, error) {
+	if plain && !slices.Contains(strategies, mailcorrelate.Smart) {
 		return nil, errors.New("routereval: the chain has no smart matching to compare")
 	}
-	chain, err := mailcorrelate.NewChain(st, &p)
+	p := *o
+	p.Stages = make([]mailcorrelate.Stage, len(strategies))
+	for i, s := range strategies {
+		p.Stages[i] = s
+		if plain && s == mailcorrelate.Smart {
+			p.Stages[i] = mailcorrelate.StageFunc(func(st correlate.Store, _ *mailcorrelate.Options) (correlate.Correlator, error) {
+				return NewPlainRule(st), nil
+			})
+		}
+	}
+	eng, err := mailcorrelate.New(st, &p)
 	if err != nil {
 		return nil, fmt.Errorf("routereval: %w", err)
 	}
-	chain.Correlators = slices.Insert(chain.Correlators, min(pos, len(chain.Correlators)), correlate.Correlator(NewPlainRule(st)))
-	return chain, nil
+	return eng, nil
 }
 
 // replay runs items through eng once.

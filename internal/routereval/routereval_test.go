@@ -106,7 +106,7 @@ func TestEvaluate(t *testing.T) {
 		"the two replies with a specific subject, though only the list is shared; not \"Re: Help\"")
 	require.Len(t, imp.Missed, 1)
 	assert.Equal(t, "b2@x.example", imp.Missed[0].MessageID)
-	assert.Contains(t, imp.Missed[0].Reason, "smartmatch: ", "a miss says why the last strategy did not match")
+	assert.Contains(t, imp.Missed[0].Reason, "smart: ", "a miss says why the last strategy did not match")
 
 	plain := rep.Run(routereval.RunPlain)
 	assert.Equal(t, routereval.Tally{Assigned: 3, Correct: 3}, plain.All, "the plain rule files \"Re: Help\" too: one record has it")
@@ -136,9 +136,9 @@ func TestEvaluateOptions(t *testing.T) {
 	require.NoError(t, err)
 	routereval.ByHeaders(items)
 	rep, err := routereval.Evaluate(context.Background(), items, &routereval.Options{
-		Strategies: mailcorrelate.DefaultStrategies(mailcorrelate.ServerSideSync),
+		Strategies: []mailcorrelate.Strategy{mailcorrelate.Folder, mailcorrelate.InReplyTo, mailcorrelate.Token, mailcorrelate.Conversation, mailcorrelate.Smart},
 		Mailbox:    "alice@ettus.example",
-		Engine:     mailcorrelate.Options{SmartOptions: smartmatch.Options{HubBits: -100}},
+		Engine:     mailcorrelate.Options{Smart: smartmatch.Options{HubBits: -100}},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []mailcorrelate.Strategy{mailcorrelate.Folder, mailcorrelate.Token, mailcorrelate.Smart}, rep.Strategies,
@@ -195,12 +195,12 @@ func TestPlainRule(t *testing.T) {
 
 func TestReasons(t *testing.T) {
 	got := routereval.Reasons([]routereval.Outcome{
-		{Reason: "smartmatch: no tracked email qualifies; closest: tracked email 12 (thread:3), shares only hub x, and the base subject is not specific enough (score 3.1 bits)"},
-		{Reason: "smartmatch: no tracked email qualifies; closest: tracked email 7 (thread:9), shares only hub x, and the base subject is not specific enough (score 1.2 bits)"},
+		{Reason: "smart: no tracked email qualifies; closest: tracked email 12 (thread:3), shares only hub x, and the base subject is not specific enough (score 3.1 bits)"},
+		{Reason: "smart: no tracked email qualifies; closest: tracked email 7 (thread:9), shares only hub x, and the base subject is not specific enough (score 1.2 bits)"},
 		{Reason: "no strategy matched"},
 	})
 	assert.Equal(t, []routereval.ReasonCount{
-		{Reason: "smartmatch: no tracked email qualifies; closest: tracked email N, shares only hub x, and the base subject is not specific enough (score N bits)", N: 2},
+		{Reason: "smart: no tracked email qualifies; closest: tracked email N, shares only hub x, and the base subject is not specific enough (score N bits)", N: 2},
 		{Reason: "no strategy matched", N: 1},
 	}, got, "tracked emails, records and numbers do not split a reason")
 }

@@ -44,7 +44,7 @@ func TestSweep(t *testing.T) {
 		var line strings.Builder
 		for _, c := range all {
 			o := c.opts
-			o.Engine.SmartOptions = so
+			o.Engine.Smart = so
 			rep, err := routereval.Evaluate(context.Background(), c.items, &o)
 			require.NoError(t, err)
 			imp, plain := rep.Run(routereval.RunImproved), rep.Run(routereval.RunPlain)

@@ -60,10 +60,10 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"slices"
 	"sync"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/probe"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
@@ -117,8 +117,8 @@ type Store struct {
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ correlate.Prober = (*Store)(nil)
+	_ store.Store  = (*Store)(nil)
+	_ probe.Prober = (*Store)(nil)
 )
 
 // New returns an empty Store.
@@ -237,9 +237,9 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 	return s.materialize(p, true), nil
 }
 
-// Probe implements correlate.Prober: it reads only the index, each email's
+// Probe implements probe.Prober: it reads only the index, each email's
 // time and its record.
-func (s *Store) Probe(ctx context.Context, keys []correlate.Key, limit int, dst []correlate.Hit) ([]correlate.Hit, error) {
+func (s *Store) Probe(ctx context.Context, keys []correlate.Key, limit int, dst []probe.Hit) ([]probe.Hit, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, fmt.Errorf("memstore: probe: %w", err)
 	}
@@ -269,7 +269,7 @@ const probeBatch = 40
 // misses of different keys, independent of one another, overlap instead of
 // waiting for each other: a message's ids are looked up in the time of
 // little more than one.
-func (s *Store) probe(keys []correlate.Key, base, limit int, dst []correlate.Hit) []correlate.Hit {
+func (s *Store) probe(keys []correlate.Key, base, limit int, dst []probe.Hit) []probe.Hit {
 	var (
 		h1s  [probeBatch]uint64
 		chks [probeBatch]uint32
@@ -298,7 +298,7 @@ func (s *Store) probe(keys []correlate.Key, base, limit int, dst []correlate.Hit
 			p = s.postings(h1s[i], chks[i], &one)
 		}
 		for j := len(p) - 1; j >= 0 && j >= len(p)-limit; j-- {
-			dst = append(dst, correlate.Hit{Key: base + i, ID: int64(p[j])})
+			dst = append(dst, probe.Hit{Key: base + i, ID: int64(p[j])})
 		}
 	}
 	var recs [2 * probeBatch]uint32
@@ -318,72 +318,6 @@ func (s *Store) probe(keys []correlate.Key, base, limit int, dst []correlate.Hit
 		hits[j].Record = s.record(ri)
 	}
 	return dst
-}
-
-// Candidates implements correlate.Store.
-func (s *Store) Candidates(ctx context.Context, keys []correlate.Key, q correlate.CandidateQuery) ([]correlate.Candidate, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("memstore: candidates: %w", err)
-	}
-	minOverlap := max(q.MinOverlap, 1)
-	perKey := q.MaxPerKey
-	if perKey <= 0 {
-		perKey = correlate.DefaultMaxPerKey
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if !s.ready() || len(keys) == 0 {
-		return nil, nil
-	}
-	counts := make(map[uint32]int)
-	seen := make([][2]uint64, 0, len(keys))
-	var one [1]uint32
-	for _, k := range keys {
-		h1, chk := s.keyHash(k)
-		if slices.Contains(seen, [2]uint64{h1, uint64(chk)}) {
-			continue // a repeated key counts once
-		}
-		seen = append(seen, [2]uint64{h1, uint64(chk)})
-		p := s.window(s.postings(h1, chk, &one), q.Query)
-		if len(p) > perKey {
-			p = p[len(p)-perKey:]
-		}
-		for _, id := range p {
-			counts[id]++
-		}
-	}
-	type cand struct {
-		id uint32
-		n  int
-	}
-	cs := make([]cand, 0, len(counts))
-	for id, n := range counts {
-		if n >= minOverlap {
-			cs = append(cs, cand{id, n})
-		}
-	}
-	slices.SortFunc(cs, func(a, b cand) int {
-		if a.n != b.n {
-			return b.n - a.n
-		}
-		if s.before(b.id, a.id) {
-			return -1
-		}
-		return 1
-	})
-	if lim := q.EffectiveLimit(); lim >= 0 && lim < len(cs) {
-		cs = cs[:lim]
-	}
-	ids := make([]uint32, len(cs))
-	for i, c := range cs {
-		ids[i] = c.id
-	}
-	ts := s.materialize(ids, false)
-	out := make([]correlate.Candidate, len(cs))
-	for i, c := range cs {
-		out[i] = correlate.Candidate{Tracked: ts[i], Overlap: c.n}
-	}
-	return out, nil
 }
 
 // Count implements correlate.Store.

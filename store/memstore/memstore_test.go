@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/probe"
 	"github.com/mailcorrelate/mailcorrelate/store"
 	"github.com/mailcorrelate/mailcorrelate/store/memstore"
 	"github.com/mailcorrelate/mailcorrelate/store/storetest"
@@ -53,12 +54,12 @@ func TestProbeAgreesWithLookup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := s.Probe(ctx, keys, tt.limit, nil)
 			require.NoError(t, err)
-			var want []correlate.Hit
+			var want []probe.Hit
 			for i, k := range keys {
 				ts, err := s.Lookup(ctx, k, correlate.Query{Limit: tt.limit})
 				require.NoError(t, err)
 				for _, x := range ts {
-					want = append(want, correlate.Hit{Key: i, ID: x.ID, Record: x.Record})
+					want = append(want, probe.Hit{Key: i, ID: x.ID, Record: x.Record})
 				}
 			}
 			assert.Equal(t, want, got, tt.reason)

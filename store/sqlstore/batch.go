@@ -314,7 +314,7 @@ func (s *Store) pgFillTaken(ctx context.Context, tx *sql.Tx, batch []Entry, firs
 	if err != nil {
 		return err
 	}
-	stored, err := scanRows(rs, nil)
+	stored, err := scanRows(rs)
 	if err != nil {
 		return err
 	}

@@ -390,34 +390,6 @@ func BenchmarkLookup(b *testing.B) {
 	}
 }
 
-// BenchmarkCandidates asks for the emails sharing the keys of a new email
-// of an existing thread (smart matching): its subject hash (10 emails), its
-// customer address (100) and its folder (a hub key of n/20 emails, cut to
-// the newest MaxPerKey).
-func BenchmarkCandidates(b *testing.B) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		b.Run(backend, func(b *testing.B) {
-			s := filled(b, backend)
-			ctx := context.Background()
-			n := benchEmails()
-			b.ReportAllocs()
-			var lat latencies
-			i := 0
-			for b.Loop() {
-				e := benchEntry("f", (i*7919)%n)
-				i++
-				start := time.Now()
-				cs, err := s.Candidates(ctx, e.Keys[3:], correlate.CandidateQuery{MaxPerKey: 100, Query: correlate.Query{Limit: 10}})
-				lat = append(lat, time.Since(start))
-				if err != nil || len(cs) == 0 {
-					b.Fatalf("Candidates = %d, %v", len(cs), err)
-				}
-			}
-			lat.report(b)
-		})
-	}
-}
-
 // BenchmarkNextSequence draws token numbers from one counter.
 func BenchmarkNextSequence(b *testing.B) {
 	benchBackends(b, func(b *testing.B, s *sqlstore.Store) {

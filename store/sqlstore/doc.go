@@ -101,10 +101,6 @@
 // # Reads
 //
 // [Store.Lookup] reads one key's postings newest first and joins the emails.
-// [Store.Candidates] counts overlaps in SQL: for each distinct key its
-// newest MaxPerKey postings within the window (LATERAL subqueries on
-// PostgreSQL, LIMITed UNION ALL terms on SQLite), grouped by email; only the
-// ranked, limited candidates leave the database.
 //
 // # Errors
 //

@@ -421,7 +421,7 @@ func (s *Store) Emails(ctx context.Context, r correlate.Record, limit int, cur s
 	if s.pg {
 		q = pgEmails
 	}
-	out, err := s.readEmails(ctx, nil, q, s.str(r.Type), s.str(r.ID), at, last, int64(min(limit, math.MaxInt32))+1)
+	out, err := s.readEmails(ctx, q, s.str(r.Type), s.str(r.ID), at, last, int64(min(limit, math.MaxInt32))+1)
 	if err != nil {
 		return nil, "", fail(ctx, "emails "+r.String(), err)
 	}
@@ -445,7 +445,7 @@ func (s *Store) Scan(ctx context.Context, after int64, limit int) ([]correlate.T
 	if limit <= 0 {
 		limit = correlate.DefaultLimit
 	}
-	out, err := s.readEmails(ctx, nil, scanSQL, after, int64(limit))
+	out, err := s.readEmails(ctx, scanSQL, after, int64(limit))
 	if err != nil {
 		return nil, fail(ctx, "scan", err)
 	}

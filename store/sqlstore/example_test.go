@@ -106,41 +106,6 @@ func ExampleStore_NextSequence() {
 	// CRM:0000003
 }
 
-// Candidates ranks tracked emails by how many of the given keys they share,
-// counted in SQL.
-func ExampleStore_Candidates() {
-	ctx := context.Background()
-	s, err := sqlstore.Open(ctx, "sqlite::memory:", nil)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer s.Close()
-	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	addr := func(a string) correlate.Key { return correlate.Key{Kind: "addr", Value: a} }
-	subj := correlate.Key{Kind: "subj", Value: "printer offline"}
-	for i, keys := range [][]correlate.Key{
-		{addr("anna@contoso.example"), subj},
-		{addr("anna@contoso.example")},
-		{addr("ben@contoso.example"), subj},
-	} {
-		tr := correlate.Tracked{Record: correlate.Record{Type: "incident", ID: fmt.Sprintf("CAS-%d", i+1)}, Time: at.Add(time.Duration(i) * time.Hour)}
-		if _, err := s.Put(ctx, tr, keys); err != nil {
-			log.Fatal(err)
-		}
-	}
-	cands, err := s.Candidates(ctx, []correlate.Key{addr("anna@contoso.example"), subj}, correlate.CandidateQuery{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, c := range cands {
-		fmt.Println(c.Tracked.Record, c.Overlap)
-	}
-	// Output:
-	// incident:CAS-1 2
-	// incident:CAS-3 1
-	// incident:CAS-2 1
-}
-
 // A sync worker takes its mailbox's lease, then files a folder's new mail
 // and the folder's cursor in one transaction under it: a crash leaves both
 // or neither, and a worker that lost the lease writes nothing.

@@ -163,7 +163,7 @@ WHERE CASE WHEN ins.id IS NULL AND t.c0 IS NULL
 // pgTakenNames returns the names of the columns of the taken email t of
 // pgPutsSQL (c0 … c15, emailCols in order), joined by sep.
 func pgTakenNames(sep string) string {
-	names := make([]string, len(newPGRow(false).dest))
+	names := make([]string, len(newPGRow().dest))
 	for i := range names {
 		names[i] = fmt.Sprintf("c%d", i)
 	}
@@ -383,7 +383,7 @@ func (s *Store) pgReadPuts(br pgx.BatchResults, puts []store.Entry, chunk []int,
 	var (
 		ord, id  int64
 		inserted bool
-		r        = newPGRow(false)
+		r        = newPGRow()
 		dest     = append([]any{&ord, &id, &inserted}, r.dest...)
 		seen     int
 	)

@@ -12,7 +12,7 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 )
 
-// PostgreSQL's reads of tracked emails (Get, Lookup, Candidates, Emails,
+// PostgreSQL's reads of tracked emails (Get, Lookup, Emails,
 // Scan) go through pgx itself, on a connection of the database/sql pool,
 // rather than through database/sql: database/sql makes a driver value of
 // every column and converts it again into the destination, some 45
@@ -20,22 +20,18 @@ import (
 // string of all the text of a row (the Tracked values share it; they are
 // read-only) and one slice of its participants.
 
-// pgRow holds the columns of one row of selectCols, and of an extra
-// integer column (Candidates' overlap), while it is read.
+// pgRow holds the columns of one row of selectCols while it is read.
 type pgRow struct {
-	id, dir, at, method, corr, parent, extra           int64
+	id, dir, at, method, corr, parent                  int64
 	msgID, recType, recID, token, conv, subject, parts pgtype.DriverBytes
 	mailbox, folderID, folderPath                      pgtype.DriverBytes
 	dest                                               []any
 }
 
-func newPGRow(extra bool) *pgRow {
+func newPGRow() *pgRow {
 	r := &pgRow{}
 	r.dest = []any{&r.id, &r.msgID, &r.recType, &r.recID, &r.token, &r.conv, &r.subject,
 		&r.parts, &r.mailbox, &r.folderID, &r.folderPath, &r.dir, &r.at, &r.method, &r.corr, &r.parent}
-	if extra {
-		r.dest = append(r.dest, &r.extra)
-	}
 	return r
 }
 
@@ -106,9 +102,8 @@ func splitStrings(s string) ([]string, error) {
 	return out, nil
 }
 
-// pgReadEmails runs query and reads its rows of selectCols (with an extra
-// integer column when extra is not nil, appended to it).
-func (s *Store) pgReadEmails(ctx context.Context, extra *[]int64, query string, args ...any) ([]correlate.Tracked, error) {
+// pgReadEmails runs query and reads its rows of selectCols.
+func (s *Store) pgReadEmails(ctx context.Context, query string, args ...any) ([]correlate.Tracked, error) {
 	var out []correlate.Tracked
 	err := s.pgRaw(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, query, args...)
@@ -116,7 +111,7 @@ func (s *Store) pgReadEmails(ctx context.Context, extra *[]int64, query string, 
 			return err
 		}
 		defer rows.Close()
-		r := newPGRow(extra != nil)
+		r := newPGRow()
 		for rows.Next() {
 			if err := rows.Scan(r.dest...); err != nil {
 				return err
@@ -126,9 +121,6 @@ func (s *Store) pgReadEmails(ctx context.Context, extra *[]int64, query string, 
 				return err
 			}
 			out = append(out, t)
-			if extra != nil {
-				*extra = append(*extra, r.extra)
-			}
 		}
 		return rows.Err()
 	})

@@ -34,8 +34,8 @@ var (
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanTracked reads one row of emailCols, followed by extra columns.
-func scanTracked(sc scanner, extra ...any) (correlate.Tracked, error) {
+// scanTracked reads one row of emailCols.
+func scanTracked(sc scanner) (correlate.Tracked, error) {
 	var (
 		t           correlate.Tracked
 		msgID       sql.NullString
@@ -43,9 +43,8 @@ func scanTracked(sc scanner, extra ...any) (correlate.Tracked, error) {
 		dir         int64
 		at, method  int64
 	)
-	dest := append([]any{&t.ID, &msgID, &t.Record.Type, &t.Record.ID, &t.Token, &conv, &t.Subject,
-		&parts, &t.Mailbox, &t.FolderID, &t.FolderPath, &dir, &at, &method, &t.CorrelatedWith, &t.Parent}, extra...)
-	if err := sc.Scan(dest...); err != nil {
+	if err := sc.Scan(&t.ID, &msgID, &t.Record.Type, &t.Record.ID, &t.Token, &conv, &t.Subject,
+		&parts, &t.Mailbox, &t.FolderID, &t.FolderPath, &dir, &at, &method, &t.CorrelatedWith, &t.Parent); err != nil {
 		return correlate.Tracked{}, err
 	}
 	t.MessageID = msgID.String
@@ -63,44 +62,32 @@ func scanTracked(sc scanner, extra ...any) (correlate.Tracked, error) {
 	return t, nil
 }
 
-// scanRows reads every row of rs, emailCols and, when extra is not nil,
-// one more integer column, appended to it.
-func scanRows(rs *sql.Rows, extra *[]int64) ([]correlate.Tracked, error) {
+// scanRows reads every row of rs, of emailCols.
+func scanRows(rs *sql.Rows) ([]correlate.Tracked, error) {
 	defer rs.Close()
-	var (
-		out  []correlate.Tracked
-		x    int64
-		more []any
-	)
-	if extra != nil {
-		more = []any{&x}
-	}
+	var out []correlate.Tracked
 	for rs.Next() {
-		t, err := scanTracked(rs, more...)
+		t, err := scanTracked(rs)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, t)
-		if extra != nil {
-			*extra = append(*extra, x)
-		}
 	}
 	return out, rs.Err()
 }
 
-// readEmails runs a query of emailCols (and, when extra is not nil, one
-// more integer column, appended to it) outside any transaction: through
+// readEmails runs a query of emailCols outside any transaction: through
 // pgx itself on PostgreSQL (see pgReadEmails), through database/sql on
 // SQLite, prepared at Open when it is one of the hot statements.
-func (s *Store) readEmails(ctx context.Context, extra *[]int64, query string, args ...any) ([]correlate.Tracked, error) {
+func (s *Store) readEmails(ctx context.Context, query string, args ...any) ([]correlate.Tracked, error) {
 	if s.pg {
-		return s.pgReadEmails(ctx, extra, query, args...)
+		return s.pgReadEmails(ctx, query, args...)
 	}
 	rs, err := s.query(ctx, nil, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	return scanRows(rs, extra)
+	return scanRows(rs)
 }
 
 // window returns the bounds of q in stored microseconds.

@@ -252,7 +252,7 @@ func (s *Store) Get(ctx context.Context, id int64) (correlate.Tracked, error) {
 	if err != nil {
 		return correlate.Tracked{}, fail(ctx, "get", err)
 	}
-	ts, err := s.readEmails(ctx, nil, getSQL, id)
+	ts, err := s.readEmails(ctx, getSQL, id)
 	if err != nil {
 		return correlate.Tracked{}, fail(ctx, fmt.Sprintf("get %d", id), err)
 	}
@@ -276,54 +276,9 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 		return nil, fail(ctx, "lookup", err)
 	}
 	since, until := window(q)
-	out, err := s.readEmails(ctx, nil, lookupQuery, s.ix(k.Kind), s.ix(k.Value), since, until, limit(q))
+	out, err := s.readEmails(ctx, lookupQuery, s.ix(k.Kind), s.ix(k.Value), since, until, limit(q))
 	if err != nil {
 		return nil, fail(ctx, "lookup "+k.Kind, err)
-	}
-	return out, nil
-}
-
-// Candidates implements correlate.Store. The overlap counts are computed in
-// SQL: for each distinct key the newest MaxPerKey postings within the window
-// (an index range scan read backwards), counted per email.
-func (s *Store) Candidates(ctx context.Context, keys []correlate.Key, q correlate.CandidateQuery) ([]correlate.Candidate, error) {
-	ctx, cancel, err := s.call(ctx)
-	defer cancel()
-	if err != nil {
-		return nil, fail(ctx, "candidates", err)
-	}
-	keys = dedupKeys(keys)
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	perKey := q.MaxPerKey
-	if perKey <= 0 {
-		perKey = correlate.DefaultMaxPerKey
-	}
-	since, until := window(q.Query)
-	args := []any{since, until, int64(perKey), int64(max(q.MinOverlap, 1)), limit(q.Query)}
-	var query string
-	if s.pg {
-		kinds, values := keyColumns(keys)
-		args = append(args, kinds, values)
-		query = pgCandidates
-	} else {
-		if len(keys) > maxSQLiteKeys {
-			return nil, fmt.Errorf("sqlstore: candidates: %d distinct keys, SQLite takes at most %d", len(keys), maxSQLiteKeys)
-		}
-		query = sqliteCandidates(len(keys))
-		for _, k := range keys {
-			args = append(args, indexValue(k.Kind), indexValue(k.Value))
-		}
-	}
-	var overlaps []int64
-	ts, err := s.readEmails(ctx, &overlaps, query, args...)
-	if err != nil {
-		return nil, fail(ctx, "candidates", err)
-	}
-	out := make([]correlate.Candidate, len(ts))
-	for i, t := range ts {
-		out[i] = correlate.Candidate{Tracked: t, Overlap: int(overlaps[i])}
 	}
 	return out, nil
 }
@@ -335,43 +290,12 @@ const candidatesTail = `, c AS (
 )
 SELECT %s, c.n FROM c JOIN mc_email e ON e.id = c.email ORDER BY c.n DESC, c.at DESC, c.email DESC`
 
-var pgCandidates = `WITH hits AS (
-	SELECT h.email, h.at FROM unnest($6::bytea[], $7::bytea[]) AS q(kind, value)
-	CROSS JOIN LATERAL (
-		SELECT k.email, k.at FROM mc_key k
-		WHERE k.kind = q.kind AND k.value = q.value AND k.at >= $1 AND k.at < $2
-		ORDER BY k.at DESC, k.email DESC LIMIT $3
-	) h
-)` + fmt.Sprintf(candidatesTail, emailColsE)
-
 // SQLite has no LATERAL: each key is its own LIMITed subquery, joined by
 // UNION ALL in groups (a compound SELECT has at most 500 terms).
 const (
 	sqliteGroup   = 200
 	maxSQLiteKeys = (32766 - 5) / 2 // SQLite's limit on bound parameters
 )
-
-func sqliteCandidates(n int) string {
-	var b strings.Builder
-	b.WriteString("WITH hits AS (")
-	for g := 0; g < n; g += sqliteGroup {
-		if g > 0 {
-			b.WriteString("\n\tUNION ALL ")
-		}
-		b.WriteString("SELECT * FROM (")
-		for i := g; i < min(n, g+sqliteGroup); i++ {
-			if i > g {
-				b.WriteString(" UNION ALL ")
-			}
-			fmt.Fprintf(&b, "SELECT * FROM (SELECT email, at FROM mc_key WHERE kind = $%d AND value = $%d AND at >= $1 AND at < $2 ORDER BY at DESC, email DESC LIMIT $3)",
-				6+2*i, 7+2*i)
-		}
-		b.WriteString(")")
-	}
-	b.WriteString(")")
-	fmt.Fprintf(&b, candidatesTail, emailColsE)
-	return b.String()
-}
 
 const countSQL = "SELECT count(*) FROM mc_key WHERE kind = $1 AND value = $2"
 

@@ -229,10 +229,6 @@ func TestUnavailablePostgres(t *testing.T) {
 			_, err := s.Lookup(ctx, correlate.MessageIDKey("a@x"), correlate.Query{})
 			return err
 		},
-		"Candidates": func(ctx context.Context) error {
-			_, err := s.Candidates(ctx, mail(1, "a@x").Keys, correlate.CandidateQuery{})
-			return err
-		},
 		"Count":  func(ctx context.Context) error { _, err := s.Count(ctx, correlate.MessageIDKey("a@x")); return err },
 		"Relink": func(ctx context.Context) error { return s.Relink(ctx, first.ID, correlate.Record{Type: "t", ID: "1"}) },
 		"RelinkKey": func(ctx context.Context) error {

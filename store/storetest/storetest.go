@@ -46,8 +46,6 @@ func Run(t *testing.T, newStore func(t *testing.T) correlate.Store) {
 		{"LookupLimits", testLookupLimits},
 		{"LookupWindow", testLookupWindow},
 		{"LookupMissingKey", testLookupMissing},
-		{"Candidates", testCandidates},
-		{"CandidatesWindowAndPerKey", testCandidatesBounds},
 		{"Count", testCount},
 		{"Relink", testRelink},
 		{"RelinkKey", testRelinkKey},
@@ -281,62 +279,6 @@ func testLookupMissing(t *testing.T, s correlate.Store) {
 	assert.Empty(t, res)
 }
 
-func testCandidates(t *testing.T, s correlate.Store) {
-	ctx := context.Background()
-	a, b, c := key("addr", "a@x"), key("addr", "b@x"), key("subj", "invoice")
-	e1 := put(t, s, email(1, "c1@x"), a, b, c) // shares 3
-	e2 := put(t, s, email(2, "c2@x"), a, b)    // shares 2
-	e3 := put(t, s, email(3, "c3@x"), a)       // shares 1
-	e4 := put(t, s, email(4, "c4@x"), a, c)    // shares 2, newer than e2
-	put(t, s, email(5, "c5@x"), key("addr", "z@x"))
-
-	res, err := s.Candidates(ctx, []correlate.Key{a, b, c, a}, correlate.CandidateQuery{})
-	require.NoError(t, err)
-	var got [][2]int64
-	for _, r := range res {
-		got = append(got, [2]int64{r.Tracked.ID, int64(r.Overlap)})
-	}
-	assert.Equal(t, [][2]int64{{e1.ID, 3}, {e4.ID, 2}, {e2.ID, 2}, {e3.ID, 1}}, got,
-		"ordered by overlap, then newest; a repeated query key counts once")
-	assert.Equal(t, e1.Record, res[0].Tracked.Record, "candidates carry the whole tracked email")
-
-	res, err = s.Candidates(ctx, []correlate.Key{a, b, c}, correlate.CandidateQuery{MinOverlap: 2, Query: correlate.Query{Limit: 2}})
-	require.NoError(t, err)
-	require.Len(t, res, 2)
-	assert.Equal(t, []int64{e1.ID, e4.ID}, []int64{res[0].Tracked.ID, res[1].Tracked.ID}, "MinOverlap filters, Limit cuts after ordering")
-
-	res, err = s.Candidates(ctx, []correlate.Key{key("addr", "nobody@x")}, correlate.CandidateQuery{})
-	require.NoError(t, err)
-	assert.Empty(t, res)
-	res, err = s.Candidates(ctx, nil, correlate.CandidateQuery{})
-	require.NoError(t, err)
-	assert.Empty(t, res, "no keys, no candidates")
-}
-
-func testCandidatesBounds(t *testing.T, s correlate.Store) {
-	ctx := context.Background()
-	hub, rare := key("addr", "support@x"), key("addr", "rare@x")
-	var hubIDs []int64
-	for i := 0; i < 20; i++ {
-		hubIDs = append(hubIDs, put(t, s, email(i, ""), hub).ID)
-	}
-	old := put(t, s, email(-100, ""), hub, rare) // old, also on the rare key
-	res, err := s.Candidates(ctx, []correlate.Key{hub, rare}, correlate.CandidateQuery{MaxPerKey: 5, Query: correlate.Query{Limit: -1}})
-	require.NoError(t, err)
-	byID := map[int64]int{}
-	for _, r := range res {
-		byID[r.Tracked.ID] = r.Overlap
-	}
-	assert.Len(t, byID, 6, "5 newest of the hub key plus the email under the rare key")
-	assert.Equal(t, 1, byID[old.ID], "beyond MaxPerKey the hub key does not count for the old email")
-	for _, id := range hubIDs[15:] {
-		assert.Equal(t, 1, byID[id])
-	}
-	res, err = s.Candidates(ctx, []correlate.Key{hub, rare}, correlate.CandidateQuery{Query: correlate.Query{Since: base.Add(18 * time.Minute), Limit: -1}})
-	require.NoError(t, err)
-	assert.Len(t, res, 2, "the window applies to candidates")
-}
-
 func testCount(t *testing.T, s correlate.Store) {
 	ctx := context.Background()
 	k := key("addr", "a@x")
@@ -363,10 +305,6 @@ func testRelink(t *testing.T, s correlate.Store) {
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	assert.Equal(t, rec("NEW"), res[0].Record, "Lookup sees the new record: later replies follow it")
-	cands, err := s.Candidates(ctx, []correlate.Key{k}, correlate.CandidateQuery{})
-	require.NoError(t, err)
-	require.Len(t, cands, 1)
-	assert.Equal(t, rec("NEW"), cands[0].Tracked.Record)
 	require.NoError(t, s.Relink(ctx, e.ID, correlate.Record{}), "relinking to no record is allowed")
 	assert.ErrorIs(t, s.Relink(ctx, 999, rec("X")), correlate.ErrNotFound)
 }

@@ -1,15 +1,16 @@
-package correlate_test
+package guard_test
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/guard"
 )
 
 // A SenderPolicy refuses a stranger's token; the chain goes on and the
 // Decision says why.
-func ExampleChain_senderPolicy() {
+func ExampleGuard_senderPolicy() {
 	victim := &correlate.Tracked{ID: 1, Record: correlate.Record{Type: "incident", ID: "CAS-1"},
 		Participants: []string{"support@fabrikam.example", "jane@contoso.example"}}
 	token := correlate.Named("token", correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) {
@@ -25,9 +26,9 @@ func ExampleChain_senderPolicy() {
 		}
 		return correlate.Evidence{Field: "From", Value: s, Note: "did not take part: not a participant"}, false
 	}
-	chain := &correlate.Chain{Correlators: []correlate.Correlator{token}, SenderPolicy: tookPart}
+	g := guard.Wrap(&correlate.Chain{Correlators: []correlate.Correlator{token}}, &guard.Options{SenderPolicy: tookPart})
 	for _, from := range []string{"jane@contoso.example", "m.allory@freemail.example"} {
-		d, _ := chain.Decide(context.Background(), &correlate.Message{From: []correlate.Address{{Address: from}}})
+		d, _ := g.Decide(context.Background(), &correlate.Message{From: []correlate.Address{{Address: from}}})
 		fmt.Println(d.Match)
 	}
 	// Output:
@@ -37,25 +38,25 @@ func ExampleChain_senderPolicy() {
 
 // A Classifier runs before the chain; an auto-reply is correlated but not
 // tracked.
-func ExampleEngineOptions_classifier() {
+func ExampleGuard_classifier() {
 	ctx := context.Background()
 	rec := correlate.Record{Type: "incident", ID: "CAS-1"}
 	found := correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) {
 		return correlate.Match{Record: rec, Method: correlate.InReplyTo, Confidence: correlate.Certain}, nil
 	})
-	oof := correlate.ClassifierFunc(func(m *correlate.Message) correlate.Classification {
+	oof := guard.ClassifierFunc(func(m *correlate.Message) correlate.Classification {
 		if m.Header.Get("Auto-Submitted") == "auto-replied" {
-			return correlate.Classification{Class: correlate.AutoReply, Reason: "Auto-Submitted: auto-replied", NoAutoResponse: true}
+			return correlate.Classification{Class: guard.AutoReply, Reason: "Auto-Submitted: auto-replied", NoAutoResponse: true}
 		}
 		return correlate.Classification{}
 	})
-	engine := correlate.NewEngine(nil, &correlate.Chain{Correlators: []correlate.Correlator{found}},
-		&correlate.EngineOptions{Classifier: oof})
+	engine := correlate.NewEngine(nil, guard.Wrap(&correlate.Chain{Correlators: []correlate.Correlator{found}},
+		&guard.Options{Classifier: oof}), nil)
 	m := &correlate.Message{Header: map[string][]string{"Auto-Submitted": {"auto-replied"}}}
 	d, _ := engine.Correlate(ctx, m)
 	fmt.Println(d.Class(), d.Match.Record, d.Track())
 	fmt.Println(d.NoTrack)
 	// Output:
 	// autoreply incident:CAS-1 false
-	// autoreply: correlated but not tracked (EngineOptions.Untracked)
+	// autoreply: correlated but not tracked (guard.Options.Untracked)
 }
