@@ -283,20 +283,6 @@ func (s *Store) Lookup(ctx context.Context, k correlate.Key, q correlate.Query) 
 	return out, nil
 }
 
-// candidatesTail ranks the hits (email, at) of the per-key scans.
-const candidatesTail = `, c AS (
-	SELECT email, at, count(*) AS n FROM hits GROUP BY email, at HAVING count(*) >= $4
-	ORDER BY n DESC, at DESC, email DESC LIMIT $5
-)
-SELECT %s, c.n FROM c JOIN mc_email e ON e.id = c.email ORDER BY c.n DESC, c.at DESC, c.email DESC`
-
-// SQLite has no LATERAL: each key is its own LIMITed subquery, joined by
-// UNION ALL in groups (a compound SELECT has at most 500 terms).
-const (
-	sqliteGroup   = 200
-	maxSQLiteKeys = (32766 - 5) / 2 // SQLite's limit on bound parameters
-)
-
 const countSQL = "SELECT count(*) FROM mc_key WHERE kind = $1 AND value = $2"
 
 // Count implements correlate.Store.
