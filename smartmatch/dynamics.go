@@ -289,7 +289,7 @@ func (c *Correlator) cover(ctx context.Context, words []uint32, lens []int, addr
 	}
 	use := ws[:min(c.delta+1, len(ws))]
 	if c.minAddr > 0 && total(use) > c.maxC {
-		as := ws[len(ws):len(ws)]
+		as := ws[len(ws):]
 		for _, a := range addrs {
 			k := addressKey(a)
 			n, err := c.idx.Count(ctx, k)
