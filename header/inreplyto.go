@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
-	"github.com/mailcorrelate/mailcorrelate/internal/probe"
 )
 
 // InReplyTo correlates an email with the tracked email whose Message-ID it
@@ -125,182 +123,252 @@ func (c *InReplyTo) Correlate(ctx context.Context, m *correlate.Message) (correl
 	if skip, ok := c.cfg.skip(m); ok {
 		return skip, nil
 	}
-	var ev []correlate.Evidence
-
 	// The referenced ids (2) and aliases (3) are read first, their junk
 	// kept apart until step 2, so that a Prober can answer for every id at
-	// once.
-	self, selfJunk := m.OwnID()
-	selfOK := false
-	if self != "" {
-		if selfJunk != "" {
-			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: selfJunk + ": not looked up"})
-		} else {
-			selfOK = true
-		}
-	}
+	// once. The buffer stays here, on the stack: the steps take the ids as
+	// an argument.
+	r := reading{c: c, m: m, f: finderPool.Get().(*finder)}
+	defer r.f.release()
 	var buf [DefaultMaxIDs + 3]ref
-	refs, refEv := readRefs(buf[:0], m, c.cfg.maxIDs, nil)
-	nrefs := len(refs)
-	refs, refEv = c.aliases(refs, m, self, refEv)
-	f := finderPool.Get().(*finder)
-	defer f.release()
-	if err := f.start(ctx, c, selfOK, self, refs); err != nil {
+	refs, refEv := r.readIDs(buf[:0])
+	if err := r.f.start(ctx, c, r.selfOK, r.self, refs); err != nil {
 		return correlate.Match{}, err
 	}
-	refBase := 0 // the key of refs[0]
-	if selfOK {
-		refBase = 1
+	if mt, done, err := r.duplicate(); done || err != nil {
+		return mt, err
 	}
+	r.ev = append(r.ev, refEv...)
+	if mt, done, err := r.referenced(refs); done || err != nil {
+		return mt, err
+	}
+	if mt, done := r.signedRefs(refs[:r.nrefs]); done {
+		return mt, nil
+	}
+	if mt, done, err := r.ancestorMemory(ctx, refs[:r.nrefs]); done || err != nil {
+		return mt, err
+	}
+	if len(r.ev) == 0 {
+		return correlate.Match{}, nil
+	}
+	if r.forged {
+		return withCollision(correlate.Match{Reason: reasonForged, Evidence: r.ev}, r.collision), nil
+	}
+	return withCollision(correlate.Match{Evidence: r.ev}, r.collision), nil
+}
 
-	// 1. Duplicate check.
-	var collision *correlate.Tracked // the other email that has the message's own id
-	if selfOK {
-		ts, err := f.emails(0)
-		if err != nil {
-			return correlate.Match{}, err
-		}
-		dup, other, why := c.sameEmail(m, ts)
-		switch {
-		case dup != nil && !dup.Record.IsZero():
-			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: "already tracked"})
-			return c.match(m, dup, nil, correlate.Certain, reasonDuplicate, ev), nil
-		case dup == nil && other != nil:
-			collision = other
-			ev = append(ev, correlate.Evidence{Field: fieldMessageID, Value: self, Note: noteCollision(other)})
-			ev = append(ev, why...)
+// A reading is the state of one InReplyTo.Correlate call, shared by its
+// steps. It holds no pointer to the caller's stack: the ids, read into a
+// buffer there, are passed to the steps that need them.
+type reading struct {
+	c         *InReplyTo
+	m         *correlate.Message
+	f         *finder
+	ev        []correlate.Evidence
+	self      string             // the message's own id
+	selfOK    bool               // self is usable: it is key 0 of f
+	refBase   int                // the key of the first referenced id
+	nrefs     int                // referenced ids; the aliases follow
+	collision *correlate.Tracked // the other email that has the message's own id
+	forged    bool               // a referenced signed id has a bad signature
+
+	// The winner of steps 2 and 3 and the records that conflict with it.
+	found    bool
+	win      *correlate.Tracked // nil until fetched
+	winID    int64
+	winKey   int // the key the winner was found under
+	winRec   correlate.Record
+	winRef   ref
+	conflict []correlate.Match
+}
+
+// readIDs reads the message's own id and appends its referenced ids, then
+// its aliases, to buf; the junk of the referenced ids is returned apart.
+func (r *reading) readIDs(buf []ref) ([]ref, []correlate.Evidence) {
+	c, m := r.c, r.m
+	self, selfJunk := m.OwnID()
+	if self != "" {
+		if selfJunk != "" {
+			r.ev = append(r.ev, correlate.Evidence{Field: fieldMessageID, Value: clip(self), Note: selfJunk + ": not looked up"})
+		} else {
+			r.selfOK = true
+			r.refBase = 1
 		}
 	}
-	forged := false
-	if selfOK && collision == nil && len(c.cfg.IDKeys) > 0 {
+	r.self = self
+	refs, refEv := readRefs(buf, m, c.cfg.maxIDs, nil)
+	r.nrefs = len(refs)
+	return c.aliases(refs, m, self, refEv)
+}
+
+// duplicate is step 1, the duplicate check: the tracked email with the
+// message's own id, or, with Options.IDKeys, its own id signed by this
+// system. A tracked email with the id that is another email is recorded as
+// the collision.
+func (r *reading) duplicate() (correlate.Match, bool, error) {
+	if !r.selfOK {
+		return correlate.Match{}, false, nil
+	}
+	c, m := r.c, r.m
+	ts, err := r.f.emails(0)
+	if err != nil {
+		return correlate.Match{}, true, err
+	}
+	dup, other, why := c.sameEmail(m, ts)
+	switch {
+	case dup != nil && !dup.Record.IsZero():
+		r.ev = append(r.ev, correlate.Evidence{Field: fieldMessageID, Value: r.self, Note: "already tracked"})
+		return c.match(m, dup, nil, correlate.Certain, reasonDuplicate, r.ev), true, nil
+	case dup == nil && other != nil:
+		r.collision = other
+		r.ev = append(r.ev, correlate.Evidence{Field: fieldMessageID, Value: r.self, Note: noteCollision(other)})
+		r.ev = append(r.ev, why...)
+	}
+	if r.collision == nil && len(c.cfg.IDKeys) > 0 {
 		var mt correlate.Match
 		var ok bool
-		if mt, ok, ev = c.signed(self, fieldMessageID, correlate.Certain, reasonSignedSelf, ev, &forged); ok {
-			return mt, nil
+		if mt, ok, r.ev = c.signed(r.self, fieldMessageID, correlate.Certain, reasonSignedSelf, r.ev, &r.forged); ok {
+			return mt, true, nil
 		}
 	}
+	return correlate.Match{}, false, nil
+}
 
-	// 2, 3. Referenced ids, then aliases.
-	ev = append(ev, refEv...)
-	var (
-		win      *correlate.Tracked // nil until fetched
-		winID    int64
-		winKey   int // the key the winner was found under
-		winRec   correlate.Record
-		winRef   ref
-		found    bool
-		conflict []correlate.Match
-	)
-	consider := func(r ref, k int, id int64, rec correlate.Record, t *correlate.Tracked) {
-		switch {
-		case rec.IsZero():
-			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNoRecord})
-		case !found:
-			found, win, winID, winKey, winRec, winRef = true, t, id, k, rec, r
-			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteNamesTracked})
-		case rec != winRec:
-			e := correlate.Evidence{Field: r.field, Value: r.id,
-				Note: "names a tracked email of record " + rec.String() + ": conflict with " + winRec.String()}
-			ev = append(ev, e)
-			conflict = c.addConflict(conflict, rec, r.confidence(), r.field+" names tracked email "+strconv.FormatInt(id, 10), e)
-		}
+// consider weighs tracked email id of record rec (t when already read),
+// found through r at key k, against the winner so far.
+func (r *reading) consider(rf *ref, k int, id int64, rec correlate.Record, t *correlate.Tracked) {
+	switch {
+	case rec.IsZero():
+		r.ev = append(r.ev, correlate.Evidence{Field: rf.field, Value: rf.id, Note: noteNoRecord})
+	case !r.found:
+		r.found, r.win, r.winID, r.winKey, r.winRec, r.winRef = true, t, id, k, rec, *rf
+		r.ev = append(r.ev, correlate.Evidence{Field: rf.field, Value: rf.id, Note: noteNamesTracked})
+	case rec != r.winRec:
+		e := correlate.Evidence{Field: rf.field, Value: rf.id,
+			Note: "names a tracked email of record " + rec.String() + ": conflict with " + r.winRec.String()}
+		r.ev = append(r.ev, e)
+		r.conflict = r.c.addConflict(r.conflict, rec, rf.confidence(), rf.field+" names tracked email "+strconv.FormatInt(id, 10), e)
 	}
-	for i, r := range refs[:nrefs] {
-		hits, err := f.hits(refBase + i)
+}
+
+// referenced is steps 2 and 3: the referenced ids, then the aliases, of
+// refs; the first that names a tracked email with a record wins.
+func (r *reading) referenced(refs []ref) (correlate.Match, bool, error) {
+	c, m := r.c, r.m
+	for i := range refs[:r.nrefs] {
+		hits, err := r.f.hits(r.refBase + i)
 		if err != nil {
-			return correlate.Match{}, err
+			return correlate.Match{}, true, err
 		}
 		for _, h := range hits {
-			consider(r, refBase+i, h.ID, h.Record, nil)
+			r.consider(&refs[i], r.refBase+i, h.ID, h.Record, nil)
 		}
-		if found && c.cfg.FirstHit {
+		if r.found && c.cfg.FirstHit {
 			break
 		}
 	}
-	// Aliases claim to be this very email: only a tracked email that is
-	// the same email counts.
-	for i, r := range refs[nrefs:] {
-		if found && c.cfg.FirstHit {
+	if err := r.aliased(refs); err != nil {
+		return correlate.Match{}, true, err
+	}
+	if r.found && len(r.conflict) > 0 && c.cfg.AbstainOnConflict {
+		return correlate.Match{Reason: reasonConflict, Evidence: r.ev}, true, nil
+	}
+	if r.found && r.win == nil {
+		// Read the one email the match names.
+		var err error
+		if r.win, err = r.f.fetch(r.winKey, r.winID); err != nil {
+			return correlate.Match{}, true, err
+		}
+	}
+	if r.win == nil {
+		return correlate.Match{}, false, nil
+	}
+	var mt correlate.Match
+	switch win := r.win; {
+	case r.winRef.alias:
+		mt = c.match(m, win, nil, correlate.High, reasonAlias, r.ev)
+	case r.winRef.field == fieldInReplyTo:
+		mt = c.match(m, win, win, correlate.Certain, reasonInReplyTo, r.ev)
+	case r.winRef.parent:
+		mt = c.match(m, win, win, correlate.Certain, reasonParentRef, r.ev)
+	default:
+		mt = c.match(m, win, win, correlate.High, reasonAncestor, r.ev)
+	}
+	return withCollision(withConflicts(mt, r.conflict), r.collision), true, nil
+}
+
+// aliased is step 3: the aliases of refs (after the referenced ids). They
+// claim to be this very email: only a tracked email that is the same email
+// counts.
+func (r *reading) aliased(refs []ref) error {
+	c, m := r.c, r.m
+	for i := range refs[r.nrefs:] {
+		if r.found && c.cfg.FirstHit {
 			break
 		}
-		k := refBase + nrefs + i
-		ts, err := f.emails(k)
+		rf := &refs[r.nrefs+i]
+		k := r.refBase + r.nrefs + i
+		ts, err := r.f.emails(k)
 		if err != nil {
-			return correlate.Match{}, err
+			return err
 		}
 		dup, other, why := c.sameEmail(m, ts)
 		if dup == nil && other != nil {
-			ev = append(ev, correlate.Evidence{Field: r.field, Value: r.id, Note: noteCollision(other)})
-			ev = append(ev, why...)
+			r.ev = append(r.ev, correlate.Evidence{Field: rf.field, Value: rf.id, Note: noteCollision(other)})
+			r.ev = append(r.ev, why...)
 			continue
 		}
 		for j := range ts {
 			if same, _ := correlate.SameEmail(m, &ts[j], c.cfg.sameEmailSubject); same {
-				consider(r, k, ts[j].ID, ts[j].Record, &ts[j])
+				r.consider(rf, k, ts[j].ID, ts[j].Record, &ts[j])
 			}
 		}
 	}
-	if found && len(conflict) > 0 && c.cfg.AbstainOnConflict {
-		return correlate.Match{Reason: reasonConflict, Evidence: ev}, nil
+	return nil
+}
+
+// signedRefs is step 4: with Options.IDKeys, the referenced ids that are
+// signed Message-IDs of emails that are not (or no longer) tracked.
+func (r *reading) signedRefs(refs []ref) (correlate.Match, bool) {
+	c := r.c
+	if len(c.cfg.IDKeys) == 0 {
+		return correlate.Match{}, false
 	}
-	if found && win == nil {
-		// Read the one email the match names.
-		var err error
-		if win, err = f.fetch(winKey, winID); err != nil {
-			return correlate.Match{}, err
-		}
-	}
-	if win != nil {
+	for i := range refs {
+		rf := &refs[i]
 		var mt correlate.Match
-		switch {
-		case winRef.alias:
-			mt = c.match(m, win, nil, correlate.High, reasonAlias, ev)
-		case winRef.field == fieldInReplyTo:
-			mt = c.match(m, win, win, correlate.Certain, reasonInReplyTo, ev)
-		case winRef.parent:
-			mt = c.match(m, win, win, correlate.Certain, reasonParentRef, ev)
-		default:
-			mt = c.match(m, win, win, correlate.High, reasonAncestor, ev)
+		var ok bool
+		if mt, ok, r.ev = c.signed(rf.id, rf.field, rf.confidence(), rf.signedReason(), r.ev, &r.forged); ok {
+			return withCollision(mt, r.collision), true
 		}
-		return withCollision(withConflicts(mt, conflict), collision), nil
 	}
+	return correlate.Match{}, false
+}
 
-	// Signed ids of emails that are not (or no longer) tracked.
-	if len(c.cfg.IDKeys) > 0 {
-		for _, r := range refs[:nrefs] {
-			var mt correlate.Match
-			var ok bool
-			if mt, ok, ev = c.signed(r.id, r.field, r.confidence(), r.signedReason(), ev, &forged); ok {
-				return withCollision(mt, collision), nil
-			}
+// ancestorMemory is step 5 (unless Options.NoAncestors): a tracked email
+// that references this message, then one that references one of the ids of
+// refs.
+func (r *reading) ancestorMemory(ctx context.Context, refs []ref) (correlate.Match, bool, error) {
+	c, m := r.c, r.m
+	if c.cfg.NoAncestors {
+		return correlate.Match{}, false, nil
+	}
+	if r.selfOK && r.collision == nil {
+		mt, done, err := c.ancestors(ctx, m, r.self, fieldMessageID, noteDescendant, correlate.High, reasonDescendant, r.ev)
+		if err != nil || done {
+			return mt, true, err
 		}
 	}
-
-	// 4. Ancestor memory.
-	if !c.cfg.NoAncestors {
-		if selfOK && collision == nil {
-			mt, done, err := c.ancestors(ctx, m, self, fieldMessageID, noteDescendant, correlate.High, reasonDescendant, ev)
-			if err != nil || done {
-				return mt, err
-			}
+	for i := range refs {
+		rf := &refs[i]
+		if rf.phrase {
+			continue
 		}
-		for _, r := range refs[:nrefs] {
-			if r.phrase {
-				continue
-			}
-			mt, done, err := c.ancestors(ctx, m, r.id, r.field, noteAncestor, correlate.Likely, reasonSibling, ev)
-			if err != nil || done {
-				return withCollision(mt, collision), err
-			}
+		mt, done, err := c.ancestors(ctx, m, rf.id, rf.field, noteAncestor, correlate.Likely, reasonSibling, r.ev)
+		if err != nil || done {
+			return withCollision(mt, r.collision), true, err
 		}
 	}
-	if len(ev) == 0 {
-		return correlate.Match{}, nil
-	}
-	if forged {
-		return withCollision(correlate.Match{Reason: reasonForged, Evidence: ev}, collision), nil
-	}
-	return withCollision(correlate.Match{Evidence: ev}, collision), nil
+	return correlate.Match{}, false, nil
 }
 
 // sameEmail compares m with the tracked emails that have one of its own
@@ -506,132 +574,6 @@ func (c *InReplyTo) match(m *correlate.Message, t, parent *correlate.Tracked, co
 		Reason:         reason,
 		Evidence:       ev,
 	}
-}
-
-// A finder answers, for the keys of one message (its own id, its
-// referenced ids, its aliases, in that order), which tracked emails are
-// under each, then the emails themselves: one path for every store. A
-// probe.Prober answers for all keys in one call, reading only IDs and
-// records, and the one email picked is then read with Lookup. Any other
-// store is asked with Lookup, key by key as Correlate comes to them (so
-// Options.FirstHit saves the rest), and the emails are kept for the
-// answer. Finders are pooled: their buffers would otherwise be allocated
-// anew for each message, being passed to an interface method.
-type finder struct {
-	ctx    context.Context
-	c      *InReplyTo
-	prober probe.Prober // nil: look keys up one by one
-	keys   []correlate.Key
-	hitBuf []probe.Hit // the Prober's answer, in key order
-	ts     [][]correlate.Tracked
-	looked []bool // ts[k] was looked up
-	one    [idLookupLimit]probe.Hit
-}
-
-var finderPool = sync.Pool{New: func() any {
-	return &finder{keys: make([]correlate.Key, 0, DefaultMaxIDs+4), hitBuf: make([]probe.Hit, 0, 2*(DefaultMaxIDs+4))}
-}}
-
-// start sets f up for a message's own id (when selfOK) and refs, and asks
-// a Prober for all of them at once.
-func (f *finder) start(ctx context.Context, c *InReplyTo, selfOK bool, self string, refs []ref) error {
-	f.ctx, f.c = ctx, c
-	f.prober, _ = c.idx.(probe.Prober)
-	if selfOK {
-		f.keys = append(f.keys, correlate.Key{Kind: correlate.KindMessageID, Value: self})
-	}
-	for _, r := range refs {
-		f.keys = append(f.keys, correlate.Key{Kind: correlate.KindMessageID, Value: r.id})
-	}
-	if f.prober == nil {
-		for range f.keys {
-			f.ts = append(f.ts, nil)
-			f.looked = append(f.looked, false)
-		}
-		return nil
-	}
-	if len(f.keys) == 0 {
-		return nil
-	}
-	hits, err := f.prober.Probe(ctx, f.keys, idLookupLimit, f.hitBuf[:0])
-	if err != nil {
-		return fmt.Errorf("header: lookup %s of %d ids: %w", correlate.KindMessageID, len(f.keys), err)
-	}
-	f.hitBuf = hits
-	return nil
-}
-
-// release clears f and returns it to the pool.
-func (f *finder) release() {
-	clear(f.keys)
-	clear(f.ts)
-	f.keys, f.hitBuf, f.ts, f.looked = f.keys[:0], f.hitBuf[:0], f.ts[:0], f.looked[:0]
-	f.ctx, f.c, f.prober = nil, nil, nil
-	finderPool.Put(f)
-}
-
-// hits returns the tracked emails under key k, newest first, as hits.
-func (f *finder) hits(k int) ([]probe.Hit, error) {
-	if f.prober != nil {
-		hits := f.hitBuf
-		i := 0
-		for i < len(hits) && hits[i].Key < k {
-			i++
-		}
-		j := i
-		for j < len(hits) && hits[j].Key == k {
-			j++
-		}
-		return hits[i:j], nil
-	}
-	ts, err := f.emails(k)
-	if err != nil {
-		return nil, err
-	}
-	out := f.one[:0]
-	for i := range ts {
-		out = append(out, probe.Hit{Key: k, ID: ts[i].ID, Record: ts[i].Record})
-	}
-	return out, nil
-}
-
-// emails returns the tracked emails under key k, newest first, at most
-// idLookupLimit; none, without asking the store, when a probe found none.
-func (f *finder) emails(k int) ([]correlate.Tracked, error) {
-	if f.prober != nil {
-		if hits, _ := f.hits(k); len(hits) == 0 {
-			return nil, nil
-		}
-		return f.c.lookup(f.ctx, f.keys[k], idLookupLimit)
-	}
-	if !f.looked[k] {
-		ts, err := f.c.lookup(f.ctx, f.keys[k], idLookupLimit)
-		if err != nil {
-			return nil, err
-		}
-		f.ts[k], f.looked[k] = ts, true
-	}
-	return f.ts[k], nil
-}
-
-// fetch reads the tracked email id, found under key k. Should it be gone
-// by now, fetch returns the newest email under k that has a record, or nil.
-func (f *finder) fetch(k int, id int64) (*correlate.Tracked, error) {
-	ts, err := f.emails(k)
-	if err != nil {
-		return nil, err
-	}
-	if f.prober != nil && len(ts) == 0 {
-		if ts, err = f.c.lookup(f.ctx, f.keys[k], idLookupLimit); err != nil {
-			return nil, err
-		}
-	}
-	for i := range ts {
-		if ts[i].ID == id {
-			return &ts[i], nil
-		}
-	}
-	return withRecord(ts), nil
 }
 
 func (c *InReplyTo) lookup(ctx context.Context, k correlate.Key, limit int) ([]correlate.Tracked, error) {

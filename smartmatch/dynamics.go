@@ -243,15 +243,27 @@ func (c *Correlator) correlateDynamics(ctx context.Context, m *correlate.Message
 	if len(addrs) < c.minAddr {
 		return correlate.Match{Reason: "fewer addresses than HashMinAddressCount"}, nil
 	}
-	// Count the distinct words, likely rarest first (see rarity), until
-	// delta+1 of them make a cover no larger than MaxCandidates; at delta 0
-	// a word no tracked email has ends the search. Only when the words give
-	// no small cover are the addresses counted.
-	var (
-		sbuf [2 * DefaultHashMaxCount]dsrc
-		obuf [DefaultHashMaxCount]int
-	)
+	var sbuf [2 * DefaultHashMaxCount]dsrc
+	use, err := c.cover(ctx, words, lens, addrs, sbuf[:0])
+	if err != nil || total(use) == 0 {
+		return correlate.Match{}, err
+	}
+	best, bestAddr, err := c.newestMatch(ctx, m, use, words, addrs)
+	if err != nil || best == nil {
+		return correlate.Match{}, err
+	}
+	return c.dynamicsMatch(m, words, best, bestAddr), nil
+}
+
+// cover returns the keys whose tracked emails are read, appended to buf:
+// the distinct words counted, likely rarest first (see rarity), until
+// delta+1 of them make a cover no larger than MaxCandidates; only when the
+// words give no small cover are the addresses counted, and their
+// k−HashMinAddressCount+1 rarest used when they make a smaller cover. At
+// delta 0, a word no tracked email has ends the search: cover returns nil.
+func (c *Correlator) cover(ctx context.Context, words []uint32, lens []int, addrs []string, buf []dsrc) ([]dsrc, error) {
 	byCount := func(a, b dsrc) int { return a.n - b.n }
+	var obuf [DefaultHashMaxCount]int
 	order := obuf[:0]
 	for i, h := range words {
 		if !slices.Contains(words[:i], h) {
@@ -259,15 +271,15 @@ func (c *Correlator) correlateDynamics(ctx context.Context, m *correlate.Message
 		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return lens[b] - lens[a] })
-	ws := sbuf[:0]
+	ws := buf
 	for _, i := range order {
 		k := wordKey(words[i])
 		n, err := c.idx.Count(ctx, k)
 		if err != nil {
-			return correlate.Match{}, fmt.Errorf("smartmatch: count %s %s: %w", k.Kind, k.Value, err)
+			return nil, fmt.Errorf("smartmatch: count %s %s: %w", k.Kind, k.Value, err)
 		}
 		if n == 0 && c.delta == 0 {
-			return correlate.Match{}, nil
+			return nil, nil
 		}
 		ws = append(ws, dsrc{k, n})
 		slices.SortFunc(ws, byCount)
@@ -277,12 +289,12 @@ func (c *Correlator) correlateDynamics(ctx context.Context, m *correlate.Message
 	}
 	use := ws[:min(c.delta+1, len(ws))]
 	if c.minAddr > 0 && total(use) > c.maxC {
-		as := sbuf[len(ws):len(ws)]
+		as := ws[len(ws):]
 		for _, a := range addrs {
 			k := addressKey(a)
 			n, err := c.idx.Count(ctx, k)
 			if err != nil {
-				return correlate.Match{}, fmt.Errorf("smartmatch: count %s %q: %w", k.Kind, k.Value, err)
+				return nil, fmt.Errorf("smartmatch: count %s %q: %w", k.Kind, k.Value, err)
 			}
 			as = append(as, dsrc{k, n})
 		}
@@ -291,10 +303,14 @@ func (c *Correlator) correlateDynamics(ctx context.Context, m *correlate.Message
 			use = alt
 		}
 	}
-	if total(use) == 0 {
-		return correlate.Match{}, nil
-	}
+	return use, nil
+}
 
+// newestMatch reads the newest tracked emails of the keys of use
+// (MaxCandidates in all, rarest key first) and returns the newest that
+// matches, with the number of addresses it shares; nil when none does.
+// Once one is found, later keys are read only for newer emails.
+func (c *Correlator) newestMatch(ctx context.Context, m *correlate.Message, use []dsrc, words []uint32, addrs []string) (*correlate.Tracked, int, error) {
 	since, _ := c.since(m)
 	var (
 		best     *correlate.Tracked
@@ -316,7 +332,7 @@ func (c *Correlator) correlateDynamics(ctx context.Context, m *correlate.Message
 		}
 		ts, err := c.idx.Lookup(ctx, s.key, q)
 		if err != nil {
-			return correlate.Match{}, fmt.Errorf("smartmatch: lookup %s %q: %w", s.key.Kind, s.key.Value, err)
+			return nil, 0, fmt.Errorf("smartmatch: lookup %s %q: %w", s.key.Kind, s.key.Value, err)
 		}
 		for i := range ts {
 			t := &ts[i]
@@ -335,9 +351,13 @@ func (c *Correlator) correlateDynamics(ctx context.Context, m *correlate.Message
 			best, bestAddr = t, shared
 		}
 	}
-	if best == nil {
-		return correlate.Match{}, nil
-	}
+	return best, bestAddr, nil
+}
+
+// dynamicsMatch is the Match with best, which shares bestAddr addresses
+// with m, whose subject has the word hashes words.
+func (c *Correlator) dynamicsMatch(m *correlate.Message, words []uint32, best *correlate.Tracked, bestAddr int) correlate.Match {
+	var cbuf [DefaultHashMaxCount]uint32
 	id := strconv.FormatInt(best.ID, 10)
 	mt := correlate.Match{
 		Record:         best.Record,
@@ -358,9 +378,9 @@ func (c *Correlator) correlateDynamics(ctx context.Context, m *correlate.Message
 		mt.Reason += ", tracked without a record"
 	}
 	if mt.Confidence < c.minC {
-		return belowThreshold(mt, c.minC), nil
+		return belowThreshold(mt, c.minC)
 	}
-	return mt, nil
+	return mt
 }
 
 func total(s []dsrc) int {

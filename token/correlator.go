@@ -168,98 +168,41 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 		return correlate.Match{}, nil
 	}
 	var (
-		ev        []correlate.Evidence
+		r         tokenRun
 		trackOnly correlate.Match
 		looked    int
-		reason    string
 		doneBuf   [4]string
 		done      = doneBuf[:0] // digits looked up
 	)
-	note := func(raw, n string) {
-		if ev == nil {
-			ev = make([]correlate.Evidence, 0, 4) // room for the notes of one token and the policy's
-		}
-		ev = append(ev, correlate.Evidence{Field: "Subject", Value: raw, Note: n})
-	}
-	// why keeps the reason of the newest token's failure.
-	why := func(r string) {
-		if reason == "" {
-			reason = r
-		}
-	}
 	for i := len(found) - 1; i >= 0 && looked < c.maxTokens; i-- {
-		fd := found[i]
+		fd := &found[i]
 		if slices.Contains(done, fd.Digits) {
 			continue // looked up already; a copy with a bad signature does not count
 		}
 		looked++
 		raw := m.Subject[fd.Start:fd.End]
-		conf := correlate.High
-		if len(c.f.Keys) > 0 {
-			switch err := c.f.Verify(fd.Token); {
-			case err == nil:
-				conf = correlate.Certain
-				note(raw, "signature verified")
-			case errors.Is(err, ErrUnsigned) && c.acceptUnsigned:
-				note(raw, "unsigned token accepted (AcceptUnsigned)")
-			case errors.Is(err, ErrUnsigned):
-				note(raw, "unsigned token: signing is required")
-				why("token " + raw + " is unsigned")
-				continue
-			default:
-				note(raw, "bad signature")
-				why("token " + raw + " has a bad signature")
-				continue
-			}
+		conf, ok := c.verify(&r, fd, raw)
+		if !ok {
+			continue
 		}
-		ts, err := c.lookup(ctx, m, fd)
+		ts, err := c.lookup(ctx, m, *fd)
 		if err != nil {
 			return correlate.Match{}, err
 		}
 		done = append(done, fd.Digits)
 		pick, conf, ambiguity := choose(m, ts, conf)
 		if pick == nil {
-			note(raw, "no tracked email carries this token")
-			why("token " + raw + " names no tracked email")
+			r.note(raw, "no tracked email carries this token")
+			r.why("token " + raw + " names no tracked email")
 			continue
 		}
 		if ambiguity != "" {
-			note(raw, ambiguity)
+			r.note(raw, ambiguity)
 		}
-		if c.policy != nil {
-			pev, ok := c.policy(ctx, m, *pick)
-			if !ok {
-				if pev.Value == "" {
-					pev.Value = m.SenderAddress()
-				}
-				ev = append(ev, correlate.Evidence{Field: "From", Value: pev.Value,
-					Note: "sender policy refused token " + raw + " of tracked email " + strconv.FormatInt(pick.ID, 10) + ": " + pev.Note})
-				why("sender policy refused token " + raw + ": " + pev.Value + " " + pev.Note)
-				continue
-			}
-			if pev != (correlate.Evidence{}) {
-				ev = append(ev, pev)
-			}
+		if !c.allowed(ctx, &r, m, pick, raw) {
+			continue
 		}
-		// One allocation for the reason and the note, which is its end.
-		var nb [96]byte
-		b := append(append(append(nb[:0], "token "...), raw...), ' ')
-		b = strconv.AppendInt(append(b, "names tracked email "...), pick.ID, 10)
-		reason := string(b)
-		names := reason[len("token ")+len(raw)+1:]
-		note(raw, names)
-		mt := correlate.Match{
-			Record:         pick.Record,
-			Method:         correlate.TrackingToken,
-			Confidence:     conf,
-			Strategy:       c.String(),
-			CorrelatedWith: pick,
-			Reason:         reason,
-		}
-		if c.subjectChanged != nil {
-			var buf [4]Found
-			mt.SubjectChanged = c.subjectChanged(c.f.strip(pick.Subject, c.f.find(buf[:0], pick.Subject)), c.f.strip(m.Subject, found))
-		}
+		mt := c.tokenMatch(&r, m, found, pick, raw, conf)
 		if pick.Record.IsZero() {
 			if trackOnly.CorrelatedWith == nil {
 				mt.Track = true
@@ -268,14 +211,108 @@ func (c *Correlator) Correlate(ctx context.Context, m *correlate.Message) (corre
 			}
 			continue
 		}
-		mt.Evidence = ev
+		mt.Evidence = r.ev
 		return mt, nil
 	}
 	if trackOnly.CorrelatedWith != nil {
-		trackOnly.Evidence = ev
+		trackOnly.Evidence = r.ev
 		return trackOnly, nil
 	}
-	return correlate.Match{Reason: reason, Evidence: ev}, nil
+	return correlate.Match{Reason: r.reason, Evidence: r.ev}, nil
+}
+
+// A tokenRun is the state of one Correlate call: the Evidence so far and
+// the reason of the newest token's failure.
+type tokenRun struct {
+	ev     []correlate.Evidence
+	reason string
+}
+
+// note adds the Evidence note n about token raw.
+func (r *tokenRun) note(raw, n string) {
+	if r.ev == nil {
+		r.ev = make([]correlate.Evidence, 0, 4) // room for the notes of one token and the policy's
+	}
+	r.ev = append(r.ev, correlate.Evidence{Field: "Subject", Value: raw, Note: n})
+}
+
+// why keeps the reason of the newest token's failure: the first given.
+func (r *tokenRun) why(reason string) {
+	if r.reason == "" {
+		r.reason = reason
+	}
+}
+
+// verify checks the signature of token fd (raw in the subject) when the
+// Format has keys, and returns the confidence of a match through it; ok is
+// false when the token does not count (unsigned when signing is required,
+// or a bad signature).
+func (c *Correlator) verify(r *tokenRun, fd *Found, raw string) (conf float64, ok bool) {
+	if len(c.f.Keys) == 0 {
+		return correlate.High, true
+	}
+	switch err := c.f.Verify(fd.Token); {
+	case err == nil:
+		r.note(raw, "signature verified")
+		return correlate.Certain, true
+	case errors.Is(err, ErrUnsigned) && c.acceptUnsigned:
+		r.note(raw, "unsigned token accepted (AcceptUnsigned)")
+		return correlate.High, true
+	case errors.Is(err, ErrUnsigned):
+		r.note(raw, "unsigned token: signing is required")
+		r.why("token " + raw + " is unsigned")
+	default:
+		r.note(raw, "bad signature")
+		r.why("token " + raw + " has a bad signature")
+	}
+	return 0, false
+}
+
+// allowed asks the sender policy, when there is one, whether m may be
+// correlated with pick through token raw, and records its Evidence.
+func (c *Correlator) allowed(ctx context.Context, r *tokenRun, m *correlate.Message, pick *correlate.Tracked, raw string) bool {
+	if c.policy == nil {
+		return true
+	}
+	pev, ok := c.policy(ctx, m, *pick)
+	if !ok {
+		if pev.Value == "" {
+			pev.Value = m.SenderAddress()
+		}
+		r.ev = append(r.ev, correlate.Evidence{Field: "From", Value: pev.Value,
+			Note: "sender policy refused token " + raw + " of tracked email " + strconv.FormatInt(pick.ID, 10) + ": " + pev.Note})
+		r.why("sender policy refused token " + raw + ": " + pev.Value + " " + pev.Note)
+		return false
+	}
+	if pev != (correlate.Evidence{}) {
+		r.ev = append(r.ev, pev)
+	}
+	return true
+}
+
+// tokenMatch is the Match with pick, named by token raw of m's subject
+// (whose tokens are found), without its Evidence; it notes the match in r.
+func (c *Correlator) tokenMatch(r *tokenRun, m *correlate.Message, found []Found, pick *correlate.Tracked, raw string, conf float64) correlate.Match {
+	// One allocation for the reason and the note, which is its end.
+	var nb [96]byte
+	b := append(append(append(nb[:0], "token "...), raw...), ' ')
+	b = strconv.AppendInt(append(b, "names tracked email "...), pick.ID, 10)
+	reason := string(b)
+	names := reason[len("token ")+len(raw)+1:]
+	r.note(raw, names)
+	mt := correlate.Match{
+		Record:         pick.Record,
+		Method:         correlate.TrackingToken,
+		Confidence:     conf,
+		Strategy:       c.String(),
+		CorrelatedWith: pick,
+		Reason:         reason,
+	}
+	if c.subjectChanged != nil {
+		var buf [4]Found
+		mt.SubjectChanged = c.subjectChanged(c.f.strip(pick.Subject, c.f.find(buf[:0], pick.Subject)), c.f.strip(m.Subject, found))
+	}
+	return mt
 }
 
 // lookup returns the newest tracked emails carrying fd's token that are not
