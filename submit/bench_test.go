@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,42 +276,11 @@ func (s *countingStore) Apply(ctx context.Context, b store.Batch) (store.Result,
 // started — Postfix's master and its daemons, PostgreSQL's postmaster and
 // its backends.
 func treeCPU(b *testing.B, pidFile, what string) func() time.Duration {
-	raw, err := os.ReadFile(pidFile)
+	root, err := benchutil.PIDFileRoot(pidFile)
 	if err != nil {
 		b.Fatalf("%s: %v", what, err)
 	}
-	root, _, _ := strings.Cut(string(raw), "\n")
-	root = strings.TrimSpace(root)
-	const hz = 100 // USER_HZ: /proc counts CPU time in 1/100 s
-	return func() time.Duration {
-		ds, _ := filepath.Glob("/proc/[0-9]*/stat")
-		var ticks int64
-		for _, d := range ds {
-			raw, err := os.ReadFile(d)
-			if err != nil {
-				continue // the process ended
-			}
-			// "pid (comm) state ppid … utime stime cutime cstime …"
-			s := string(raw)
-			i := strings.LastIndexByte(s, ')')
-			if i < 0 {
-				continue
-			}
-			f := strings.Fields(s[i+1:])
-			if len(f) < 15 {
-				continue
-			}
-			pid := strings.Fields(s)[0]
-			if pid != root && f[1] != root {
-				continue
-			}
-			for _, v := range f[11:15] { // utime stime cutime cstime
-				n, _ := strconv.ParseInt(v, 10, 64)
-				ticks += n
-			}
-		}
-		return time.Duration(ticks) * time.Second / hz
-	}
+	return benchutil.TreeCPU(root)
 }
 
 var benchClients = 4

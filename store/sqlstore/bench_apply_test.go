@@ -140,40 +140,10 @@ func serverCPU(b *testing.B, s *sqlstore.Store) func() time.Duration {
 	if dir == "" || !strings.HasPrefix(s.String(), "postgres") {
 		return none
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	root, err := benchutil.PIDFileRoot(filepath.Join(dir, "data", "postmaster.pid"))
 	if err != nil {
 		b.Logf("server CPU not measured: %v", err)
 		return none
 	}
-	root, _, _ := strings.Cut(string(raw), "\n")
-	root = strings.TrimSpace(root)
-	const hz = 100 // USER_HZ: /proc counts CPU time in 1/100 s
-	return func() time.Duration {
-		ds, _ := filepath.Glob("/proc/[0-9]*/stat")
-		var ticks int64
-		for _, d := range ds {
-			raw, err := os.ReadFile(d)
-			if err != nil {
-				continue // the process ended
-			}
-			// "pid (comm) state ppid … utime stime cutime cstime …"
-			st := string(raw)
-			i := strings.LastIndexByte(st, ')')
-			if i < 0 {
-				continue
-			}
-			f := strings.Fields(st[i+1:])
-			if len(f) < 15 {
-				continue
-			}
-			if pid, _, _ := strings.Cut(st, " "); pid != root && f[1] != root {
-				continue
-			}
-			for _, v := range f[11:15] { // utime stime cutime cstime
-				n, _ := strconv.ParseInt(v, 10, 64)
-				ticks += n
-			}
-		}
-		return time.Duration(ticks) * time.Second / hz
-	}
+	return benchutil.TreeCPU(root)
 }
