@@ -65,7 +65,8 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 		}
 	}
 	var orgs orgMemo
-	own := ownOrganizations(&orgs, m, t)
+	var ownBuf [3]string // at most three: m's mailbox, t's and t's sender
+	own := ownOrganizations(&orgs, m, t, ownBuf[:0])
 	why := "" // why the first sender's organization does not count
 	for i, s := range senders {
 		org, ok := orgs.of(s)
@@ -84,12 +85,22 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 		for _, p := range t.Participants {
 			if po, ok := orgs.of(p); ok && po == org {
 				return correlate.Evidence{Field: "From", Value: s,
-					Note: withID("took part: a colleague at "+org+" of participant "+p+" in tracked email ", t.ID, "")}, true
+					Note: colleagueNote(org, p, t.ID)}, true
 			}
 		}
 	}
 	return correlate.Evidence{Field: "From", Value: first,
 		Note: withID("did not take part: not a participant of tracked email ", t.ID, ", nor a colleague of one"+why)}, false
+}
+
+// colleagueNote returns "took part: a colleague at " + org + " of
+// participant " + p + " in tracked email " + id, built with one allocation.
+func colleagueNote(org, p string, id int64) string {
+	var buf [160]byte
+	b := append(buf[:0], "took part: a colleague at "...)
+	b = append(append(b, org...), " of participant "...)
+	b = append(append(b, p...), " in tracked email "...)
+	return string(strconv.AppendInt(b, id, 10))
 }
 
 // withID returns prefix, the decimal id and suffix as one string, built
@@ -139,9 +150,9 @@ func (o *orgMemo) of(addr string) (string, bool) {
 }
 
 // ownOrganizations returns the organizations of the mailboxes m and t were
-// synchronized from and of t's sender when t is outgoing.
-func ownOrganizations(orgs *orgMemo, m *correlate.Message, t correlate.Tracked) []string {
-	var own []string
+// synchronized from and of t's sender when t is outgoing, appended to own
+// (which the caller provides, so that they need no allocation).
+func ownOrganizations(orgs *orgMemo, m *correlate.Message, t correlate.Tracked, own []string) []string {
 	add := func(addr string) {
 		if !strings.Contains(addr, "@") {
 			return

@@ -341,7 +341,9 @@ func unicodeFolded(s string) bool {
 // nfSafe reports, conservatively, that r is a starter that NFC and NFKC leave
 // alone and that never combines with the rune before it, so a string of such
 // runes is in NFC and NFKC. It covers the letters of the scripts in the prefix
-// tables; TestNFSafe checks it against package norm for every rune.
+// tables and the dashes, quotation marks and CJK punctuation common in
+// subjects ("Order 4711 – new date"); TestNFSafe checks it against package
+// norm for every rune.
 func nfSafe(r rune) bool {
 	switch {
 	case r < 0x80:
@@ -362,6 +364,10 @@ func nfSafe(r rune) bool {
 	case 0x5D0 <= r && r <= 0x5EA: // Hebrew
 		return true
 	case 0x621 <= r && r <= 0x63A, 0x641 <= r && r <= 0x64A: // Arabic
+		return true
+	case 0x2010 <= r && r <= 0x2027: // dashes, quotation marks, bullets
+		return r != 0x2011 && r != 0x2017 && (r < 0x2024 || r > 0x2026) // not ‑ ‗ ․ ‥ …
+	case 0x3001 <= r && r <= 0x3011: // CJK punctuation and brackets
 		return true
 	case 0x3041 <= r && r <= 0x3096, 0x30A1 <= r && r <= 0x30FA, r == 0x30FC: // kana
 		return true
