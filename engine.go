@@ -194,8 +194,8 @@ func EngineOptions(opts *Options) *correlate.EngineOptions {
 
 // Guard returns chain wrapped in the guardrails New sets: opts.Guard with
 // its defaults filled in unless opts.Unguarded (the guard.New classifier,
-// guard.ParticipantPolicy, a new rate window). Each call builds a new rate
-// window.
+// guard.NewParticipantPolicy(), a new rate window). Each call builds a new
+// rate window and a new sender policy.
 func Guard(chain *correlate.Chain, opts *Options) *guard.Guard {
 	var o Options
 	if opts != nil {
@@ -211,7 +211,7 @@ func Guard(chain *correlate.Chain, opts *Options) *guard.Guard {
 			g.Loops = guard.NewRateWindow(&r)
 		}
 		if g.SenderPolicy == nil {
-			g.SenderPolicy = guard.ParticipantPolicy
+			g.SenderPolicy = guard.NewParticipantPolicy()
 		}
 	}
 	return guard.Wrap(chain, &g)

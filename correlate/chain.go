@@ -3,6 +3,7 @@ package correlate
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // A Correlator decides which record an email is regarding.
@@ -85,6 +86,13 @@ func (e *strategyError) Unwrap() error { return e.err }
 // Match is empty but its Reason says what was refused and why. A Check
 // failure is handled like a strategy failure.
 //
+// The Match a Correlator returns is the Chain's, Evidence included: Check
+// may append to mt.Evidence in place, so a Correlator must not return a
+// slice with spare capacity that it keeps or shares (slices.Clip it). The
+// Step keeps the strategy's own Evidence, clipped, and the Match Check
+// returned may extend the same array: the two share their first elements
+// (see [Decision]).
+//
 // A Chain is itself a Correlator, so chains nest. The zero Chain matches
 // nothing. A Chain is safe for concurrent use if its Correlators and Check
 // are; do not modify it after first use.
@@ -136,6 +144,9 @@ func (c *Chain) decide(ctx context.Context, m *Message, d *Decision, steps []Ste
 		}
 		steps = append(steps, Step{Strategy: name, Match: got, Err: err})
 		step := &steps[len(steps)-1]
+		// Clipped, so that an append to the Step's Evidence never writes
+		// where Check's append to got.Evidence put its own.
+		step.Match.Evidence = slices.Clip(step.Match.Evidence)
 		if err == nil && c.Check != nil && (got.Found() || got.Track) {
 			var why string
 			got, why, err = c.Check(ctx, m, got)

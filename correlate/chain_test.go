@@ -165,3 +165,33 @@ func TestRecordAndMethod(t *testing.T) {
 	assert.Equal(t, 3, correlate.InReplyTo.DynamicsCode(), "Dynamics documents 3 = InReplyTo")
 	assert.Equal(t, 0, correlate.FolderTracking.DynamicsCode(), "Dynamics stores None for folder tracking")
 }
+
+// TestChainCheckEvidenceInPlace checks what Chain documents: Check may
+// extend the strategy's Evidence in place, the Step keeps the strategy's
+// own Evidence, and an append to either never shows in the other.
+func TestChainCheckEvidenceInPlace(t *testing.T) {
+	rec := correlate.Record{Type: "incident", ID: "1"}
+	strategy := correlate.Func(func(context.Context, *correlate.Message) (correlate.Match, error) {
+		ev := make([]correlate.Evidence, 1, 4) // room left, as the token strategy leaves it
+		ev[0] = correlate.Evidence{Field: "Subject", Value: "CRM:1", Note: "names tracked email 1"}
+		return correlate.Match{Record: rec, Method: correlate.TrackingToken, Confidence: correlate.High, Evidence: ev}, nil
+	})
+	c := correlate.Chain{
+		Correlators: []correlate.Correlator{correlate.Named("token", strategy)},
+		Check: func(_ context.Context, _ *correlate.Message, mt correlate.Match) (correlate.Match, string, error) {
+			mt.Evidence = append(mt.Evidence, correlate.Evidence{Field: "From", Note: "took part"})
+			return mt, "", nil
+		},
+	}
+	d, err := c.Decide(context.Background(), &correlate.Message{})
+	require.NoError(t, err)
+	require.Len(t, d.Steps, 1)
+	assert.Len(t, d.Match.Evidence, 2, "the winner carries the check's evidence")
+	assert.Len(t, d.Steps[0].Match.Evidence, 1, "the step keeps the strategy's own")
+
+	d.Steps[0].Match.Evidence = append(d.Steps[0].Match.Evidence, correlate.Evidence{Field: "x"})
+	assert.Equal(t, "From", d.Match.Evidence[1].Field, "an append to the step's Evidence does not overwrite the check's")
+	d.Match.Evidence = append(d.Match.Evidence, correlate.Evidence{Field: "y"})
+	assert.Equal(t, "x", d.Steps[0].Match.Evidence[1].Field, "an append to the winner's Evidence does not show in the step's")
+	assert.Len(t, d.Steps[0].Match.Evidence, 2)
+}

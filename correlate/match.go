@@ -142,7 +142,11 @@ func (s Step) String() string {
 // the message may be tracked (NoTrack) and how the record was reached
 // (Merged, Closed). Their zero values describe an ordinary decision.
 type Decision struct {
-	Match     Match
+	Match Match
+	// Steps are the strategies consulted, in order. A Step's Match.Evidence
+	// and the Evidence of Match (or of a Conflict) that a Chain's Check
+	// extended may share their first elements: read them, append to them,
+	// but do not modify their elements in place.
 	Steps     []Step
 	Conflicts []Match
 

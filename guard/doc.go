@@ -34,6 +34,8 @@
 //     participant at the same organization (registrable domain, not a
 //     freemail or the organization's own), the email is outgoing, or a
 //     caller hook says yes; the Evidence says which.
+//     [NewParticipantPolicy] decides as ParticipantPolicy and remembers the
+//     organizations of the domains it met (the root package's New uses it).
 //   - [States], a RecordResolver in memory: merged records
 //     followed to their survivor, closed and deleted records.
 //

@@ -418,7 +418,10 @@ func (g *Guard) check(ctx context.Context, m *correlate.Message, mt correlate.Ma
 	if g.o.SenderPolicy != nil && mt.CorrelatedWith != nil && g.policyApplies(mt.Method) {
 		ev, ok := g.o.SenderPolicy(ctx, m, *mt.CorrelatedWith)
 		if ev != (correlate.Evidence{}) {
-			mt.Evidence = append(slices.Clip(mt.Evidence), ev)
+			// In place when the strategy left room (the token strategy
+			// does): the chain's Step keeps the strategy's Evidence
+			// clipped, so the two share only what they both hold.
+			mt.Evidence = append(mt.Evidence, ev)
 		}
 		if !ok {
 			return mt, refusal(m, mt, ev), nil

@@ -413,12 +413,20 @@ func TestParticipantPolicy(t *testing.T) {
 		{"nobody", &correlate.Message{}, tr, false, "", "names no sender", "no sender, no participation"},
 		{"nil", nil, tr, false, "", "no message", "nothing to accept"},
 	}
-	for _, tc := range cases {
-		ev, ok := guard.ParticipantPolicy(ctx, tc.m, tc.t)
-		assert.Equal(t, tc.want, ok, "%s: %s", tc.name, tc.why)
-		assert.Equal(t, "From", ev.Field, tc.name)
-		assert.Equal(t, tc.sender, ev.Value, "%s: the Evidence names the sender judged", tc.name)
-		assert.Contains(t, ev.Note, tc.note, "%s: %s", tc.name, tc.why)
+	// NewParticipantPolicy decides as ParticipantPolicy, the first time a
+	// domain is met (its memory is empty) and the second (from its memory).
+	cached := guard.NewParticipantPolicy()
+	for pass := range 2 {
+		for _, tc := range cases {
+			ev, ok := guard.ParticipantPolicy(ctx, tc.m, tc.t)
+			assert.Equal(t, tc.want, ok, "%s: %s", tc.name, tc.why)
+			assert.Equal(t, "From", ev.Field, tc.name)
+			assert.Equal(t, tc.sender, ev.Value, "%s: the Evidence names the sender judged", tc.name)
+			assert.Contains(t, ev.Note, tc.note, "%s: %s", tc.name, tc.why)
+			cev, cok := cached(ctx, tc.m, tc.t)
+			assert.Equal(t, ok, cok, "%s (pass %d): NewParticipantPolicy decides as ParticipantPolicy", tc.name, pass)
+			assert.Equal(t, ev, cev, "%s (pass %d): with the same Evidence", tc.name, pass)
+		}
 	}
 	hook := func(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
 		ok := strings.HasSuffix(m.SenderAddress(), "@contoso-partner.example") && t.Record == caseRecord

@@ -45,6 +45,25 @@ const maxSenders = party.MaxSenders
 // address book with AnyOf (party's Resolver.SenderPolicy counts the
 // colleagues a directory knows, at any domain).
 func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+	return participantPolicy(nil, m, t)
+}
+
+// NewParticipantPolicy returns a [SenderPolicy] that decides as
+// [ParticipantPolicy] and remembers the organization of each domain it has
+// looked up (at most a few thousand domains; the memory is emptied a part
+// at a time when full), sparing a Public Suffix List lookup per sender and
+// participant. It is safe for concurrent use. The root package's New gives
+// each Guard its own.
+func NewParticipantPolicy() SenderPolicy {
+	c := new(orgCache)
+	return func(_ context.Context, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
+		return participantPolicy(c, m, t)
+	}
+}
+
+// participantPolicy is ParticipantPolicy, with the organizations of
+// domains read through cache when it is not nil.
+func participantPolicy(cache *orgCache, m *correlate.Message, t correlate.Tracked) (correlate.Evidence, bool) {
 	if m == nil {
 		return correlate.Evidence{Field: "From", Note: "did not take part: no message"}, false
 	}
@@ -64,7 +83,7 @@ func ParticipantPolicy(_ context.Context, m *correlate.Message, t correlate.Trac
 			return correlate.Evidence{Field: "From", Value: s, Note: withID("took part: a participant of tracked email ", t.ID, "")}, true
 		}
 	}
-	var orgs orgMemo
+	orgs := orgMemo{cache: cache}
 	var ownBuf [3]string // at most three: m's mailbox, t's and t's sender
 	own := ownOrganizations(&orgs, m, t, ownBuf[:0])
 	why := "" // why the first sender's organization does not count
@@ -123,10 +142,11 @@ func sendersOf(m *correlate.Message) []string {
 // about: the mailbox, the organization's own people and the customer's
 // share a few domains, and each answer costs a Public Suffix List lookup.
 type orgMemo struct {
-	n   int
-	dom [8]string
-	org [8]string
-	ok  [8]bool
+	cache *orgCache // when not nil, consulted before party.Organization
+	n     int
+	dom   [8]string
+	org   [8]string
+	ok    [8]bool
 }
 
 // of returns party.Organization(addr), which depends on the domain of addr
@@ -141,7 +161,13 @@ func (o *orgMemo) of(addr string) (string, bool) {
 			return o.org[i], o.ok[i]
 		}
 	}
-	org, ok := party.Organization(addr)
+	var org string
+	var ok bool
+	if o.cache != nil {
+		org, ok = o.cache.of(addr, d)
+	} else {
+		org, ok = party.Organization(addr)
+	}
 	if o.n < len(o.dom) {
 		o.dom[o.n], o.org[o.n], o.ok[o.n] = d, org, ok
 		o.n++

@@ -1,9 +1,9 @@
 package guard
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,14 +60,28 @@ type RateWindow struct {
 	seed    maphash.Seed
 
 	mu      sync.Mutex
-	keys    map[rateKey]*rateEntry
-	latest  int64 // the latest event time seen, for sweeping
+	keys    map[uint64]*rateEntry // by keyOf(sender, record)
+	latest  int64                 // the latest event time seen, for sweeping
 	observe int
 }
 
-type rateKey struct {
-	sender string
-	record correlate.Record
+// keyOf returns the key of (sender, r) in w.keys: a 64-bit hash under the
+// window's random seed, so that the map keeps no copy of the strings (one
+// allocation less per new pair); the chance that two of its at most
+// MaxKeys pairs share a key (and a count) is about MaxKeys²/2^65, 3·10^-10
+// at the default MaxKeys.
+func (w *RateWindow) keyOf(sender string, r correlate.Record) uint64 {
+	var h maphash.Hash
+	h.SetSeed(w.seed)
+	// Each string is preceded by its length, so that no two pairs write
+	// the same bytes.
+	for _, s := range [3]string{sender, r.Type, r.ID} {
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.WriteString(s)
+	}
+	return h.Sum64()
 }
 
 // rateEntry holds the newest limit+1 events of a key. Most keys see one
@@ -88,7 +102,7 @@ func NewRateWindow(opts *RateOptions) *RateWindow {
 		o = *opts
 	}
 	w := &RateWindow{window: o.Window, limit: o.Limit, maxKeys: o.MaxKeys, clock: o.Clock,
-		seed: maphash.MakeSeed(), keys: make(map[rateKey]*rateEntry)}
+		seed: maphash.MakeSeed(), keys: make(map[uint64]*rateEntry)}
 	if w.window <= 0 {
 		w.window = DefaultRateWindow
 	}
@@ -127,7 +141,7 @@ func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate
 	if m.MessageID != "" {
 		id = maphash.String(w.seed, m.MessageID) | 1 // never 0
 	}
-	k := rateKey{sender: sender, record: r}
+	k := w.keyOf(sender, r)
 
 	w.mu.Lock()
 	e := w.keys[k]
@@ -188,18 +202,12 @@ func (w *RateWindow) Observe(m *correlate.Message, r correlate.Record) correlate
 
 // addLocked adds an empty entry for k, which has none, sweeping first when
 // the map is full, and returns it.
-func (w *RateWindow) addLocked(k rateKey) *rateEntry {
+func (w *RateWindow) addLocked(k uint64) *rateEntry {
 	if len(w.keys) >= w.maxKeys {
 		w.sweepLocked()
 	}
 	e := &rateEntry{}
 	e.at, e.ids = e.atBuf[:0], e.idBuf[:0]
-	// The key outlives the message: clone its strings, or the map
-	// would hold every sender's whole header block (the address is
-	// a substring of it). One copy holds the three.
-	all := strings.Join([]string{k.sender, k.record.Type, k.record.ID}, "")
-	n1, n2 := len(k.sender), len(k.sender)+len(k.record.Type)
-	k = rateKey{sender: all[:n1], record: correlate.Record{Type: all[n1:n2], ID: all[n2:]}}
 	w.keys[k] = e
 	return e
 }
