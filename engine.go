@@ -138,7 +138,7 @@ type Options struct {
 	// Guard.Classifier, by default guard.New(&Guard)), auto-replies, bounces
 	// and loops are correlated but not tracked (Guard.Untracked), token
 	// matches must come from a participant of the tracked conversation
-	// (Guard.SenderPolicy, by default guard.ParticipantPolicy: a sender took
+	// (Guard.SenderPolicy, by default guard.NewParticipantPolicy(): a sender took
 	// part in the tracked email, or is a colleague of a participant at the
 	// same organization, or the email is outgoing), and a rate window
 	// flags ping-pong (Guard.Loops, by default

@@ -102,7 +102,7 @@ func truthInput(cfg *config, stderr io.Writer) ([]routereval.Item, *routereval.O
 		if dir == nil {
 			return nil, nil, cli.UsageError{Msg: fmt.Sprintf("-directory: %v", err)}
 		}
-		opts.Engine.Guard.SenderPolicy = guard.AnyOf(guard.ParticipantPolicy, party.NewResolver(dir, nil).SenderPolicy())
+		opts.Engine.Guard.SenderPolicy = guard.AnyOf(guard.NewParticipantPolicy(), party.NewResolver(dir, nil).SenderPolicy())
 	}
 	if cfg.Folders != "" {
 		rules, err := files().ReadFolders(cfg.Folders)

@@ -50,7 +50,7 @@ func NewEngine(st correlate.Store, c Chain) (*correlate.Engine, error) {
 		opts.Smart.Mode = smartmatch.Dynamics
 	}
 	if c.Resolver != nil {
-		opts.Guard.SenderPolicy = guard.AnyOf(guard.ParticipantPolicy, c.Resolver.SenderPolicy())
+		opts.Guard.SenderPolicy = guard.AnyOf(guard.NewParticipantPolicy(), c.Resolver.SenderPolicy())
 	}
 	opts.Smart.OwnAddresses = OwnAddresses(c.Own, c.Mailbox)
 	return mailcorrelate.New(st, opts)
