@@ -91,7 +91,14 @@ func (p *parser) parseHeader(m *Message, b []byte, spans []fieldSpan, o *ParseOp
 		}
 		fields++
 		if vs, ok := h[key]; ok {
-			h[key] = append(vs, value)
+			if n := len(backing); n < cap(backing) && &vs[len(vs)-1] == &backing[n-1] {
+				// The field repeats the one before (Received,
+				// DKIM-Signature): its values grow in backing, in place.
+				backing = append(backing, value)
+				h[key] = backing[n-len(vs) : n+1 : n+1]
+			} else {
+				h[key] = append(vs, value)
+			}
 		} else {
 			backing = append(backing, value)
 			h[key] = backing[len(backing)-1 : len(backing) : len(backing)]
