@@ -223,6 +223,15 @@ func (p *parser) decoder() *headerDecoder {
 	return p.dec
 }
 
+// text decodes the encoded words of an unstructured field value; the
+// decoder is made only for a value that has some.
+func (p *parser) text(s string) (string, string) {
+	if !strings.Contains(s, "=?") {
+		return plainText(s)
+	}
+	return p.decoder().text(s)
+}
+
 // field decodes one field into m. Repeated single-valued fields keep their
 // first occurrence, as net/mail's Header.Get does.
 func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
@@ -267,7 +276,7 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 		if m.Subject != "" {
 			return
 		}
-		s, problem := p.decoder().text(value)
+		s, problem := p.text(value)
 		if problem != "" {
 			p.add(key, value, errors.New(problem))
 		}
@@ -276,7 +285,7 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 		if m.ThreadTopic != "" {
 			return
 		}
-		s, problem := p.decoder().text(value)
+		s, problem := p.text(value)
 		if problem != "" {
 			p.add(key, value, errors.New(problem))
 		}
