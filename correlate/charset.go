@@ -112,10 +112,7 @@ func newHeaderDecoder() *headerDecoder {
 // there was none.
 func (d *headerDecoder) text(s string) (string, string) {
 	if !strings.Contains(s, "=?") {
-		if utf8.ValidString(s) {
-			return s, ""
-		}
-		return fallbackText([]byte(s)), "8-bit text is not UTF-8; read as windows-1252"
+		return plainText(s)
 	}
 	d.unknown = d.unknown[:0]
 	out, err := d.DecodeHeader(s)
@@ -133,6 +130,15 @@ func (d *headerDecoder) text(s string) (string, string) {
 		}
 	}
 	return out, problem
+}
+
+// plainText is headerDecoder.text for s without encoded words: s itself
+// when it is UTF-8, its windows-1252 reading otherwise.
+func plainText(s string) (string, string) {
+	if utf8.ValidString(s) {
+		return s, ""
+	}
+	return fallbackText([]byte(s)), "8-bit text is not UTF-8; read as windows-1252"
 }
 
 // decodeTransfer undoes a Content-Transfer-Encoding, leniently: bad base64 or

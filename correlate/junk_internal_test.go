@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -76,27 +77,46 @@ func FuzzPhraseField(f *testing.F) {
 	})
 }
 
-// FuzzFieldKey checks that fieldKey accepts the valid field names (1 to
+// FuzzCanonicalizeName checks that canonicalizeName accepts the valid field names (1 to
 // 200 bytes of printable ASCII without ':') and canonicalizes them as
 // textproto.CanonicalMIMEHeaderKey does.
-func FuzzFieldKey(f *testing.F) {
+func FuzzCanonicalizeName(f *testing.F) {
 	for _, s := range []string{"Message-ID", "message-id", "MIME-Version", "x(y", "X-MS-Exchange-Message-Is-NDR", "subject", "a-b-c", "-x", "x--y", "Ünter", "x y", "", "a:b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		valid := name != "" && len(name) <= 200 && !strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ':' })
-		got, ok := fieldKey(name)
+		b := []byte(name)
+		ok := canonicalizeName(b)
 		if ok != valid {
-			t.Fatalf("fieldKey(%q) ok = %v, want %v", name, ok, valid)
+			t.Fatalf("canonicalizeName(%q) ok = %v, want %v", name, ok, valid)
 		}
-		if want := textproto.CanonicalMIMEHeaderKey(name); ok && got != want {
-			t.Fatalf("fieldKey(%q) = %q, want %q", name, got, want)
+		if got, want := string(b), textproto.CanonicalMIMEHeaderKey(name); ok && got != want {
+			t.Fatalf("canonicalizeName(%q) = %q, want %q", name, got, want)
 		}
 	})
 }
 
-// FuzzTrimValue checks that trimValue, for the value of a field on one
-// line, agrees with unfold.
+// unfoldRef is what a field value must read as: trimmed, its CR and LF
+// bytes removed (RFC 5322 §2.2.3).
+func unfoldRef(v string) string {
+	return strings.NewReplacer("\r", "", "\n", "").Replace(strings.TrimSpace(v))
+}
+
+// FuzzUnfoldInPlace checks unfoldInPlace against unfoldRef.
+func FuzzUnfoldInPlace(f *testing.F) {
+	for _, s := range []string{" x\r\n y", "a\r\n\tb\r\n c", "\r\n", "a\rb\nc\r\n\r\nd", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if got, want := string(unfoldInPlace(bytes.TrimSpace([]byte(v)))), unfoldRef(v); got != want {
+			t.Fatalf("unfoldInPlace(%q) = %q, want %q", v, got, want)
+		}
+	})
+}
+
+// FuzzTrimValue checks that trimValueInPlace, for the value of a field on
+// one line, agrees with unfoldRef.
 func FuzzTrimValue(f *testing.F) {
 	for _, s := range []string{" x\r\n", "x", " x \r\n", "\u00a0x\n", " a\rb\r\n", "\r\n", " ", "x\r\r\n"} {
 		f.Add(s)
@@ -105,8 +125,8 @@ func FuzzTrimValue(f *testing.F) {
 		if i := strings.IndexByte(v, '\n'); i >= 0 && i != len(v)-1 {
 			return // not one line
 		}
-		if got, want := trimValue(v), unfold(v); got != want {
-			t.Fatalf("trimValue(%q) = %q, want %q", v, got, want)
+		if got, want := string(trimValueInPlace([]byte(v))), unfoldRef(v); got != want {
+			t.Fatalf("trimValueInPlace(%q) = %q, want %q", v, got, want)
 		}
 	})
 }
@@ -117,7 +137,7 @@ func FuzzIndexCRLF(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		if got, want := indexCRLF(v), strings.IndexAny(v, "\r\n"); got != want {
+		if got, want := indexCRLF([]byte(v)), strings.IndexAny(v, "\r\n"); got != want {
 			t.Fatalf("indexCRLF(%q) = %d, want %d", v, got, want)
 		}
 	})

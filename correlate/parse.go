@@ -97,9 +97,16 @@ func (e *ParseError) Unwrap() []error {
 }
 
 var (
-	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8192) }}
-	bufPool    = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+	readerPool  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8192) }}
+	scratchPool = sync.Pool{New: func() any { return &headerScratch{buf: make([]byte, 0, 8192)} }}
 )
+
+// headerScratch is the reusable memory of one ParseMessage call: the
+// header block as read, then rewritten in place, and its field spans.
+type headerScratch struct {
+	buf   []byte
+	spans []fieldSpan
+}
 
 // ParseMessage reads an RFC 5322 message and returns the fields correlators
 // use. It is lenient, as mail demands:
@@ -137,6 +144,7 @@ func ParseMessage(r io.Reader, opts *ParseOptions) (*Message, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	var err error
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(r)
 	defer func() {
@@ -144,13 +152,20 @@ func ParseMessage(r io.Reader, opts *ParseOptions) (*Message, error) {
 		readerPool.Put(br)
 	}()
 
-	raw, err := readHeaderBlock(br, o.MaxHeaderBytes)
+	sc := scratchPool.Get().(*headerScratch)
+	defer func() {
+		if cap(sc.buf) <= 256<<10 && cap(sc.spans) <= 4<<10 {
+			scratchPool.Put(sc)
+		}
+	}()
+	sc.buf, err = readHeaderBlock(br, o.MaxHeaderBytes, sc.buf)
 	if err != nil {
 		return nil, err
 	}
 	p := parser{}
 	m := &Message{}
-	if err := p.parseHeader(m, raw, &o); err != nil {
+	sc.spans, err = p.parseHeader(m, sc.buf, sc.spans, &o)
+	if err != nil {
 		return nil, err
 	}
 	m.own.build(m, &p)
@@ -208,6 +223,15 @@ func (p *parser) decoder() *headerDecoder {
 	return p.dec
 }
 
+// text decodes the encoded words of an unstructured field value; the
+// decoder is made only for a value that has some.
+func (p *parser) text(s string) (string, string) {
+	if !strings.Contains(s, "=?") {
+		return plainText(s)
+	}
+	return p.decoder().text(s)
+}
+
 // field decodes one field into m. Repeated single-valued fields keep their
 // first occurrence, as net/mail's Header.Get does.
 func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
@@ -252,7 +276,7 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 		if m.Subject != "" {
 			return
 		}
-		s, problem := p.decoder().text(value)
+		s, problem := p.text(value)
 		if problem != "" {
 			p.add(key, value, errors.New(problem))
 		}
@@ -261,7 +285,7 @@ func (p *parser) field(m *Message, key, value string, o *ParseOptions) {
 		if m.ThreadTopic != "" {
 			return
 		}
-		s, problem := p.decoder().text(value)
+		s, problem := p.text(value)
 		if problem != "" {
 			p.add(key, value, errors.New(problem))
 		}

@@ -15,17 +15,12 @@ import (
 // asks br for more than the current line needs, so a reader that delivers
 // a message in pieces is not waited on beyond the header. The header, its
 // blank line included, must not exceed max bytes (max < 0: no bound).
-func readHeaderBlock(br *bufio.Reader, max int64) (string, error) {
-	bp := bufPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	defer func() {
-		if cap(buf) <= 256<<10 {
-			*bp = buf[:0]
-			bufPool.Put(bp)
-		}
-	}()
+// The lines are appended to buf[:0]; the result is buf or its growth, also
+// returned with an error so the caller can reuse it.
+func readHeaderBlock(br *bufio.Reader, max int64, buf []byte) ([]byte, error) {
+	buf = buf[:0]
 	if err := skipMboxLine(br, max); err != nil {
-		return "", err
+		return buf, err
 	}
 	lineStart := true // the next byte begins a line
 	crEOF := false    // a lone CR ends the input: it is text, not a line end
@@ -33,12 +28,12 @@ func readHeaderBlock(br *bufio.Reader, max int64) (string, error) {
 		if br.Buffered() == 0 {
 			if _, err := br.Peek(1); err != nil {
 				if err != io.EOF {
-					return "", fmt.Errorf("correlate: reading header: %w", err)
+					return buf, fmt.Errorf("correlate: reading header: %w", err)
 				}
 				if len(buf) == 0 {
-					return "", ErrNoHeader
+					return buf, ErrNoHeader
 				}
-				return string(buf), nil
+				return buf, nil
 			}
 		}
 		data, _ := br.Peek(br.Buffered())
@@ -68,16 +63,16 @@ func readHeaderBlock(br *bufio.Reader, max int64) (string, error) {
 		}
 		buf = append(buf, data[:i]...)
 		if _, err := br.Discard(i); err != nil {
-			return "", fmt.Errorf("correlate: reading header: %w", err)
+			return buf, fmt.Errorf("correlate: reading header: %w", err)
 		}
 		if max >= 0 && int64(len(buf)) > max {
-			return "", ErrHeaderTooLarge
+			return buf, ErrHeaderTooLarge
 		}
 		if needMore {
 			if _, err := br.Peek(2); err == io.EOF {
 				crEOF = true
 			} else if err != nil {
-				return "", fmt.Errorf("correlate: reading header: %w", err)
+				return buf, fmt.Errorf("correlate: reading header: %w", err)
 			}
 		}
 	}
@@ -85,18 +80,18 @@ func readHeaderBlock(br *bufio.Reader, max int64) (string, error) {
 
 // endHeader ends the header at the blank line of n bytes that follows
 // rest, the part of the last buffered bytes before it.
-func endHeader(br *bufio.Reader, buf, rest []byte, n int, max int64) (string, error) {
+func endHeader(br *bufio.Reader, buf, rest []byte, n int, max int64) ([]byte, error) {
 	buf = append(buf, rest...)
 	if max >= 0 && int64(len(buf)+n) > max {
-		return "", ErrHeaderTooLarge
+		return buf, ErrHeaderTooLarge
 	}
 	if len(buf) == 0 {
-		return "", ErrNoHeader // blank line before any field
+		return buf, ErrNoHeader // blank line before any field
 	}
 	if _, err := br.Discard(len(rest) + n); err != nil {
-		return "", fmt.Errorf("correlate: reading header: %w", err)
+		return buf, fmt.Errorf("correlate: reading header: %w", err)
 	}
-	return string(buf), nil
+	return buf, nil
 }
 
 // skipMboxLine reads past a leading mbox separator line ("From " and the

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -312,6 +313,22 @@ func TestParseMessageStructure(t *testing.T) {
 		m, _ := parse(t, "From: a@x\nSubject: first\nSubject: second\n\n")
 		assert.Equal(t, "first", m.Subject, "first occurrence wins, as net/mail's Header.Get")
 		assert.Equal(t, []string{"first", "second"}, m.Header["Subject"], "both kept in the raw header")
+	})
+	t.Run("raw header", func(t *testing.T) {
+		// Names are canonicalized as textproto does, folded values lose
+		// their line breaks but keep their white space (RFC 5322 §2.2.3),
+		// and repeated fields keep their order whether they are
+		// consecutive (Received) or interleaved (X-A).
+		m, pe := parse(t, "received: r1\r\n\tfolded\r\nReceived: r2\r\nX-A: a1\r\nMESSAGE-ID: <i@x>\r\n"+
+			"x-a: a2\r\nReceived: r3\r\nX-A:  a3 \r\nFrom: a@x\r\n\r\n")
+		assert.Nil(t, pe)
+		assert.Equal(t, mail.Header{
+			"Received":   {"r1\tfolded", "r2", "r3"},
+			"X-A":        {"a1", "a2", "a3"},
+			"Message-Id": {"<i@x>"},
+			"From":       {"a@x"},
+		}, m.Header)
+		assert.Equal(t, "i@x", m.MessageID)
 	})
 	t.Run("two References fields", func(t *testing.T) {
 		m, _ := parse(t, "From: a@x\nReferences: <1@x>\nReferences: <2@x> <1@x>\n\n")
