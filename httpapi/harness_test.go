@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mailcorrelate/mailcorrelate/internal/syncbuf"
+
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -66,23 +68,8 @@ type testServer struct {
 	mu      sync.Mutex
 }
 
-// syncBuffer is a bytes.Buffer safe for the handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the log of the code under test, written concurrently.
+type syncBuffer = syncbuf.Buffer
 
 var (
 	docOnce sync.Once

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/emersion/go-imap"
 	"github.com/emersion/go-imap/client"
@@ -21,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/responses"
 	"github.com/emersion/go-sasl"
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/internal/pop3"
 )
 
 // The IMAP layer: connecting, authenticating, listing folders with their
@@ -47,27 +46,9 @@ func connect(ctx context.Context, mb *mailbox, o *Options) (*imapConn, error) {
 	ep := mb.ep
 	dctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	raw, err := o.Dial(dctx, "tcp", ep.addr)
+	raw, err := dialEndpoint(dctx, ep, o)
 	if err != nil {
-		return nil, transient(CauseConnect, fmt.Errorf("connect %s: %w", ep.addr, err))
-	}
-	tlsConf := func() *tls.Config {
-		c := &tls.Config{}
-		if o.TLSConfig != nil {
-			c = o.TLSConfig.Clone()
-		}
-		if c.ServerName == "" {
-			c.ServerName = ep.host
-		}
-		return c
-	}
-	if ep.tls {
-		tc := tls.Client(raw, tlsConf())
-		if err := tc.HandshakeContext(dctx); err != nil {
-			raw.Close()
-			return nil, transient(CauseTLS, fmt.Errorf("TLS with %s: %w", ep.addr, err))
-		}
-		raw = tc
+		return nil, err
 	}
 	ic := &imapConn{raw: raw, timeout: o.Timeout, wake: make(chan struct{}, 1)}
 	// go-imap v1 blocks; closing the connection is how a cancelled
@@ -94,7 +75,7 @@ func connect(ctx context.Context, mb *mailbox, o *Options) (*imapConn, error) {
 		}
 		switch {
 		case ok && !ep.loopback:
-			if err := c.StartTLS(tlsConf()); err != nil {
+			if err := c.StartTLS(ep.tlsConfig(o)); err != nil {
 				ic.close()
 				return nil, transient(CauseTLS, fmt.Errorf("STARTTLS with %s: %w", ep.addr, err))
 			}
@@ -570,20 +551,4 @@ func (ic *imapConn) wait(ctx context.Context, d time.Duration, useIdle bool, res
 
 // sanitize bounds a server's text for a status or log line (300 bytes)
 // and strips control characters and invalid UTF-8.
-func sanitize(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) <= 300 {
-		return s
-	}
-	cut := 300
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func sanitize(s string) string { return pop3.Sanitize(s) }

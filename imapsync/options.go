@@ -236,6 +236,38 @@ type endpoint struct {
 	loopback bool
 }
 
+// tlsConfig returns the TLS configuration for the server of ep: a clone of
+// o.TLSConfig (or a new one) naming ep's host unless it names a server.
+func (ep endpoint) tlsConfig(o *Options) *tls.Config {
+	c := &tls.Config{}
+	if o.TLSConfig != nil {
+		c = o.TLSConfig.Clone()
+	}
+	if c.ServerName == "" {
+		c.ServerName = ep.host
+	}
+	return c
+}
+
+// dialEndpoint connects to ep with o.Dial, and completes the TLS handshake
+// at once for imaps:// and pop3s://; errors are transient (CauseConnect,
+// CauseTLS).
+func dialEndpoint(ctx context.Context, ep endpoint, o *Options) (net.Conn, error) {
+	raw, err := o.Dial(ctx, "tcp", ep.addr)
+	if err != nil {
+		return nil, transient(CauseConnect, fmt.Errorf("connect %s: %w", ep.addr, err))
+	}
+	if !ep.tls {
+		return raw, nil
+	}
+	tc := tls.Client(raw, ep.tlsConfig(o))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, transient(CauseTLS, fmt.Errorf("TLS with %s: %w", ep.addr, err))
+	}
+	return tc, nil
+}
+
 // parseURL reads an imap://, imaps://, pop3:// or pop3s:// URL.
 func parseURL(raw string) (endpoint, error) {
 	var e endpoint

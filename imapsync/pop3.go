@@ -3,7 +3,6 @@ package imapsync
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -103,27 +102,9 @@ func dialPOP3(ctx context.Context, mb *mailbox, o *Options) (*pop3Conn, error) {
 	ep := mb.ep
 	dctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	raw, err := o.Dial(dctx, "tcp", ep.addr)
+	raw, err := dialEndpoint(dctx, ep, o)
 	if err != nil {
-		return nil, transient(CauseConnect, fmt.Errorf("connect %s: %w", ep.addr, err))
-	}
-	tlsConf := func() *tls.Config {
-		c := &tls.Config{}
-		if o.TLSConfig != nil {
-			c = o.TLSConfig.Clone()
-		}
-		if c.ServerName == "" {
-			c.ServerName = ep.host
-		}
-		return c
-	}
-	if ep.tls {
-		tc := tls.Client(raw, tlsConf())
-		if err := tc.HandshakeContext(dctx); err != nil {
-			raw.Close()
-			return nil, transient(CauseTLS, fmt.Errorf("TLS with %s: %w", ep.addr, err))
-		}
-		raw = tc
+		return nil, err
 	}
 	pc := &pop3Conn{raw: raw}
 	// The client blocks; closing the connection is how a cancelled
@@ -145,7 +126,7 @@ func dialPOP3(ctx context.Context, mb *mailbox, o *Options) (*pop3Conn, error) {
 	if !ep.tls {
 		switch {
 		case pc.caps.Has("STLS") && !ep.loopback:
-			if err := c.StartTLS(tlsConf()); err != nil {
+			if err := c.StartTLS(ep.tlsConfig(o)); err != nil {
 				pc.close()
 				return nil, transient(CauseTLS, fmt.Errorf("STLS with %s: %w", ep.addr, err))
 			}

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailcorrelate/mailcorrelate/internal/syncbuf"
+
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -184,23 +186,8 @@ type harness struct {
 	stop   func() error
 }
 
-// syncBuffer is a bytes.Buffer safe for the relay's concurrent log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the log of the code under test, written concurrently.
+type syncBuffer = syncbuf.Buffer
 
 // usersFile has alice (token user 1, may send as alice@fabrikam.example)
 // and bob (token user 2, any sender).

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,26 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailcorrelate/mailcorrelate/internal/syncbuf"
+
 	"github.com/mailcorrelate/mailcorrelate/internal/samplegen"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the log of the code under test, written concurrently.
+type syncBuffer = syncbuf.Buffer
 
 // server is one run of the command.
 type server struct {

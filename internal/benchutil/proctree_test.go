@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestTreeCPU: the CPU time of this process's tree grows while it works,
@@ -24,7 +25,11 @@ func TestTreeCPU(t *testing.T) {
 	}
 	cpu := TreeCPU(root)
 	before := cpu()
+	deadline := time.Now().Add(5 * time.Second)
 	for x := 0; cpu() == before; x++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tree's CPU time stayed at %v through 5 s of work", before)
+		}
 		// Busy until /proc's 10 ms tick counts it.
 		for i := range 1_000_000 {
 			x += i

@@ -37,29 +37,20 @@ type Entry struct {
 
 // UIDL lists every message's unique id (RFC 1939 UIDL). A server without
 // UIDL answers -ERR: an *Error.
-func (c *Client) UIDL() ([]Entry, error) {
-	if _, err := c.cmd("UIDL"); err != nil {
-		return nil, err
-	}
-	var out []Entry
-	err := c.lines("UIDL", func(line []byte) error {
-		e, err := ParseListing(line, true)
-		if err == nil {
-			out = append(out, e)
-		}
-		return err
-	})
-	return out, err
-}
+func (c *Client) UIDL() ([]Entry, error) { return c.listing("UIDL", true) }
 
 // List lists every message's size in octets (LIST).
-func (c *Client) List() ([]Entry, error) {
-	if _, err := c.cmd("LIST"); err != nil {
+func (c *Client) List() ([]Entry, error) { return c.listing("LIST", false) }
+
+// listing sends cmd and reads its multi-line answer of listings (see
+// ParseListing).
+func (c *Client) listing(cmd string, uidl bool) ([]Entry, error) {
+	if _, err := c.cmd(cmd); err != nil {
 		return nil, err
 	}
 	var out []Entry
-	err := c.lines("LIST", func(line []byte) error {
-		e, err := ParseListing(line, false)
+	err := c.lines(cmd, func(line []byte) error {
+		e, err := ParseListing(line, uidl)
 		if err == nil {
 			out = append(out, e)
 		}
