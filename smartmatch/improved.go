@@ -124,19 +124,7 @@ func signatureKey(text string) correlate.Key {
 	if len(text) <= maxSignatureText {
 		return correlate.Key{Kind: KindSubject, Value: text}
 	}
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(text); i++ {
-		h = (h ^ uint64(text[i])) * prime
-	}
-	const hex = "0123456789abcdef"
-	var b [17]byte
-	b[0] = '#'
-	for i := 16; i >= 1; i-- {
-		b[i] = hex[h&15]
-		h >>= 4
-	}
-	return correlate.Key{Kind: KindSubject, Value: string(b[:])}
+	return correlate.Key{Kind: KindSubject, Value: hashText(text)}
 }
 
 // similarity returns the normalized Levenshtein similarity of two
