@@ -284,6 +284,42 @@ func TestRateWindowEngine(t *testing.T) {
 	assert.Equal(t, []string{guard.Normal, guard.Normal, guard.Loop}, classes)
 }
 
+// TestRateWindowReuse: the entries of pairs swept out serve new pairs, which
+// then start with no events, and in a steady state a new pair allocates
+// nothing.
+func TestRateWindowReuse(t *testing.T) {
+	t0 := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	w := guard.NewRateWindow(&guard.RateOptions{Limit: 2, MaxKeys: 20, Window: time.Minute})
+	const n = 5000
+	msgs := make([]*correlate.Message, n)
+	for i := range msgs {
+		// In the first half three messages per sender, a second apart
+		// (the third is a Loop); in the second, one each.
+		s := i / 3
+		if i >= n/2 {
+			s = i
+		}
+		msgs[i] = &correlate.Message{MessageID: fmt.Sprint(i), From: []correlate.Address{{Address: fmt.Sprintf("s%d@x.example", s)}},
+			Date: t0.Add(time.Duration(i) * time.Second)}
+		msgs[i].SenderAddress() // computes the facts ParseMessage would have
+	}
+	r := rec("incident:1")
+	for i, m := range msgs[:n/2] {
+		want := guard.Normal
+		if i%3 == 2 {
+			want = guard.Loop
+		}
+		require.Equal(t, want, w.Observe(m, r).Class, "message %d: a reused entry must start empty", i)
+	}
+	require.LessOrEqual(t, w.Len(), 20)
+	i := n / 2
+	allocs := testing.AllocsPerRun(n/2-1, func() {
+		w.Observe(msgs[i], r)
+		i++
+	})
+	assert.Zero(t, allocs, "allocations per observation of a new pair")
+}
+
 func TestRateWindowConcurrent(t *testing.T) {
 	w := guard.NewRateWindow(&guard.RateOptions{Limit: 1000, MaxKeys: 50})
 	var wg sync.WaitGroup

@@ -63,7 +63,17 @@ type RateWindow struct {
 	keys    map[uint64]*rateEntry // by keyOf(sender, record)
 	latest  int64                 // the latest event time seen, for sweeping
 	observe int
+	// New pairs take their entry from free (the entries of pairs swept
+	// out, kept for reuse) or else from chunk (entries allocated
+	// rateChunk at a time), so that a new pair costs no allocation of its
+	// own; both together hold at most as many entries as the most pairs
+	// ever remembered at once, which MaxKeys bounds.
+	free  []*rateEntry
+	chunk []rateEntry
 }
+
+// rateChunk is how many entries of new pairs are allocated at once.
+const rateChunk = 64
 
 // keyOf returns the key of (sender, r) in w.keys: a 64-bit hash under the
 // window's random seed, so that the map keeps no copy of the strings (one
@@ -206,8 +216,21 @@ func (w *RateWindow) addLocked(k uint64) *rateEntry {
 	if len(w.keys) >= w.maxKeys {
 		w.sweepLocked()
 	}
-	e := &rateEntry{}
-	e.at, e.ids = e.atBuf[:0], e.idBuf[:0]
+	var e *rateEntry
+	if n := len(w.free); n > 0 {
+		// Reused: its event slices keep what they grew to.
+		e = w.free[n-1]
+		w.free[n-1] = nil
+		w.free = w.free[:n-1]
+		e.at, e.ids = e.at[:0], e.ids[:0]
+	} else {
+		if len(w.chunk) == 0 {
+			w.chunk = make([]rateEntry, rateChunk)
+		}
+		e = &w.chunk[0]
+		w.chunk = w.chunk[1:]
+		e.at, e.ids = e.atBuf[:0], e.idBuf[:0]
+	}
 	w.keys[k] = e
 	return e
 }
@@ -235,13 +258,15 @@ func (w *RateWindow) sweepLocked() {
 	for k, e := range w.keys {
 		if len(e.at) == 0 || e.at[len(e.at)-1] <= from {
 			delete(w.keys, k)
+			w.free = append(w.free, e)
 		}
 	}
-	for k := range w.keys {
+	for k, e := range w.keys {
 		if len(w.keys) < w.maxKeys*9/10 {
 			break
 		}
 		delete(w.keys, k)
+		w.free = append(w.free, e)
 	}
 }
 
