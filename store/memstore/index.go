@@ -258,15 +258,24 @@ func (s *Store) removePosting(h1 uint64, id uint32) {
 	}
 }
 
-// window returns the part of posting list p inside q's time window.
+// window returns the part of posting list p inside q's time window. Each
+// bound is first checked against the end of p it usually spares (a message
+// is most often newer than every email it names, and a window's start
+// older than the list's first): one row read, of a row the caller reads
+// next anyway, instead of a binary search's few, each of a row elsewhere
+// in memory.
 func (s *Store) window(p []uint32, q correlate.Query) []uint32 {
-	if !q.Until.IsZero() {
+	if !q.Until.IsZero() && len(p) > 0 {
 		until := unixNano(q.Until)
-		p = p[:sort.Search(len(p), func(i int) bool { return s.row(p[i]).at >= until })]
+		if s.row(p[len(p)-1]).at >= until {
+			p = p[:sort.Search(len(p)-1, func(i int) bool { return s.row(p[i]).at >= until })]
+		}
 	}
-	if !q.Since.IsZero() {
+	if !q.Since.IsZero() && len(p) > 0 {
 		since := unixNano(q.Since)
-		p = p[sort.Search(len(p), func(i int) bool { return s.row(p[i]).at >= since }):]
+		if s.row(p[0]).at < since {
+			p = p[1+sort.Search(len(p)-1, func(i int) bool { return s.row(p[i+1]).at >= since }):]
+		}
 	}
 	return p
 }

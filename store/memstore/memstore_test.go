@@ -181,6 +181,32 @@ func TestPostingsModel(t *testing.T) {
 				got = append(got, x.ID)
 			}
 			require.Equal(t, want, got, "step %d, key %s", step, k.Value)
+			// Windows: Since inclusive, Until exclusive, either may be
+			// unset, and either may fall before, inside or after the list.
+			for range 20 {
+				var q correlate.Query
+				if r.IntN(4) != 0 {
+					q.Since = t0.Add(time.Duration(r.IntN(520)-10) * time.Minute)
+				}
+				if r.IntN(4) != 0 {
+					q.Until = t0.Add(time.Duration(r.IntN(520)-10) * time.Minute)
+				}
+				q.Limit = -1
+				in := []int64{}
+				for _, id := range want {
+					at := live[id].at
+					if (q.Since.IsZero() || !at.Before(q.Since)) && (q.Until.IsZero() || at.Before(q.Until)) {
+						in = append(in, id)
+					}
+				}
+				ts, err := s.Lookup(ctx, k, q)
+				require.NoError(t, err)
+				got := make([]int64, 0, len(ts))
+				for _, x := range ts {
+					got = append(got, x.ID)
+				}
+				require.Equal(t, in, got, "step %d, key %s, since %v, until %v", step, k.Value, q.Since, q.Until)
+			}
 		}
 	}
 }
