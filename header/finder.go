@@ -10,7 +10,8 @@ import (
 )
 
 // A finder answers, for the keys of one message (its own id, its
-// referenced ids, its aliases, in that order), which tracked emails are
+// referenced ids, its aliases, in that order, then, when step 5 may need
+// it, its own id as an ancestor), which tracked emails are
 // under each, then the emails themselves: one path for every store. A
 // probe.Prober answers for all keys in one call, reading only IDs and
 // records, and the one email picked is then read with Lookup. Any other
@@ -27,10 +28,15 @@ type finder struct {
 	ts     [][]correlate.Tracked
 	looked []bool // ts[k] was looked up
 	one    [idLookupLimit]probe.Hit
+	// anc is the key of the message's own id under KindAncestor, -1 when
+	// there is none: probed with the others, so that a message no tracked
+	// email references (most of those that reach step 5) costs no lookup
+	// of its own there.
+	anc int
 }
 
 var finderPool = sync.Pool{New: func() any {
-	return &finder{keys: make([]correlate.Key, 0, DefaultMaxIDs+4), hitBuf: make([]probe.Hit, 0, 2*(DefaultMaxIDs+4))}
+	return &finder{keys: make([]correlate.Key, 0, DefaultMaxIDs+5), hitBuf: make([]probe.Hit, 0, 2*(DefaultMaxIDs+5))}
 }}
 
 // start sets f up for a message's own id (when selfOK) and refs, and asks
@@ -44,6 +50,11 @@ func (f *finder) start(ctx context.Context, c *InReplyTo, selfOK bool, self stri
 	for _, r := range refs {
 		f.keys = append(f.keys, correlate.Key{Kind: correlate.KindMessageID, Value: r.id})
 	}
+	f.anc = -1
+	if selfOK && !c.cfg.NoAncestors {
+		f.anc = len(f.keys)
+		f.keys = append(f.keys, correlate.Key{Kind: KindAncestor, Value: self})
+	}
 	if f.prober == nil {
 		for range f.keys {
 			f.ts = append(f.ts, nil)
@@ -56,7 +67,7 @@ func (f *finder) start(ctx context.Context, c *InReplyTo, selfOK bool, self stri
 	}
 	hits, err := f.prober.Probe(ctx, f.keys, idLookupLimit, f.hitBuf[:0])
 	if err != nil {
-		return fmt.Errorf("header: lookup %s of %d ids: %w", correlate.KindMessageID, len(f.keys), err)
+		return fmt.Errorf("header: lookup of %d ids: %w", len(f.keys), err)
 	}
 	f.hitBuf = hits
 	return nil
@@ -69,6 +80,16 @@ func (f *finder) release() {
 	f.keys, f.hitBuf, f.ts, f.looked = f.keys[:0], f.hitBuf[:0], f.ts[:0], f.looked[:0]
 	f.ctx, f.c, f.prober = nil, nil, nil
 	finderPool.Put(f)
+}
+
+// unreferenced reports whether a probe found that no tracked email
+// references the message's own id, sparing step 5 its lookup.
+func (f *finder) unreferenced() bool {
+	if f.prober == nil || f.anc < 0 {
+		return false
+	}
+	hits, _ := f.hits(f.anc)
+	return len(hits) == 0
 }
 
 // hits returns the tracked emails under key k, newest first, as hits.

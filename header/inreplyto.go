@@ -352,7 +352,7 @@ func (r *reading) ancestorMemory(ctx context.Context, refs []ref) (correlate.Mat
 	if c.cfg.NoAncestors {
 		return correlate.Match{}, false, nil
 	}
-	if r.selfOK && r.collision == nil {
+	if r.selfOK && r.collision == nil && !r.f.unreferenced() {
 		mt, done, err := c.ancestors(ctx, m, r.self, fieldMessageID, noteDescendant, correlate.High, reasonDescendant, r.ev)
 		if err != nil || done {
 			return mt, true, err
