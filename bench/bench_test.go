@@ -367,6 +367,51 @@ func BenchmarkBaselineMapLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkBaselineMapLookupCold is BenchmarkBaselineMapLookup over every
+// tracked Message-ID in a shuffled order, instead of the few thousand ids
+// of the header hits; "dependent" also takes each key only once the
+// previous lookup has answered, so that consecutive lookups cannot overlap.
+// Set beside BenchmarkBaselineMapLookup and the map-p50-ns of
+// BenchmarkCorrelate (the same lookup, made between other work), it tells
+// whether the key set, the overlap of consecutive lookups or the work
+// between lookups makes a lookup cheap or dear (BENCHMARKS.md, "The hot
+// path").
+func BenchmarkBaselineMapLookupCold(b *testing.B) {
+	for _, n := range sizes() {
+		w := getWorld(b, n, chainDefault)
+		m, _ := w.mapFloor()
+		keys := make([]string, 0, len(m))
+		for k := range m { // map order: already shuffled
+			keys = append(keys, k)
+		}
+		for _, dep := range []bool{false, true} {
+			name := "store=" + sizeName(n) + "/independent"
+			if dep {
+				name = "store=" + sizeName(n) + "/dependent"
+			}
+			b.Run(name, func(b *testing.B) {
+				var ot benchutil.OpTimer
+				b.ReportAllocs()
+				i := 0
+				ot.Start()
+				for b.Loop() {
+					v := m[keys[i]]
+					sinkID += v
+					ot.Tick()
+					i++
+					if dep {
+						i += int(uint64(v) >> 63) // 0, but only once v is known
+					}
+					if i >= len(keys) {
+						i = 0
+					}
+				}
+				ot.Report(b)
+			})
+		}
+	}
+}
+
 // mapFloor returns a map from the Message-ID of every tracked email of w to
 // its ID, and the In-Reply-To ids of the held-out header hits that it
 // holds, built once per world.
