@@ -60,9 +60,13 @@
 //
 // An email that appears in a tracked folder whose rule names a record is
 // (re)linked to that record — a folder rule beats a manual regarding, as
-// in Dynamics. Moved to an unmapped folder or back to Inbox, it keeps its
-// record. A copy tracked from another mailbox is left alone: the first
-// processed wins.
+// in Dynamics — and filed under that folder, its folder index key
+// included (store.Move, in the same Apply): a later change of the old
+// folder's rule no longer reaches it. Moved to an unmapped folder or back
+// to Inbox, it keeps its record and its folder (IMAP does not tell a move
+// from a copy, and a server that shows labels as folders keeps a message
+// in several at once). A copy tracked from another mailbox is left alone:
+// the first processed wins.
 //
 // # Push, polling and failures
 //

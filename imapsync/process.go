@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/folder"
 	"github.com/mailcorrelate/mailcorrelate/guard"
 	"github.com/mailcorrelate/mailcorrelate/party"
 	"github.com/mailcorrelate/mailcorrelate/store"
@@ -24,8 +25,9 @@ const (
 	// folder rule beats a manual regarding, as in Dynamics).
 	Relinked
 	// Existing: the message was already tracked (a copy in another folder,
-	// a move to an unmapped folder or back to Inbox, a rescan): nothing
-	// changed.
+	// a move to an unmapped folder or back to Inbox, a rescan): its record
+	// did not change (a move into a tracked folder files it under that
+	// folder).
 	Existing
 	// Untracked: the guardrails (auto-replies, bounces, loops) or the
 	// incoming-email filter left it untracked.
@@ -142,7 +144,7 @@ func (p *passRun) process(ctx context.Context, fo *folderRun, f fetched) error {
 		case err == nil:
 			ev.Email = t
 			fo.mark(&f, false)
-			return p.existing(ctx, fo, ev, c, t)
+			return p.existing(ctx, fo, m, ev, c, t)
 		case !errors.Is(err, correlate.ErrNotFound):
 			return storeErr(err)
 		}
@@ -249,15 +251,26 @@ func (p *passRun) decide(ctx context.Context, fo *folderRun, f *fetched, m *corr
 // precedence over a manual regarding, as in Dynamics); anywhere else it
 // keeps its record (moved to an unmapped folder or back to Inbox). A copy
 // tracked from another mailbox is left alone: the first processed wins.
-func (p *passRun) existing(ctx context.Context, fo *folderRun, ev Event, c Counts, t correlate.Tracked) error {
+//
+// An email of this mailbox found in a tracked folder other than the one it
+// was filed from now belongs to that folder (store.Move): its folder
+// fields, and its folder keys, so that later changes of the old folder's
+// rule no longer reach it and those of the new folder do. Found in an
+// untracked folder (Inbox, Sent, any other), it keeps its folder: IMAP
+// does not tell a move from a copy, and a server that shows labels as
+// folders (Gmail) keeps a message in its tracked folder and in Inbox at
+// once.
+func (p *passRun) existing(ctx context.Context, fo *folderRun, m *correlate.Message, ev Event, c Counts, t correlate.Tracked) error {
 	ev.Action = Existing
 	ev.Reason = "already tracked as email " + fmt.Sprint(t.ID)
 	var b store.Batch
 	var rec correlate.Record
-	if fo.rule != nil && fo.done.Disabled == "" && !fo.rule.Record.IsZero() {
+	tracked := fo.rule != nil && fo.done.Disabled == ""
+	other := t.Mailbox != "" && correlate.NormalizeAddress(t.Mailbox) != p.mb.addr
+	if tracked && !fo.rule.Record.IsZero() {
 		rec = fo.rule.Record
 		switch {
-		case correlate.NormalizeAddress(t.Mailbox) != p.mb.addr && t.Mailbox != "":
+		case other:
 			ev.Reason += " from " + t.Mailbox + " (first processed wins)"
 		case t.Record != rec:
 			b.Relinks = []store.Relink{{ID: t.ID, Record: rec,
@@ -266,7 +279,13 @@ func (p *passRun) existing(ctx context.Context, fo *folderRun, ev Event, c Count
 			ev.Reason = fmt.Sprintf("moved into tracked folder %q: re-linked from %s to %s", fo.done.Path, recordText(t.Record), rec)
 		}
 	}
-	if ev.Action != Relinked {
+	if tracked && t.Mailbox != "" && !other && m.FolderID != "" && t.FolderID != m.FolderID {
+		b.Moves = []store.Move{p.move(m, t)}
+		if ev.Action != Relinked {
+			ev.Reason += fmt.Sprintf(", found in tracked folder %q: filed under it", fo.done.Path)
+		}
+	}
+	if ev.Action != Relinked && len(b.Moves) == 0 {
 		c.Existing = 1
 		return p.finish(ctx, fo, ev, c, b)
 	}
@@ -280,11 +299,36 @@ func (p *passRun) existing(ctx context.Context, fo *folderRun, ev Event, c Count
 		}
 		return err
 	}
+	if len(b.Moves) > 0 {
+		ev.Email.FolderID, ev.Email.FolderPath = m.FolderID, m.FolderPath
+	}
+	if ev.Action != Relinked {
+		c.Existing = 1
+		p.report(ev, c)
+		return nil
+	}
 	ev.Email.Record = rec
 	ev.Email.Method = correlate.FolderTracking
 	c.Tracked = 1
 	p.report(ev, c)
 	return nil
+}
+
+// move files tracked email t under m's folder, where it was found: the key
+// of the folder it was filed from is dropped, and the folder keys the
+// engine's indexers give m now are added.
+func (p *passRun) move(m *correlate.Message, t correlate.Tracked) store.Move {
+	mv := store.Move{ID: t.ID, FolderID: m.FolderID, FolderPath: m.FolderPath}
+	if t.FolderID != "" {
+		mv.Drop = []correlate.Key{folder.Key(t.Mailbox, t.FolderID)}
+	}
+	_, keys := p.s.eng.Prepare(m, correlate.Match{})
+	for _, k := range keys {
+		if k.Kind == folder.Kind {
+			mv.Add = append(mv.Add, k)
+		}
+	}
+	return mv
 }
 
 func recordText(r correlate.Record) string {

@@ -244,6 +244,64 @@ func TestMoveRelinks(t *testing.T) {
 	}
 }
 
+// TestMoveBetweenTrackedFolders: an email moved from one tracked folder to
+// another is re-linked and filed under the new folder, its folder keys
+// included: a later change of the old folder's rule no longer reaches it,
+// one of the new folder's does.
+func TestMoveBetweenTrackedFolders(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	require.NoError(t, w.srv.Create("support", "INBOX/A"))
+	require.NoError(t, w.srv.Create("support", "INBOX/B"))
+	acctA, acctB := correlate.Record{Type: "account", ID: "A"}, correlate.Record{Type: "account", ID: "B"}
+	w.append("INBOX/A", mail{id: "m1@contoso.example", subject: "Order", date: t0})
+	w.append("INBOX/A", mail{id: "m2@contoso.example", subject: "Order too", date: t0.Add(time.Minute)})
+	mb := w.mailbox()
+	mb.Folders = []folder.Mapping{{FolderPath: "INBOX/A", Record: acctA}, {FolderPath: "INBOX/B", Record: acctB}}
+	s := w.syncer(w.options(mb))
+	require.NoError(t, s.SyncOnce(ctx))
+	first, ok := w.tracked("m1@contoso.example")
+	require.True(t, ok)
+	require.Equal(t, acctA, first.Record)
+
+	uids, err := w.srv.UIDs("support", "INBOX/A")
+	require.NoError(t, err)
+	_, err = w.srv.Move("support", "INBOX/A", uids[0], "INBOX/B")
+	require.NoError(t, err)
+	require.NoError(t, s.SyncOnce(ctx))
+	got, ok := w.tracked("m1@contoso.example")
+	require.True(t, ok)
+	assert.Equal(t, acctB, got.Record, "re-linked to the new folder's record")
+	assert.Equal(t, first.ID, got.ID, "the same email, not a copy")
+	assert.Equal(t, "INBOX/B", got.FolderPath, "filed under the new folder")
+	assert.NotEqual(t, first.FolderID, got.FolderID)
+	evs := w.eventsCopy()
+	last := evs[len(evs)-1]
+	assert.Equal(t, Relinked, last.Action)
+	assert.Equal(t, got.FolderID, last.Email.FolderID, "the event shows the email as filed now")
+
+	// The old folder's rule changes its record: the email it lost stays.
+	n, err := w.st.RelinkKey(ctx, folder.Key(testAddr, first.FolderID), correlate.Record{Type: "account", ID: "C"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "only the email still in the old folder")
+	got, _ = w.tracked("m1@contoso.example")
+	assert.Equal(t, acctB, got.Record, "the old folder's rule no longer reaches the moved email")
+	n, err = w.st.RelinkKey(ctx, folder.Key(testAddr, got.FolderID), correlate.Record{Type: "account", ID: "D"})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the new folder's rule does")
+
+	// Moved on to Inbox (untracked), it keeps its folder: IMAP cannot tell
+	// a move from a copy, and the email stays filed where it was tracked.
+	uids, err = w.srv.UIDs("support", "INBOX/B")
+	require.NoError(t, err)
+	_, err = w.srv.Move("support", "INBOX/B", uids[0], "INBOX")
+	require.NoError(t, err)
+	require.NoError(t, s.SyncOnce(ctx))
+	back, _ := w.tracked("m1@contoso.example")
+	assert.Equal(t, got.FolderID, back.FolderID)
+	assert.Len(t, ledgerOf(t, w.st), 2, "moves never store an email twice")
+}
+
 // TestUIDValidityReset: the server renumbers Inbox (new UIDVALIDITY):
 // the folder is read again, and nothing is stored twice.
 func TestUIDValidityReset(t *testing.T) {

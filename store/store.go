@@ -110,6 +110,28 @@ type Relink struct {
 	Change    Change
 }
 
+// A Move files the tracked email with the given ID (or, when ID is 0, the
+// one with the given Message-ID, which may be one of the same Batch's Puts)
+// under another folder of its mailbox: its FolderID and FolderPath become
+// the Move's, the index keys in Drop stop naming it and those in Add name
+// it. A key of Drop the email does not have, or one of Add it already has,
+// changes nothing; a key in both ends up added. It is what a
+// synchronization writes when it finds a tracked email in another folder
+// than the one it was tracked in: the old folder's key (folder.Key) in
+// Drop, the new folder's in Add when that folder is tracked, so that later
+// changes of the old folder's rule no longer reach the email and those of
+// the new folder do. A Move changes neither the email's record (a Relink
+// of the same Batch does) nor its ID. Keys of kind
+// correlate.KindMessageID are refused: an email's Message-ID keys are its
+// identity.
+type Move struct {
+	ID         int64
+	MessageID  string
+	FolderID   string
+	FolderPath string
+	Drop, Add  []correlate.Key
+}
+
 // A State is one named piece of sync state, opaque to the Store: the edge
 // that owns the name chooses its encoding. Names are hierarchical by
 // convention ("imap/alice@example.com/F6c1…"), so that States can list a
@@ -136,7 +158,7 @@ type Lease struct {
 }
 
 // A Batch is a group of writes that Apply makes atomically, in this
-// order: Puts, then Relinks, then States.
+// order: Puts, then Relinks, then Moves, then States.
 type Batch struct {
 	// Lease, when not nil, must still be held (same Name, Holder and
 	// Token, not expired) when the batch commits; otherwise nothing is
@@ -150,6 +172,10 @@ type Batch struct {
 	// (neither stored before nor among Puts) fails the whole batch with an
 	// error wrapping correlate.ErrNotFound.
 	Relinks []Relink
+	// Moves file emails under other folders; a Move naming an email that
+	// does not exist (neither stored before nor among Puts) fails the
+	// whole batch with an error wrapping correlate.ErrNotFound.
+	Moves []Move
 	// States are written (or deleted, when Value is nil).
 	States []State
 }

@@ -23,7 +23,7 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 		return store.Result{}, fmt.Errorf("memstore: apply: %w", err)
 	}
 	for i := range b.Puts {
-		if err := checkPut(&b.Puts[i].Tracked); err != nil {
+		if err := checkPut(&b.Puts[i].Tracked, b.Puts[i].Keys); err != nil {
 			return store.Result{}, fmt.Errorf("memstore: apply: put %d: %w", i, err)
 		}
 	}
@@ -40,29 +40,41 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 	if s.nrows+len(b.Puts) > maxRows {
 		return store.Result{}, fmt.Errorf("memstore: apply: store full (%d emails)", s.nrows)
 	}
-	// Find every Relink's email before writing anything; an email named by
-	// a Message-ID of the batch's Puts is found after them (0 until then).
-	var inBatch map[string]bool
-	targets := make([]uint32, len(b.Relinks))
+	// Find every Relink's and Move's email before writing anything; an
+	// email named by a Message-ID of the batch's Puts is found after them
+	// (0 until then).
+	f := targetFinder{s: s, puts: b.Puts}
+	relinks := make([]uint32, len(b.Relinks))
 	for i, rl := range b.Relinks {
-		if rl.ID != 0 {
-			if !s.alive(rl.ID) {
-				return store.Result{}, fmt.Errorf("memstore: apply: relink %d: %w", rl.ID, correlate.ErrNotFound)
+		var err error
+		if relinks[i], err = f.find(rl.ID, rl.MessageID); err != nil {
+			return store.Result{}, fmt.Errorf("memstore: apply: relink %w", err)
+		}
+	}
+	moves := make([]uint32, len(b.Moves))
+	added := 0
+	for i, mv := range b.Moves {
+		var err error
+		if moves[i], err = f.find(mv.ID, mv.MessageID); err != nil {
+			return store.Result{}, fmt.Errorf("memstore: apply: move %w", err)
+		}
+		if err := checkMove(&mv); err != nil {
+			return store.Result{}, fmt.Errorf("memstore: apply: move %d: %w", i, err)
+		}
+		// The keys the email may end up with: a bound, as earlier Moves
+		// of the batch may add some.
+		have := 0
+		if moves[i] != 0 {
+			have = int(s.row(moves[i]).nkeys)
+		}
+		for _, e := range b.Puts {
+			if e.Tracked.MessageID == mv.MessageID && moves[i] == 0 {
+				have = max(have, len(e.Keys))
 			}
-			targets[i] = uint32(rl.ID)
-			continue
 		}
-		if targets[i] = s.byMessageID(rl.MessageID); targets[i] != 0 {
-			continue
-		}
-		if inBatch == nil {
-			inBatch = make(map[string]bool, len(b.Puts))
-			for _, e := range b.Puts {
-				inBatch[e.Tracked.MessageID] = e.Tracked.MessageID != ""
-			}
-		}
-		if !inBatch[rl.MessageID] {
-			return store.Result{}, fmt.Errorf("memstore: apply: relink %q: %w", rl.MessageID, correlate.ErrNotFound)
+		added += len(mv.Add)
+		if have+added > maxRowKeys {
+			return store.Result{}, fmt.Errorf("memstore: apply: move %d: more than %d keys", i, maxRowKeys)
 		}
 	}
 
@@ -72,7 +84,7 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 		res.Tracked[i], res.Existing[i] = s.tracked(id, nil), exists
 	}
 	for i, rl := range b.Relinks {
-		id := targets[i]
+		id := relinks[i]
 		if id == 0 {
 			id = s.byMessageID(rl.MessageID)
 		}
@@ -84,10 +96,49 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 			res.Changes = append(res.Changes, c)
 		}
 	}
+	for i, mv := range b.Moves {
+		id := moves[i]
+		if id == 0 {
+			id = s.byMessageID(mv.MessageID)
+		}
+		s.move(id, &mv)
+	}
 	for _, st := range b.States {
 		s.setState(st)
 	}
 	return res, nil
+}
+
+// A targetFinder finds the emails a batch's Relinks and Moves name.
+type targetFinder struct {
+	s       *Store
+	puts    []store.Entry
+	inBatch map[string]bool // Message-IDs of the Puts, made when first needed
+}
+
+// find returns the email named by id or, when id is 0, by msgID: 0 for a
+// Put of the batch not yet written, an error wrapping
+// correlate.ErrNotFound for an email that is neither stored nor put.
+func (f *targetFinder) find(id int64, msgID string) (uint32, error) {
+	if id != 0 {
+		if !f.s.alive(id) {
+			return 0, fmt.Errorf("%d: %w", id, correlate.ErrNotFound)
+		}
+		return uint32(id), nil
+	}
+	if t := f.s.byMessageID(msgID); t != 0 {
+		return t, nil
+	}
+	if f.inBatch == nil {
+		f.inBatch = make(map[string]bool, len(f.puts))
+		for _, e := range f.puts {
+			f.inBatch[e.Tracked.MessageID] = e.Tracked.MessageID != ""
+		}
+	}
+	if !f.inBatch[msgID] {
+		return 0, fmt.Errorf("%q: %w", msgID, correlate.ErrNotFound)
+	}
+	return 0, nil
 }
 
 // setState writes st, or deletes it when its Value is nil.

@@ -3,12 +3,14 @@
 package memstore
 
 import (
+	"fmt"
 	"hash/maphash"
 	"math/bits"
 	"slices"
 	"sort"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
+	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
 // hiddenKind indexes the Message-ID of an email whose keys do not include
@@ -278,4 +280,88 @@ func (s *Store) window(p []uint32, q correlate.Query) []uint32 {
 		}
 	}
 	return p
+}
+
+// checkMove returns an error for a Move this store cannot make: one with
+// keys of the kind it keeps Message-IDs under itself.
+func checkMove(mv *store.Move) error {
+	for _, ks := range [2][]correlate.Key{mv.Drop, mv.Add} {
+		for _, k := range ks {
+			if k.Kind == hiddenKind {
+				return fmt.Errorf("key of the store's own kind %q", hiddenKind)
+			}
+		}
+	}
+	return nil
+}
+
+// move makes mv on email id: its folder, then its keys. The email's list of
+// key hashes (for Delete) is written anew at the end of ekeys, without the
+// keys dropped and with those added; the old list is left unused.
+func (s *Store) move(id uint32, mv *store.Move) {
+	r := s.row(id)
+	r.place = s.internPlace(s.arena.str(s.places[r.place].mailbox), mv.FolderID, mv.FolderPath)
+	n := uint32(r.nkeys)
+	var hidden uint64
+	if r.flags&rowHidden != 0 {
+		hidden = s.ekeys[r.keysOff+n]
+	}
+	old := s.ekeys[r.keysOff : r.keysOff+n : r.keysOff+n]
+	var droppedBuf [4]uint64
+	dropped := droppedBuf[:0] // primary hashes of the keys removed, one per key
+	for _, k := range mv.Drop {
+		h1, chk := s.keyHash(k)
+		if s.removeKey(h1, chk, id) {
+			dropped = append(dropped, h1)
+		}
+	}
+	start := len(s.ekeys)
+	for _, h1 := range old {
+		if i := slices.Index(dropped, h1); i >= 0 {
+			dropped = slices.Delete(dropped, i, i+1)
+			continue
+		}
+		s.ekeys = append(s.ekeys, h1)
+	}
+	for _, k := range mv.Add {
+		h1, chk := s.keyHash(k)
+		if s.hasPosting(h1, chk, id) {
+			continue // a key the email has, or one added twice
+		}
+		s.addPosting(h1, chk, id)
+		s.ekeys = append(s.ekeys, h1)
+	}
+	nk := len(s.ekeys) - start // at most maxRowKeys: Apply checked
+	if r.flags&rowHidden != 0 {
+		s.ekeys = append(s.ekeys, hidden)
+	}
+	s.nkeys += int64(nk) - int64(n)
+	r.keysOff, r.nkeys = uint32(start), uint16(nk)
+}
+
+// removeKey removes email id from the postings of key (h1, chk) and
+// reports whether it was there.
+func (s *Store) removeKey(h1 uint64, chk uint32, id uint32) bool {
+	if !s.hasPosting(h1, chk, id) {
+		return false
+	}
+	v := s.index[h1]
+	if v.isDirect() {
+		delete(s.index, h1)
+		return true
+	}
+	for e := v.id(); e != 0; e = s.ents[e].next {
+		if s.ents[e].chk == chk {
+			s.removeFrom(&s.ents[e].plist, id)
+		}
+	}
+	return true
+}
+
+// hasPosting reports whether email id is under key (h1, chk).
+func (s *Store) hasPosting(h1 uint64, chk uint32, id uint32) bool {
+	var one [1]uint32
+	l := s.postings(h1, chk, &one)
+	i := sort.Search(len(l), func(i int) bool { return !s.before(l[i], id) })
+	return i < len(l) && l[i] == id
 }

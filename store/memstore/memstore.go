@@ -159,7 +159,7 @@ func (s *Store) Put(ctx context.Context, t correlate.Tracked, keys []correlate.K
 	if err := ctx.Err(); err != nil {
 		return correlate.Tracked{}, fmt.Errorf("memstore: put: %w", err)
 	}
-	if err := checkPut(&t); err != nil {
+	if err := checkPut(&t, keys); err != nil {
 		return correlate.Tracked{}, fmt.Errorf("memstore: put: %w", err)
 	}
 	s.mu.Lock()

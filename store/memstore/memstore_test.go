@@ -325,3 +325,43 @@ func TestTimelineModel(t *testing.T) {
 		}
 	}
 }
+
+// TestMoveThenDelete: a Move writes the email's list of keys anew; Delete
+// must then remove the keys the Move added, keep no trace of those it
+// dropped, and free the hidden Message-ID key of an email whose keys did
+// not include its Message-ID.
+func TestMoveThenDelete(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	a, b, x := correlate.Key{Kind: "folder", Value: "A"}, correlate.Key{Kind: "folder", Value: "B"}, correlate.Key{Kind: "token", Value: "T"}
+	e, err := s.Put(ctx, correlate.Tracked{MessageID: "m@x", FolderID: "A"}, []correlate.Key{a, x})
+	require.NoError(t, err)
+	other, err := s.Put(ctx, correlate.Tracked{MessageID: "o@x", FolderID: "A"}, []correlate.Key{a})
+	require.NoError(t, err)
+	before, err := s.Stats(ctx)
+	require.NoError(t, err)
+	_, err = s.Apply(ctx, store.Batch{Moves: []store.Move{{ID: e.ID, FolderID: "B", Drop: []correlate.Key{a}, Add: []correlate.Key{b}}}})
+	require.NoError(t, err)
+	after, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before.Keys, after.Keys, "one key dropped, one added")
+	_, err = s.Put(ctx, correlate.Tracked{MessageID: "m@x"}, nil)
+	require.ErrorIs(t, err, correlate.ErrExists, "the hidden Message-ID key survives the Move")
+
+	require.NoError(t, s.Delete(ctx, e.ID))
+	for _, k := range []correlate.Key{b, x} {
+		n, err := s.Count(ctx, k)
+		require.NoError(t, err)
+		assert.Zero(t, n, "Delete removes the keys the Move left and added (%s)", k.Value)
+	}
+	ts, err := s.Lookup(ctx, a, correlate.Query{})
+	require.NoError(t, err)
+	require.Len(t, ts, 1)
+	assert.Equal(t, other.ID, ts[0].ID, "the other email keeps the old folder's key")
+	again, err := s.Put(ctx, correlate.Tracked{MessageID: "m@x"}, nil)
+	require.NoError(t, err, "after Delete the Message-ID is free")
+	assert.Greater(t, again.ID, e.ID)
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before.Keys-2, st.Keys, "the deleted email's two keys are gone")
+}

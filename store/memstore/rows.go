@@ -84,8 +84,16 @@ func (s *Store) duplicate(id string, h1 uint64, chk uint32) uint32 {
 // maxRows is the most emails a Store assigns IDs to (IDs are 32 bits).
 const maxRows = 1<<32 - 2
 
-// checkPut returns the error of a Put of t that no Store state can cure.
-func checkPut(t *correlate.Tracked) error {
+// maxRowKeys is the most keys an email can have: its row counts them in 16
+// bits.
+const maxRowKeys = math.MaxUint16
+
+// checkPut returns the error of a Put of t with keys that no Store state
+// can cure.
+func checkPut(t *correlate.Tracked, keys []correlate.Key) error {
+	if len(keys) > maxRowKeys {
+		return fmt.Errorf("%d keys: at most %d", len(keys), maxRowKeys)
+	}
 	if t.ID != 0 {
 		return fmt.Errorf("tracked email already has ID %d", t.ID)
 	}

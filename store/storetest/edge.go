@@ -15,7 +15,7 @@ import (
 )
 
 // RunStore runs the contract of [store.Store] against stores made by
-// newStore: Apply's atomicity and duplicates, sync state, the history of
+// newStore: Apply's atomicity and duplicates, its Moves, sync state, the history of
 // every change of record, the timeline and its cursors, scans, leases and
 // their fencing, and keys and Message-IDs of several kilobytes. It does not
 // run [Run]; a store.Store passes both:
@@ -35,6 +35,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ApplyRefusesBadPut", testApplyBadPut},
 		{"ApplyCancelled", testApplyCancelled},
 		{"ApplyRelinks", testApplyRelinks},
+		{"ApplyMoves", testApplyMoves},
 		{"ConcurrentApply", testConcurrentApply},
 		{"States", testStates},
 		{"StateNames", testStateNames},

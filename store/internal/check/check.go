@@ -5,6 +5,7 @@ package check
 import (
 	"fmt"
 
+	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
@@ -17,12 +18,25 @@ func Name(what, name string) error {
 	return nil
 }
 
-// Batch returns an error for a Relink of b that names no email or a State
-// of b whose name Name refuses. The Puts are the store's to check.
+// Batch returns an error for a Relink or a Move of b that names no email,
+// a Move that would change a Message-ID key, or a State of b whose name
+// Name refuses. The Puts are the store's to check.
 func Batch(b *store.Batch) error {
 	for i, rl := range b.Relinks {
 		if rl.ID == 0 && rl.MessageID == "" {
 			return fmt.Errorf("relink %d names no email (no ID, no Message-ID)", i)
+		}
+	}
+	for i, mv := range b.Moves {
+		if mv.ID == 0 && mv.MessageID == "" {
+			return fmt.Errorf("move %d names no email (no ID, no Message-ID)", i)
+		}
+		for _, ks := range [2][]correlate.Key{mv.Drop, mv.Add} {
+			for _, k := range ks {
+				if k.Kind == correlate.KindMessageID {
+					return fmt.Errorf("move %d: a Move does not change %s keys (%q)", i, correlate.KindMessageID, k.Value)
+				}
+			}
 		}
 	}
 	for _, st := range b.States {
