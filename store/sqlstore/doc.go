@@ -70,8 +70,13 @@
 // [correlate.ErrExists], also when several workers race to track the same
 // email. [Store.PutBatch] writes many emails in one transaction, sending
 // column arrays (unnest) on PostgreSQL. [Store.Apply] writes the Puts the
-// same way, then its Relinks (each keeping a row of history) and States,
-// and checks its lease last, in one transaction. [Store.NextSequence] is
+// same way, then its Relinks (each keeping a row of history), its Moves
+// and States, and checks its lease last, in one transaction. A Move sets
+// the email's folder fields, deletes its postings under the keys it drops
+// and inserts them under those it adds (a posting already there is kept
+// once; long keys are hashed as Put hashes them), and rewrites the
+// email's key list (index_keys) to match, so that Delete still finds every
+// posting; it keeps no history. [Store.NextSequence] is
 // one atomic upsert … RETURNING: no value is ever handed out twice. Writes
 // that lose a PostgreSQL deadlock are retried.
 //
@@ -85,7 +90,12 @@
 // it there, and the call reports what happened: an error when nothing was
 // written, none when the batch had committed already. Statements are
 // prepared once per connection and planned generically (plan_cache_mode),
-// as their plans do not depend on their arguments.
+// as their plans do not depend on their arguments. A batch with Moves is
+// the exception: a Move reads the email's key list before it rewrites it,
+// so that batch is made statement by statement in a transaction (the
+// email's row locked from the read to the commit), as on SQLite, at the
+// cost of a round trip per statement; a context that ends before its
+// commit rolls it back.
 //
 // # Leases
 //

@@ -163,6 +163,18 @@ func (s *Store) RelinkKey(ctx context.Context, k correlate.Key, r correlate.Reco
 // PostgreSQL reports a deadlock. The lease is checked last, just before
 // the commit, and on PostgreSQL its row stays locked until then, so that
 // no one takes the lease over between the check and the commit.
+//
+// On PostgreSQL a batch without Moves is one pipeline, one round trip
+// (pgApply); a batch with Moves is made statement by statement in a
+// transaction (txApply, as on SQLite). A Move rewrites the moved email's
+// key list (index_keys, the list Delete follows), which only the client
+// decodes, so it reads the email before it writes: a statement whose
+// arguments depend on the reply to another cannot join the pipeline, and
+// rewriting the list in SQL would need a decoder of its own in the
+// database. Moves are rare (an email found in another folder than the one
+// it was tracked in), so their batches take the slower path that SQLite
+// takes, whose other writes (PutBatch's for the Puts, Relink's for the
+// Relinks) serve PostgreSQL already.
 func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) {
 	ctx, cancel, err := s.call(ctx)
 	defer cancel()
@@ -176,14 +188,14 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 	if err := check.Batch(&b); err != nil {
 		return store.Result{}, fmt.Errorf("sqlstore: apply: %w", err)
 	}
-	if s.pg {
+	if s.pg && len(b.Moves) == 0 {
 		res, err := s.pgApply(ctx, &b, first)
 		if err != nil {
 			return store.Result{}, fail(ctx, "apply", err)
 		}
 		return res, nil
 	}
-	res, err := s.sqliteApply(ctx, &b, first)
+	res, err := s.txApply(ctx, &b, first)
 	if err != nil {
 		return store.Result{}, fail(ctx, "apply", err)
 	}
@@ -196,13 +208,15 @@ func (s *Store) Apply(ctx context.Context, b store.Batch) (store.Result, error) 
 // rows and so parsed at every call.
 const sqliteSmallPuts = 16
 
-// sqliteApply makes b (checked; first is firstOf(b.Puts)) on SQLite: in
-// one transaction, holding the write lock from its start; or, when b is
-// one statement (a State alone, no lease), by that statement alone, which
-// SQLite makes atomically.
-func (s *Store) sqliteApply(ctx context.Context, b *store.Batch, first []int) (store.Result, error) {
+// txApply makes b (checked; first is firstOf(b.Puts)) in one
+// transaction, statement by statement, retried whole when PostgreSQL
+// reports a deadlock: SQLite's Apply, whose transactions hold the write
+// lock from their start, and PostgreSQL's for a batch with Moves (see
+// Apply). On SQLite, a batch that is one statement (a State alone, no
+// lease) is made by that statement alone, which SQLite makes atomically.
+func (s *Store) txApply(ctx context.Context, b *store.Batch, first []int) (store.Result, error) {
 	states := distinctStates(b.States)
-	if len(b.Puts) == 0 && len(b.Relinks) == 0 && b.Lease == nil && len(states) <= 1 {
+	if !s.pg && len(b.Puts) == 0 && len(b.Relinks) == 0 && len(b.Moves) == 0 && b.Lease == nil && len(states) <= 1 {
 		if len(states) == 1 {
 			q, args := s.stateWrite(states[0])
 			if _, err := s.exec(ctx, q, args...); err != nil {
@@ -212,13 +226,14 @@ func (s *Store) sqliteApply(ctx context.Context, b *store.Batch, first []int) (s
 		return store.Result{}, nil
 	}
 	var res store.Result
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.transact(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
+		res = store.Result{} // what an attempt rolled back wrote is not reported
 		if len(b.Puts) > 0 {
 			res.Tracked = make([]correlate.Tracked, len(b.Puts))
 			res.Existing = make([]bool, len(b.Puts))
 		}
-		if n := len(b.Puts); n > sqliteSmallPuts {
+		if n := len(b.Puts); n > sqliteSmallPuts || s.pg { // sqliteWriter is SQLite's
 			rs, err := s.writeEntries(ctx, tx, b.Puts, first)
 			if err != nil {
 				return err
@@ -247,6 +262,11 @@ func (s *Store) sqliteApply(ctx context.Context, b *store.Batch, first []int) (s
 			}
 			if changed {
 				res.Changes = append(res.Changes, c)
+			}
+		}
+		for _, mv := range b.Moves {
+			if err := s.move(ctx, tx, mv); err != nil {
+				return err
 			}
 		}
 		for _, st := range states {

@@ -42,6 +42,10 @@ import (
 // they raise an error with mc_fail (migration 3) and the codes below, which
 // rolls the whole batch back. The statements are prepared once per
 // connection (pgx's statement cache).
+//
+// A batch with Moves is not sent this way: a Move needs the moved email's
+// key list on the client before it can write (see Apply), so such a batch
+// is made statement by statement in a transaction (txApply).
 
 // The SQLSTATE codes a batch's statements raise through mc_fail.
 const (

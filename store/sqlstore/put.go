@@ -117,20 +117,28 @@ func (w sqliteWriter) put(ctx context.Context, t correlate.Tracked, keys []corre
 	if err != nil {
 		return correlate.Tracked{}, false, err
 	}
-	at := toMicro(t.Time)
+	if err := w.insertKeys(ctx, t.ID, toMicro(t.Time), keys); err != nil {
+		return correlate.Tracked{}, false, err
+	}
+	return t, false, nil
+}
+
+// insertKeys inserts the postings of email id (time at) under keys, which
+// has no repeats; a posting already there is left alone.
+func (w sqliteWriter) insertKeys(ctx context.Context, id, at int64, keys []correlate.Key) error {
 	for len(keys) > 0 {
 		n := min(len(keys), sqliteKeyRows)
 		args := make([]any, 0, 2+2*n)
-		args = append(args, at, t.ID)
+		args = append(args, at, id)
 		for _, k := range keys[:n] {
 			args = append(args, indexValue(k.Kind), indexValue(k.Value))
 		}
 		if _, err := w.s.execute(ctx, w.tx, sqliteInsertKeys[n], args...); err != nil {
-			return correlate.Tracked{}, false, err
+			return err
 		}
 		keys = keys[n:]
 	}
-	return t, false, nil
+	return nil
 }
 
 // sqliteKeyRows is the most keys one INSERT writes.

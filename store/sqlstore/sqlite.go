@@ -22,6 +22,7 @@ func sqliteHot() []string {
 		sqliteInsertEmail, byMessageIDSQL, sqliteDeleteRead, sqliteDeleteKey, deleteEmail, deleteHistory,
 		sqliteLastIDSQL, sqliteInsertEmailsFull, sqliteInsertKeysFull,
 		sqliteRelinkReadID, sqliteRelinkReadMs, sqliteRelinkSQL, sqliteInsertHistory, sqliteRelinkKeyHistory, sqliteRelinkKey,
+		sqliteMoveReadID, sqliteMoveReadMs, sqliteMoveSQL,
 		putStateSQL, deleteStateSQL, statesFromSQL, statesRangeSQL, historySQL, sqliteEmails, scanSQL,
 		sqliteLeases.acquire, sqliteLeases.check, sqliteLeases.release, leaseHolderSQL}
 	return append(qs, sqliteInsertKeys[1:]...)
