@@ -104,7 +104,9 @@ func (r *Rules) Apply(ctx context.Context, s Relinker, mailbox string) (int, err
 // when it was tracked): the correlate.Store interface has no operation that
 // changes an email's index keys, so Move re-files the email (e.Untrack, then
 // e.Track with its record, method and correlation links), and the Indexers
-// rebuild its keys from m. The email gets a new ID; tracked emails whose
+// rebuild its keys from m. (A store.Store does: a store.Move in an Apply
+// re-files an email in place, atomically and keeping its ID, which is how
+// imapsync files the emails it finds moved.) The email gets a new ID; tracked emails whose
 // CorrelatedWith or Parent named the old ID keep the old number. When
 // neither the old nor the new folder is mapped there are no folder keys to
 // change, and Move leaves the email, and its ID, as they are. Move is not
