@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -364,4 +365,103 @@ func TestMoveThenDelete(t *testing.T) {
 	st, err := s.Stats(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, before.Keys-2, st.Keys, "the deleted email's two keys are gone")
+}
+
+// TestMovesModel runs random Puts, Deletes and Moves against a model of
+// which keys name which emails: Lookup, Count and Stats must agree with it
+// after every few steps, and Delete must leave no key of a moved email.
+func TestMovesModel(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(3, 5))
+	s := memstore.New()
+	keys := []correlate.Key{{Kind: "folder", Value: "A"}, {Kind: "folder", Value: "B"}, {Kind: "folder", Value: "C"},
+		{Kind: "token", Value: "T1"}, {Kind: "token", Value: "T2"}, {Kind: "folder", Value: strings.Repeat("L", 600)}}
+	type email struct {
+		at   time.Time
+		keys map[int]bool
+	}
+	live := map[int64]*email{}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	subset := func() (ks []correlate.Key, idx []int) {
+		for i := range keys {
+			if r.IntN(3) == 0 {
+				ks, idx = append(ks, keys[i]), append(idx, i)
+			}
+		}
+		return ks, idx
+	}
+	anyLive := func() int64 {
+		for id := range live {
+			return id
+		}
+		return 0
+	}
+	for step := range 2000 {
+		switch op := r.IntN(5); {
+		case op == 0 && len(live) > 0:
+			id := anyLive()
+			require.NoError(t, s.Delete(ctx, id))
+			delete(live, id)
+		case op <= 2 && len(live) > 0:
+			id := anyLive()
+			drop, di := subset()
+			add, ai := subset()
+			_, err := s.Apply(ctx, store.Batch{Moves: []store.Move{{ID: id, FolderID: fmt.Sprint(step), Drop: drop, Add: add}}})
+			require.NoError(t, err)
+			for _, i := range di {
+				delete(live[id].keys, i)
+			}
+			for _, i := range ai {
+				live[id].keys[i] = true
+			}
+		default:
+			ks, idx := subset()
+			e := &email{at: t0.Add(time.Duration(r.IntN(300)) * time.Minute), keys: map[int]bool{}}
+			for _, i := range idx {
+				e.keys[i] = true
+			}
+			tr, err := s.Put(ctx, correlate.Tracked{MessageID: fmt.Sprintf("m%d@x", step), Time: e.at}, ks)
+			require.NoError(t, err)
+			live[tr.ID] = e
+		}
+		if step%50 != 0 {
+			continue
+		}
+		total := 0
+		for i, k := range keys {
+			want := []int64{}
+			for id, e := range live {
+				if e.keys[i] {
+					want = append(want, id)
+				}
+			}
+			total += len(want)
+			slices.SortFunc(want, func(a, b int64) int {
+				if c := live[b].at.Compare(live[a].at); c != 0 {
+					return c
+				}
+				return cmp.Compare(b, a)
+			})
+			ts, err := s.Lookup(ctx, k, correlate.Query{Limit: -1})
+			require.NoError(t, err)
+			got := make([]int64, 0, len(ts))
+			for _, x := range ts {
+				got = append(got, x.ID)
+			}
+			require.Equal(t, want, got, "step %d, key %d", step, i)
+			n, err := s.Count(ctx, k)
+			require.NoError(t, err)
+			require.Equal(t, len(want), n, "step %d, key %d", step, i)
+		}
+		st, err := s.Stats(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(total), st.Keys, "step %d: the keys counted", step)
+		require.Equal(t, int64(len(live)), st.Emails, "step %d", step)
+	}
+	for id := range live {
+		require.NoError(t, s.Delete(ctx, id))
+	}
+	st, err := s.Stats(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, st.Keys, "Delete leaves no key of an email however it was moved")
 }
