@@ -32,15 +32,35 @@ func (s *Store) Relink(ctx context.Context, id int64, r correlate.Record) error 
 	return nil
 }
 
-// The reads of the email a Relink changes, by ID or by Message-ID; on
-// PostgreSQL they lock its row until the change is made.
-const (
-	relinkRead         = "SELECT id, COALESCE(message_id_long, message_id), record_type, record_id FROM mc_email WHERE "
-	sqliteRelinkReadID = relinkRead + "id = $1"
-	sqliteRelinkReadMs = relinkRead + "message_id = $1"
-	pgRelinkReadID     = sqliteRelinkReadID + " FOR UPDATE"
-	pgRelinkReadMsg    = sqliteRelinkReadMs + " FOR UPDATE"
-)
+// An emailRead reads the email a Relink or a Move names, by ID or by
+// Message-ID. On PostgreSQL it locks the email's row until the commit, so
+// that changes of one email in concurrent batches are made one after the
+// other, each from what the one before left.
+type emailRead struct{ byID, byMsgID, pgByID, pgByMsgID string }
+
+func newEmailRead(cols string) emailRead {
+	q := "SELECT " + cols + " FROM mc_email WHERE "
+	return emailRead{byID: q + "id = $1", byMsgID: q + "message_id = $1",
+		pgByID: q + "id = $1 FOR UPDATE", pgByMsgID: q + "message_id = $1 FOR UPDATE"}
+}
+
+// row reads, inside tx, the email id or, when id is 0, the one with
+// Message-ID msgID.
+func (r *emailRead) row(ctx context.Context, s *Store, tx *sql.Tx, id int64, msgID string) *sql.Row {
+	switch {
+	case id != 0 && s.pg:
+		return s.queryRow(ctx, tx, r.pgByID, id)
+	case id != 0:
+		return s.queryRow(ctx, tx, r.byID, id)
+	case s.pg:
+		return s.queryRow(ctx, tx, r.pgByMsgID, s.msgID(msgID))
+	default:
+		return s.queryRow(ctx, tx, r.byMsgID, s.msgID(msgID))
+	}
+}
+
+// relinkRead is the read of the email a Relink changes.
+var relinkRead = newEmailRead("id, COALESCE(message_id_long, message_id), record_type, record_id")
 
 // relink makes rl inside tx: it files the email under rl.Record and keeps
 // the change (a zero Change.Time is now), unless the email is under that
@@ -48,24 +68,10 @@ const (
 // correlate.ErrNotFound.
 func (s *Store) relink(ctx context.Context, tx *sql.Tx, rl store.Relink, now time.Time) (store.Change, bool, error) {
 	var (
-		q   string
-		arg any
-	)
-	switch {
-	case rl.ID != 0 && s.pg:
-		q, arg = pgRelinkReadID, rl.ID
-	case rl.ID != 0:
-		q, arg = sqliteRelinkReadID, rl.ID
-	case s.pg:
-		q, arg = pgRelinkReadMsg, s.msgID(rl.MessageID)
-	default:
-		q, arg = sqliteRelinkReadMs, s.msgID(rl.MessageID)
-	}
-	var (
 		c     store.Change
 		msgID sql.NullString
 	)
-	err := s.queryRow(ctx, tx, q, arg).Scan(&c.Email, &msgID, &c.From.Type, &c.From.ID)
+	err := relinkRead.row(ctx, s, tx, rl.ID, rl.MessageID).Scan(&c.Email, &msgID, &c.From.Type, &c.From.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		if rl.ID != 0 {
 			return c, false, fmt.Errorf("relink %d: %w", rl.ID, correlate.ErrNotFound)

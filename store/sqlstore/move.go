@@ -13,18 +13,9 @@ import (
 	"github.com/mailcorrelate/mailcorrelate/store"
 )
 
-// The reads of the email a Move files elsewhere, by ID or by Message-ID:
-// its ID, its time (the at of its postings) and its key list. On
-// PostgreSQL they lock its row until the commit, so that Moves of the
-// same email in concurrent batches rewrite its key list one after the
-// other, each from the list the one before left.
-const (
-	moveRead         = "SELECT id, at, index_keys FROM mc_email WHERE "
-	sqliteMoveReadID = moveRead + "id = $1"
-	sqliteMoveReadMs = moveRead + "message_id = $1"
-	pgMoveReadID     = sqliteMoveReadID + " FOR UPDATE"
-	pgMoveReadMsg    = sqliteMoveReadMs + " FOR UPDATE"
-)
+// moveRead is the read of the email a Move files elsewhere: its ID, its
+// time (the at of its postings) and its key list.
+var moveRead = newEmailRead("id, at, index_keys")
 
 const (
 	// sqliteMoveSQL sets email $4's folder ($1, $2) and key list ($3); its
@@ -56,24 +47,10 @@ UPDATE mc_email SET folder_id = $7, folder_path = $8, index_keys = $9 WHERE id =
 // correlate.ErrNotFound.
 func (s *Store) move(ctx context.Context, tx *sql.Tx, mv store.Move) error {
 	var (
-		q   string
-		arg any
-	)
-	switch {
-	case mv.ID != 0 && s.pg:
-		q, arg = pgMoveReadID, mv.ID
-	case mv.ID != 0:
-		q, arg = sqliteMoveReadID, mv.ID
-	case s.pg:
-		q, arg = pgMoveReadMsg, s.msgID(mv.MessageID)
-	default:
-		q, arg = sqliteMoveReadMs, s.msgID(mv.MessageID)
-	}
-	var (
 		id, at int64
 		col    []byte
 	)
-	err := s.queryRow(ctx, tx, q, arg).Scan(&id, &at, &col)
+	err := moveRead.row(ctx, s, tx, mv.ID, mv.MessageID).Scan(&id, &at, &col)
 	if errors.Is(err, sql.ErrNoRows) {
 		if mv.ID != 0 {
 			return fmt.Errorf("move %d: %w", mv.ID, correlate.ErrNotFound)

@@ -21,8 +21,8 @@ func sqliteHot() []string {
 	qs := []string{getSQL, lookupQuery, countSQL, nextSequenceSQL,
 		sqliteInsertEmail, byMessageIDSQL, sqliteDeleteRead, sqliteDeleteKey, deleteEmail, deleteHistory,
 		sqliteLastIDSQL, sqliteInsertEmailsFull, sqliteInsertKeysFull,
-		sqliteRelinkReadID, sqliteRelinkReadMs, sqliteRelinkSQL, sqliteInsertHistory, sqliteRelinkKeyHistory, sqliteRelinkKey,
-		sqliteMoveReadID, sqliteMoveReadMs, sqliteMoveSQL,
+		relinkRead.byID, relinkRead.byMsgID, sqliteRelinkSQL, sqliteInsertHistory, sqliteRelinkKeyHistory, sqliteRelinkKey,
+		moveRead.byID, moveRead.byMsgID, sqliteMoveSQL,
 		putStateSQL, deleteStateSQL, statesFromSQL, statesRangeSQL, historySQL, sqliteEmails, scanSQL,
 		sqliteLeases.acquire, sqliteLeases.check, sqliteLeases.release, leaseHolderSQL}
 	return append(qs, sqliteInsertKeys[1:]...)
