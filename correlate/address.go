@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/mail"
 	"strings"
+
+	"github.com/mailcorrelate/mailcorrelate/internal/rfc5322"
 )
 
 // errSalvaged reports an address list net/mail refused, of which only some
@@ -265,26 +267,7 @@ func isAddrSpec(s string) bool {
 	if at <= 0 || at == len(s)-1 {
 		return false
 	}
-	return isDotAtom(s[:at]) && isDotAtom(s[at+1:])
-}
-
-func isDotAtom(s string) bool {
-	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '.' {
-			if s[i-1] == '.' {
-				return false
-			}
-			continue
-		}
-		if !isAtext(c) {
-			return false
-		}
-	}
-	return true
+	return rfc5322.IsDotAtom(s[:at]) && rfc5322.IsDotAtom(s[at+1:])
 }
 
 // isPhrase reports a display name made of atoms separated by spaces (or an
@@ -292,7 +275,7 @@ func isDotAtom(s string) bool {
 // those lists are left to it.
 func isPhrase(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c != ' ' && c != '\t' && !atext[c] {
+		if c := s[i]; c != ' ' && c != '\t' && !rfc5322.IsAtext(c) {
 			return false
 		}
 	}
@@ -309,19 +292,3 @@ func collapseSpaces(s string) string {
 	}
 	return s
 }
-
-// isAtext reports RFC 5322 atext.
-func isAtext(c byte) bool { return atext[c] }
-
-var atext = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-/=?^_`{|}~" {
-		t[c] = true
-	}
-	return t
-}()

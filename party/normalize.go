@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mailcorrelate/mailcorrelate/internal/rfc5322"
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 )
@@ -440,7 +441,7 @@ func (n *Normalizer) local(input, l string, quoted bool, p *provider) (string, e
 		if !n.keepCase {
 			content = strings.ToLower(content)
 		}
-		if isDotAtom(content) {
+		if rfc5322.IsDotAtom(content) {
 			l, quoted = content, false
 		} else {
 			l = quote(content)
@@ -464,7 +465,7 @@ func (n *Normalizer) local(input, l string, quoted bool, p *provider) (string, e
 			r, size := utf8.DecodeRuneInString(l[i:])
 			i += size
 			if r < utf8.RuneSelf {
-				if r != '.' && !isAtext(byte(r)) {
+				if r != '.' && !rfc5322.IsAtext(byte(r)) {
 					return "", badAddress(input, "character "+strconv.QuoteRune(r)+" in the local part")
 				}
 				continue

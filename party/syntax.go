@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mailcorrelate/mailcorrelate/internal/rfc5322"
 )
 
 // Character classes of the fast path, by byte.
@@ -20,7 +22,7 @@ const (
 var charClass = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
 		b := byte(c)
-		if isAtext(b) {
+		if rfc5322.IsAtext(b) {
 			t[c] |= clsAtext
 		}
 		if isAlnum(b) || b == '-' {
@@ -57,39 +59,6 @@ func isLDHDomain(d string) bool {
 		start = i + 1
 	}
 	return true
-}
-
-// isDotAtom reports an RFC 5322 dot-atom of ASCII atext.
-func isDotAtom(s string) bool {
-	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '.' {
-			if s[i-1] == '.' {
-				return false
-			}
-			continue
-		}
-		if !isAtext(c) {
-			return false
-		}
-	}
-	return true
-}
-
-// isAtext reports RFC 5322 atext.
-func isAtext(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '/', '=', '?', '^', '_', '`', '{', '|', '}', '~':
-		return true
-	}
-	return false
 }
 
 // checkChars refuses control characters, invisible formatting characters
