@@ -113,58 +113,18 @@ type Result struct {
 	Err error
 }
 
-// maxPipeline bounds the commands TopMany sends before reading their
-// answers: their bytes must fit the server's receive buffer while it
+// maxPipeline bounds the commands a pipelined call sends before reading
+// their answers: their bytes must fit the server's receive buffer while it
 // writes answers nobody reads yet.
 const maxPipeline = 512
 
-// TopMany runs TOP num lines for every num, keeping at most keep bytes of
-// each. With pipelined (the server lists PIPELINING) the commands are sent
-// in groups before their answers are read, saving a round trip per
-// message; else one after the other. A -ERR for one message is in its
-// Result; a network or protocol error ends the call.
-func (c *Client) TopMany(nums []int, lines int, keep int64, pipelined bool) ([]Result, error) {
-	out := make([]Result, 0, len(nums))
-	step := 1
-	if pipelined {
-		step = maxPipeline
-	}
-	for len(nums) > 0 {
-		k := min(len(nums), step)
-		group := nums[:k]
-		nums = nums[k:]
-		if c.broken != nil {
-			return out, c.broken
-		}
-		c.deadline()
-		for _, n := range group {
-			fmt.Fprintf(c.w, "TOP %d %d\r\n", n, lines)
-		}
-		if err := c.w.Flush(); err != nil {
-			return out, c.fail("TOP", err)
-		}
-		for _, n := range group {
-			r := Result{Num: n}
-			c.deadline()
-			if _, err := c.status("TOP"); err != nil {
-				var pe *Error
-				if !errors.As(err, &pe) {
-					return out, err
-				}
-				r.Err = err
-			} else if r.Data, err = c.multi("TOP", keep, nil); err != nil {
-				return out, err
-			}
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-// Dele marks messages deleted (DELE), pipelined when the server lists
-// PIPELINING. They are removed when the session ends with QUIT, not
-// before: a session that ends otherwise deletes nothing.
-func (c *Client) Dele(nums []int, pipelined bool) error {
+// pipeline sends one command cmd per num (written by write) and reads its
+// answer (with read), in groups of maxPipeline commands sent before their
+// answers are read when pipelined (the server lists PIPELINING), saving a
+// round trip per message; else one after the other. An error of read ends
+// the call, but a -ERR (an *Error) only once the rest of its group is read,
+// so that the session stays in step with the server.
+func (c *Client) pipeline(cmd string, nums []int, pipelined bool, write func(n int), read func(n int) error) error {
 	step := 1
 	if pipelined {
 		step = maxPipeline
@@ -178,26 +138,64 @@ func (c *Client) Dele(nums []int, pipelined bool) error {
 		}
 		c.deadline()
 		for _, n := range group {
-			fmt.Fprintf(c.w, "DELE %d\r\n", n)
+			write(n)
 		}
 		if err := c.w.Flush(); err != nil {
-			return c.fail("DELE", err)
+			return c.fail(cmd, err)
 		}
-		var first error
-		for range group {
-			if _, err := c.status("DELE"); err != nil {
+		var refused error
+		for _, n := range group {
+			c.deadline()
+			if err := read(n); err != nil {
 				var pe *Error
 				if !errors.As(err, &pe) {
 					return err
 				}
-				if first == nil {
-					first = err
+				if refused == nil {
+					refused = err
 				}
 			}
 		}
-		if first != nil {
-			return first
+		if refused != nil {
+			return refused
 		}
 	}
 	return nil
+}
+
+// TopMany runs TOP num lines for every num, keeping at most keep bytes of
+// each, pipelined when the server lists PIPELINING. A -ERR for one message
+// is in its Result; a network or protocol error ends the call.
+func (c *Client) TopMany(nums []int, lines int, keep int64, pipelined bool) ([]Result, error) {
+	out := make([]Result, 0, len(nums))
+	err := c.pipeline("TOP", nums, pipelined,
+		func(n int) { fmt.Fprintf(c.w, "TOP %d %d\r\n", n, lines) },
+		func(n int) error {
+			r := Result{Num: n}
+			if _, err := c.status("TOP"); err != nil {
+				var pe *Error
+				if !errors.As(err, &pe) {
+					return err
+				}
+				r.Err = err
+			} else if r.Data, err = c.multi("TOP", keep, nil); err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	return out, err
+}
+
+// Dele marks messages deleted (DELE), pipelined when the server lists
+// PIPELINING. They are removed when the session ends with QUIT, not
+// before: a session that ends otherwise deletes nothing. A -ERR ends the
+// call after the answers of the commands sent with it.
+func (c *Client) Dele(nums []int, pipelined bool) error {
+	return c.pipeline("DELE", nums, pipelined,
+		func(n int) { fmt.Fprintf(c.w, "DELE %d\r\n", n) },
+		func(int) error {
+			_, err := c.status("DELE")
+			return err
+		})
 }
