@@ -109,8 +109,8 @@ func TestDovecotPOP3Delete(t *testing.T) {
 // POP3 sync: the Syncer reconnects with backoff and resumes from its rows;
 // nothing is lost or filed twice.
 func TestDovecotPOP3Restart(t *testing.T) {
-	w, d := dovecotPOP3(t)
-	user, pw := d.newUser(t)
+	d := privateDovecot(t)
+	w, user, pw := serverlessWorld(t), "alice", "secret"
 	a := d.admin(t, user, pw)
 	addr := user + "@fabrikam.example"
 	const n = 400

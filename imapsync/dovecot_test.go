@@ -105,8 +105,19 @@ func (a *admin) seen(folder string) int {
 	return int(st.Messages - st.Unseen)
 }
 
-// restart stops Dovecot and starts it again (.ci/dovecot.sh restart).
-func (d dovecot) restart(t testing.TB) { d.Restart(t, "../.ci/dovecot.sh") }
+// restart stops Dovecot and starts it again (.ci/dovecot.sh restart): a
+// privateDovecot only.
+func (d dovecot) restart(t testing.TB) { d.Restart(t, dovecotScript) }
+
+const dovecotScript = "../.ci/dovecot.sh"
+
+// privateDovecot starts a Dovecot of the test's own, for a test that
+// restarts it (dovecottest.Private).
+func privateDovecot(t testing.TB) dovecot {
+	t.Helper()
+	s := dovecottest.Private(t, dovecotScript)
+	return dovecot{Server: s, addr: s.Addr}
+}
 
 // dovecotWorld is a world whose server is Dovecot.
 func dovecotWorld(t *testing.T) (*world, dovecot, string, string, *admin) {
@@ -233,7 +244,9 @@ func TestDovecotPoll(t *testing.T) {
 // sync: the Syncer reconnects with backoff and resumes from its cursor;
 // nothing is lost or filed twice.
 func TestDovecotRestart(t *testing.T) {
-	w, d, user, pw, a := dovecotWorld(t)
+	d := privateDovecot(t)
+	w, user, pw := serverlessWorld(t), "alice", "secret"
+	a := d.admin(t, user, pw)
 	addr := user + "@fabrikam.example"
 	const n = 400
 	last := a.bigCase(w, addr, n)

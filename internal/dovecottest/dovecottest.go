@@ -148,8 +148,58 @@ func preMade(dir string) int {
 	return n
 }
 
+// Private starts a Dovecot of the test's own with script (.ci/dovecot.sh
+// start), stopped and removed when the test ends, for a test that restarts
+// its server: restarting the shared one would end the sessions of the
+// tests running beside it, in this package or another. It skips or fails
+// as Need does when no shared server runs (the sign that the tests were
+// not started under the script).
+func Private(t testing.TB, script string) Server {
+	t.Helper()
+	Need(t)
+	// The master keeps the descriptors it was started with: files, not
+	// pipes, or Run would wait for Dovecot to exit.
+	var files [2]*os.File
+	for i := range files {
+		f, err := os.CreateTemp("", "dovecot-start")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		files[i] = f
+	}
+	cmd := exec.Command("bash", script, "start")
+	cmd.Stdout, cmd.Stderr = files[0], files[1]
+	err := cmd.Run()
+	out, _ := os.ReadFile(files[0].Name())
+	if err != nil {
+		msg, _ := os.ReadFile(files[1].Name())
+		t.Fatalf("dovecottest: start a private server: %v: %s", err, msg)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if ok {
+			env[k] = strings.Trim(v, "'")
+		}
+	}
+	s := Server{Addr: strings.TrimPrefix(env["MAILCORRELATE_TEST_DOVECOT"], "imap://"),
+		POP3Addr: strings.TrimPrefix(env["MAILCORRELATE_TEST_DOVECOT_POP3"], "pop3://"), Dir: env["MAILCORRELATE_TEST_DOVECOT_DIR"]}
+	if s.Addr == "" || s.Dir == "" {
+		t.Fatalf("dovecottest: %s start printed no server: %q", script, out)
+	}
+	t.Cleanup(func() {
+		if err := exec.Command("bash", script, "stop", s.Dir).Run(); err != nil {
+			t.Errorf("dovecottest: stop the private server %s: %v", s.Dir, err)
+		}
+	})
+	return s
+}
+
 // Restart stops Dovecot and starts it again on the same port, ending every
-// open session (.ci/dovecot.sh restart).
+// open session (.ci/dovecot.sh restart): of a Private server, unless no
+// other test uses the server.
 func (s Server) Restart(t testing.TB, script string) {
 	t.Helper()
 	// The restarted master keeps the descriptors it was given: a file,
