@@ -126,6 +126,30 @@ func TestTimesOutOfRange(t *testing.T) {
 // TestPostingsModel puts and deletes emails under a few shared keys, in
 // random time order, and checks every lookup against a plain model: the
 // posting lists move between regions of the pool as they grow and shrink.
+// newestFirst sorts ids as Lookup returns them: newest first, then the
+// higher ID.
+func newestFirst(ids []int64, at func(id int64) time.Time) {
+	slices.SortFunc(ids, func(a, b int64) int {
+		if c := at(b).Compare(at(a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(b, a)
+	})
+}
+
+// lookupIDs returns the IDs Lookup gives for k, all of them.
+func lookupIDs(t *testing.T, s *memstore.Store, k correlate.Key, q correlate.Query) []int64 {
+	t.Helper()
+	q.Limit = -1
+	ts, err := s.Lookup(context.Background(), k, q)
+	require.NoError(t, err)
+	got := make([]int64, 0, len(ts))
+	for _, x := range ts {
+		got = append(got, x.ID)
+	}
+	return got
+}
+
 func TestPostingsModel(t *testing.T) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(7, 11))
@@ -169,19 +193,8 @@ func TestPostingsModel(t *testing.T) {
 					want = append(want, e.id)
 				}
 			}
-			slices.SortFunc(want, func(a, b int64) int { // newest first, then the higher ID
-				if c := live[b].at.Compare(live[a].at); c != 0 {
-					return c
-				}
-				return cmp.Compare(b, a)
-			})
-			ts, err := s.Lookup(ctx, k, correlate.Query{Limit: -1})
-			require.NoError(t, err)
-			got := make([]int64, 0, len(ts))
-			for _, x := range ts {
-				got = append(got, x.ID)
-			}
-			require.Equal(t, want, got, "step %d, key %s", step, k.Value)
+			newestFirst(want, func(id int64) time.Time { return live[id].at })
+			require.Equal(t, want, lookupIDs(t, s, k, correlate.Query{}), "step %d, key %s", step, k.Value)
 			// Windows: Since inclusive, Until exclusive, either may be
 			// unset, and either may fall before, inside or after the list.
 			for range 20 {
@@ -192,7 +205,6 @@ func TestPostingsModel(t *testing.T) {
 				if r.IntN(4) != 0 {
 					q.Until = t0.Add(time.Duration(r.IntN(520)-10) * time.Minute)
 				}
-				q.Limit = -1
 				in := []int64{}
 				for _, id := range want {
 					at := live[id].at
@@ -200,13 +212,7 @@ func TestPostingsModel(t *testing.T) {
 						in = append(in, id)
 					}
 				}
-				ts, err := s.Lookup(ctx, k, q)
-				require.NoError(t, err)
-				got := make([]int64, 0, len(ts))
-				for _, x := range ts {
-					got = append(got, x.ID)
-				}
-				require.Equal(t, in, got, "step %d, key %s, since %v, until %v", step, k.Value, q.Since, q.Until)
+				require.Equal(t, in, lookupIDs(t, s, k, q), "step %d, key %s, since %v, until %v", step, k.Value, q.Since, q.Until)
 			}
 		}
 	}
@@ -436,19 +442,8 @@ func TestMovesModel(t *testing.T) {
 				}
 			}
 			total += len(want)
-			slices.SortFunc(want, func(a, b int64) int {
-				if c := live[b].at.Compare(live[a].at); c != 0 {
-					return c
-				}
-				return cmp.Compare(b, a)
-			})
-			ts, err := s.Lookup(ctx, k, correlate.Query{Limit: -1})
-			require.NoError(t, err)
-			got := make([]int64, 0, len(ts))
-			for _, x := range ts {
-				got = append(got, x.ID)
-			}
-			require.Equal(t, want, got, "step %d, key %d", step, i)
+			newestFirst(want, func(id int64) time.Time { return live[id].at })
+			require.Equal(t, want, lookupIDs(t, s, k, correlate.Query{}), "step %d, key %d", step, i)
 			n, err := s.Count(ctx, k)
 			require.NoError(t, err)
 			require.Equal(t, len(want), n, "step %d, key %d", step, i)
