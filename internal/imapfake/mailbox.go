@@ -232,6 +232,16 @@ func (h *handle) CreateMessage(flags []string, date time.Time, body imap.Literal
 	return nil
 }
 
+// selected reports whether message m, the i-th of its mailbox, is in
+// seqset: by UID when uid, else by sequence number.
+func selected(i int, m *msg, uid bool, seqset *imap.SeqSet) bool {
+	id := uint32(i + 1)
+	if uid {
+		id = m.uid
+	}
+	return seqset.Contains(id)
+}
+
 func (h *handle) UpdateMessagesFlags(uid bool, seqset *imap.SeqSet, op imap.FlagsOp, flags []string) error {
 	h.u.b.mu.Lock()
 	defer h.u.b.mu.Unlock()
@@ -240,11 +250,7 @@ func (h *handle) UpdateMessagesFlags(uid bool, seqset *imap.SeqSet, op imap.Flag
 		return err
 	}
 	for i, m := range mb.msgs {
-		id := uint32(i + 1)
-		if uid {
-			id = m.uid
-		}
-		if seqset.Contains(id) {
+		if selected(i, m, uid, seqset) {
 			m.flags = backendutil.UpdateFlags(m.flags, op, flags)
 		}
 	}
@@ -252,30 +258,16 @@ func (h *handle) UpdateMessagesFlags(uid bool, seqset *imap.SeqSet, op imap.Flag
 }
 
 func (h *handle) CopyMessages(uid bool, seqset *imap.SeqSet, dest string) error {
-	h.u.b.mu.Lock()
-	defer h.u.b.mu.Unlock()
-	mb, err := h.box()
-	if err != nil {
-		return err
-	}
-	dst := h.u.boxes[dest]
-	if dst == nil {
-		return backend.ErrNoSuchMailbox
-	}
-	for i, m := range mb.msgs {
-		id := uint32(i + 1)
-		if uid {
-			id = m.uid
-		}
-		if seqset.Contains(id) {
-			dst.add(m.date, m.flags, m.body)
-		}
-	}
-	h.u.b.notify(h.u, dst)
-	return nil
+	return h.transfer(uid, seqset, dest, false)
 }
 
 func (h *handle) MoveMessages(uid bool, seqset *imap.SeqSet, dest string) error {
+	return h.transfer(uid, seqset, dest, true)
+}
+
+// transfer copies the messages of seqset to dest, and with move removes
+// them from the selected mailbox.
+func (h *handle) transfer(uid bool, seqset *imap.SeqSet, dest string, move bool) error {
 	h.u.b.mu.Lock()
 	defer h.u.b.mu.Unlock()
 	mb, err := h.box()
@@ -286,21 +278,19 @@ func (h *handle) MoveMessages(uid bool, seqset *imap.SeqSet, dest string) error 
 	if dst == nil {
 		return backend.ErrNoSuchMailbox
 	}
-	kept := mb.msgs[:0]
+	var kept []*msg
 	for i, m := range mb.msgs {
-		id := uint32(i + 1)
-		if uid {
-			id = m.uid
-		}
-		if seqset.Contains(id) {
+		if selected(i, m, uid, seqset) {
 			dst.add(m.date, m.flags, m.body)
-			continue
+		} else if move {
+			kept = append(kept, m)
 		}
-		kept = append(kept, m)
 	}
-	mb.msgs = kept
 	h.u.b.notify(h.u, dst)
-	h.u.b.notify(h.u, mb)
+	if move {
+		mb.msgs = kept
+		h.u.b.notify(h.u, mb)
+	}
 	return nil
 }
 
