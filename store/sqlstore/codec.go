@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,14 +175,7 @@ func dedupKeys(keys []correlate.Key) []correlate.Key {
 	if len(keys) <= 16 {
 		out := make([]correlate.Key, 0, len(keys))
 		for _, k := range keys {
-			dup := false
-			for _, o := range out {
-				if o == k {
-					dup = true
-					break
-				}
-			}
-			if !dup {
+			if !slices.Contains(out, k) {
 				out = append(out, k)
 			}
 		}

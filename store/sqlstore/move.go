@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mailcorrelate/mailcorrelate/correlate"
 	"github.com/mailcorrelate/mailcorrelate/store"
@@ -89,7 +90,7 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, mv store.Move) error {
 func without(keys, drop []correlate.Key) []correlate.Key {
 	out := make([]correlate.Key, 0, len(keys))
 	for _, k := range keys {
-		if !hasKey(drop, k) {
+		if !slices.Contains(drop, k) {
 			out = append(out, k)
 		}
 	}
@@ -102,20 +103,9 @@ func without(keys, drop []correlate.Key) []correlate.Key {
 func movedKeys(keys, drop, add []correlate.Key) []correlate.Key {
 	out := without(keys, drop)
 	for _, k := range add {
-		if !hasKey(out, k) {
+		if !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
 	return out
-}
-
-// hasKey reports whether k is among keys. An email has a few keys and a
-// Move names a few: a linear search is the cheapest.
-func hasKey(keys []correlate.Key, k correlate.Key) bool {
-	for _, o := range keys {
-		if o == k {
-			return true
-		}
-	}
-	return false
 }
